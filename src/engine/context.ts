@@ -1,0 +1,85 @@
+import type { ClientRecord } from "../protocol/format.ts";
+import type { CommitRef, RelayStore } from "../protocol/relay_store.ts";
+import type { StateDb } from "../state/state_db.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Mode, ModeRules } from "./modes.ts";
+import type { PathFilter } from "./scan.ts";
+
+export type ConflictStrategy = "keep-both" | "newest" | "local" | "remote";
+
+/** Everything the engine needs to know about one repository; the CLI builds it from the config. */
+export interface RepoOptions {
+  name: string;
+  localPath: string;
+  clientName: string;
+  mode: Mode;
+  filter: PathFilter;
+  hiddenFiles: boolean;
+  modificationTime: boolean;
+  chunkSize: number;
+  maxPageSize: number;
+  transfers: number;
+  pullerCount?: number;
+  conflict: ConflictStrategy;
+  propagateDeletions: boolean;
+  deleteThreshold: number;
+  force: boolean;
+}
+
+export type ProgressEvent =
+  | { type: "file-start"; direction: "up" | "down"; path: string; size: number }
+  | { type: "file-done"; direction: "up" | "down"; path: string; size: number }
+  | { type: "bytes"; direction: "up" | "down"; bytes: number }
+  | { type: "deleted"; path: string }
+  | { type: "moved"; from: string; path: string }
+  | { type: "conflict"; path: string; copy: string | null; kept: "local" | "remote" };
+
+export interface RoundStats {
+  uploaded: number;
+  uploadedBytes: number;
+  downloaded: number;
+  downloadedBytes: number;
+  deletedLocal: number;
+  movedLocal: number;
+  conflicts: number;
+  published: number;
+  commitsApplied: number;
+  garbageCollected: number;
+  relayWrites: number;
+}
+
+export function emptyStats(): RoundStats {
+  return {
+    uploaded: 0,
+    uploadedBytes: 0,
+    downloaded: 0,
+    downloadedBytes: 0,
+    deletedLocal: 0,
+    movedLocal: 0,
+    conflicts: 0,
+    published: 0,
+    commitsApplied: 0,
+    garbageCollected: 0,
+    relayWrites: 0,
+  };
+}
+
+export interface RoundContext {
+  opts: RepoOptions;
+  rules: ModeRules;
+  root: string;
+  state: StateDb;
+  store: RelayStore;
+  me: string;
+  log: Logger;
+  emit: (e: ProgressEvent) => void;
+  stats: RoundStats;
+  /** client records on the relay, by client id (this round's view) */
+  clients: Map<string, ClientRecord>;
+  commits: CommitRef[];
+}
+
+export function clientName(ctx: RoundContext, cid: string): string {
+  if (cid === ctx.me) return ctx.opts.clientName;
+  return ctx.clients.get(cid)?.name ?? cid;
+}

@@ -1,0 +1,87 @@
+import { localIoError } from "../errors/errors.ts";
+import type { Extent } from "../protocol/format.ts";
+
+/** One slice of a local file placed into a data object. */
+export interface Part {
+  abs: string;
+  offset: number;
+  length: number;
+}
+
+export interface PackPlan {
+  /** per data object, the file slices it holds, in order */
+  objects: { parts: Part[]; size: number }[];
+  /** per input file (same order as given), its extents */
+  extents: Extent[][];
+}
+
+/**
+ * Lays the new contents of a commit end to end and cuts the stream into data objects of
+ * `capacity` bytes: many small files share one object (a pack), a big file spans several
+ * (chunks), and every object but the last is exactly full.
+ */
+export function planPacks(files: { abs: string; size: number }[], capacity: number): PackPlan {
+  const objects: PackPlan["objects"] = [];
+  const extents: Extent[][] = [];
+  let cur: { parts: Part[]; size: number } | null = null;
+  for (const f of files) {
+    const ext: Extent[] = [];
+    let done = 0;
+    while (done < f.size) {
+      if (!cur || cur.size >= capacity) {
+        cur = { parts: [], size: 0 };
+        objects.push(cur);
+      }
+      const take = Math.min(f.size - done, capacity - cur.size);
+      cur.parts.push({ abs: f.abs, offset: done, length: take });
+      ext.push([objects.length - 1, cur.size, take]);
+      cur.size += take;
+      done += take;
+    }
+    extents.push(ext);
+  }
+  return { objects, extents };
+}
+
+const BUF = 256 * 1024;
+
+/** The bytes of one planned object, read from the local files as the relay consumes them. */
+export function partsStream(parts: Part[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  let file: Deno.FsFile | null = null;
+  let left = 0;
+  return new ReadableStream({
+    async pull(c) {
+      try {
+        while (true) {
+          if (!file) {
+            if (i >= parts.length) return c.close();
+            const p = parts[i];
+            file = await Deno.open(p.abs, { read: true });
+            if (p.offset) await file.seek(p.offset, Deno.SeekMode.Start);
+            left = p.length;
+          }
+          if (left === 0) {
+            file.close();
+            file = null;
+            i++;
+            continue;
+          }
+          const buf = new Uint8Array(Math.min(BUF, left));
+          const n = await file.read(buf);
+          if (n === null) throw new Error(`${parts[i].abs} became shorter while it was being sent`);
+          left -= n;
+          c.enqueue(buf.subarray(0, n));
+          return;
+        }
+      } catch (e) {
+        file?.close();
+        file = null;
+        throw localIoError(e, "reading local data");
+      }
+    },
+    cancel() {
+      file?.close();
+    },
+  });
+}

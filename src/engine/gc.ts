@@ -1,0 +1,36 @@
+import type { RoundContext } from "./context.ts";
+
+/**
+ * Space release: this client deletes its own commits (data first, then the commit) once every
+ * expected puller has acknowledged them, so deletes stay single-writer. Expected pullers are the
+ * registered pulling clients, or `puller count` of them when that is configured; a commit
+ * addressed to some clients only needs those (or their disappearance).
+ */
+export async function gcPhase(ctx: RoundContext): Promise<number> {
+  const pullers = [...ctx.clients.values()].filter((c) => c.pulls && c.id !== ctx.me);
+  let released = 0;
+  for (const ref of ctx.commits) {
+    if (ref.cid !== ctx.me) continue;
+    let meta = ctx.state.getPublished(ref.seq);
+    if (!meta) {
+      // State lost or restored: the commit itself says what it holds.
+      const c = await ctx.store.readCommit(ref);
+      meta = { targets: c.for, objects: c.objects.map((o) => o.key) };
+    }
+    const acked = (cid: string) => (ctx.clients.get(cid)?.acks[ctx.me] ?? 0) >= ref.seq;
+    let done: boolean;
+    if (meta.targets) done = meta.targets.every((t) => !ctx.clients.has(t) || acked(t));
+    else if (ctx.opts.pullerCount) done = pullers.filter((p) => acked(p.id)).length >= ctx.opts.pullerCount;
+    else done = pullers.length > 0 && pullers.every((p) => acked(p.id));
+    if (!done) continue;
+    for (const key of meta.objects) await ctx.store.delete(key);
+    await ctx.store.delete(ref.key);
+    ctx.state.tx(() => {
+      ctx.state.forgetPublished(ref.seq);
+      if (ref.seq > Number(ctx.state.getMeta("gcFloor") ?? "0")) ctx.state.setMeta("gcFloor", String(ref.seq));
+    });
+    released++;
+  }
+  ctx.stats.garbageCollected += released;
+  return released;
+}

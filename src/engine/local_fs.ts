@@ -1,0 +1,108 @@
+import { createHash } from "node:crypto";
+import { EscaleError, localIoError } from "../errors/errors.ts";
+
+/** Names escale writes inside a repository while it works; never synchronised. */
+export const LOCAL_TEMP_PREFIX = ".escale-tmp-";
+
+export interface LocalStat {
+  size: number;
+  mtime: number;
+  ino: number;
+}
+
+export async function statLocal(abs: string): Promise<LocalStat | null> {
+  try {
+    const st = await Deno.lstat(abs);
+    if (!st.isFile) return null;
+    return { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
+    throw localIoError(e, abs);
+  }
+}
+
+export async function hashFile(abs: string): Promise<string> {
+  const h = createHash("sha256");
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(abs, { read: true });
+  } catch (e) {
+    throw localIoError(e, `reading ${abs}`);
+  }
+  try {
+    const buf = new Uint8Array(1024 * 1024);
+    while (true) {
+      const n = await f.read(buf);
+      if (n === null) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    f.close();
+  }
+  return h.digest("hex");
+}
+
+export function sameStat(a: LocalStat, b: { size: number; mtime: number; ino: number }): boolean {
+  return a.size === b.size && a.mtime === b.mtime && a.ino === b.ino;
+}
+
+/**
+ * Resolves a synchronised path under the repository root and makes sure no existing component
+ * of it is a symlink or a non-directory, so that a write cannot land outside the repository
+ * even if someone planted a symlink inside it. Creates missing parent directories when asked.
+ */
+export async function safeLocalPath(root: string, rel: string, createParents: boolean): Promise<string> {
+  const segs = rel.split("/");
+  let cur = root;
+  for (let i = 0; i < segs.length - 1; i++) {
+    cur = `${cur}/${segs[i]}`;
+    let st: Deno.FileInfo | null = null;
+    try {
+      st = await Deno.lstat(cur);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw localIoError(e, cur);
+    }
+    if (st === null) {
+      if (!createParents) return `${root}/${rel}`;
+      try {
+        await Deno.mkdir(cur);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw localIoError(e, `creating ${cur}`);
+      }
+      continue;
+    }
+    if (st.isSymlink) {
+      throw new EscaleError("hostile", `refusing to write ${rel}: ${cur} is a symbolic link`);
+    }
+    if (!st.isDirectory) {
+      throw new EscaleError("local-io", `cannot write ${rel}: ${cur} is a file, not a folder`);
+    }
+  }
+  const target = `${root}/${rel}`;
+  try {
+    const st = await Deno.lstat(target);
+    if (st.isSymlink || st.isDirectory) {
+      throw new EscaleError("local-io", `cannot write ${rel}: a ${st.isSymlink ? "symbolic link" : "folder"} is in the way`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw localIoError(e, target);
+  }
+  return target;
+}
+
+export function tempPathFor(abs: string): string {
+  const dir = abs.slice(0, abs.lastIndexOf("/"));
+  return `${dir}/${LOCAL_TEMP_PREFIX}${crypto.randomUUID().slice(0, 13)}`;
+}
+
+/** Removes now-empty parent folders of `rel` up to (not including) the root. */
+export async function pruneEmptyParents(root: string, rel: string): Promise<void> {
+  const segs = rel.split("/");
+  for (let i = segs.length - 1; i > 0; i--) {
+    try {
+      await Deno.remove(`${root}/${segs.slice(0, i).join("/")}`);
+    } catch {
+      return;
+    }
+  }
+}

@@ -1,0 +1,508 @@
+import { createHash, type Hash } from "node:crypto";
+import { EscaleError, isKind, localIoError } from "../errors/errors.ts";
+import type { Commit, Entry } from "../protocol/format.ts";
+import type { FileRow } from "../state/state_db.ts";
+import { clientName, type RoundContext } from "./context.ts";
+import { conflictName } from "./conflict_name.ts";
+import { hashFile, pruneEmptyParents, safeLocalPath, sameStat, statLocal, tempPathFor } from "./local_fs.ts";
+import { compareVV, mergeVV } from "./version_vector.ts";
+
+/** Commits read and applied together (bounds memory: their entries are held at once). */
+const BATCH = 32;
+
+interface Item {
+  entry: Entry;
+  commit: Commit;
+}
+
+type Plan =
+  | { t: "skip" }
+  | { t: "state"; rows: FileRow[] }
+  | { t: "delete"; item: Item; row: FileRow }
+  | { t: "move"; item: Item; row: FileRow | undefined }
+  | {
+    t: "fetch";
+    item: Item;
+    /** where the fetched content goes (the entry's path, or a conflict copy) */
+    dest: string;
+    /** the state row of `dest` once written (stat fields filled in after the write) */
+    destRow: FileRow;
+    /** move the current local file away first (keep-both where the remote side wins) */
+    saveLocalAs?: { to: string; row: FileRow };
+    /** other rows to record (the kept local file of a keep-both where the local side wins) */
+    rows?: FileRow[];
+    /** the local file that is about to be replaced must still match this row */
+    replaces?: FileRow;
+  };
+
+/**
+ * Applies the commits of other clients that this client has not applied yet, in publication
+ * order, then records how far it got (acknowledgements). Returns whether anything was applied.
+ */
+export async function pullPhase(ctx: RoundContext): Promise<boolean> {
+  const todo = ctx.commits.filter((c) => c.cid !== ctx.me && c.seq > ctx.state.getAck(c.cid));
+  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  let firstChanged = false;
+  for (const c of todo) {
+    if (first[c.cid] === undefined) {
+      first[c.cid] = c.seq;
+      firstChanged = true;
+    }
+  }
+  if (firstChanged) ctx.state.setMeta("first", JSON.stringify(first));
+  for (let i = 0; i < todo.length; i += BATCH) {
+    const refs = todo.slice(i, i + BATCH);
+    const commits: Commit[] = [];
+    for (const ref of refs) {
+      let c: Commit;
+      try {
+        c = await ctx.store.readCommit(ref);
+      } catch (e) {
+        if (isKind(e, "not-found")) continue; // released by its author meanwhile
+        throw e;
+      }
+      if (!c.for || c.for.includes(ctx.me)) commits.push(c);
+    }
+    await applyCommits(ctx, commits);
+    ctx.state.tx(() => {
+      for (const r of refs) if (r.seq > ctx.state.getAck(r.cid)) ctx.state.setAck(r.cid, r.seq);
+    });
+    ctx.stats.commitsApplied += refs.length;
+  }
+  return todo.length > 0;
+}
+
+async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void> {
+  // Within one pusher a later entry for a path supersedes an earlier one; across pushers the
+  // version vectors decide, entry by entry.
+  const byPath = new Map<string, Map<string, Item>>();
+  for (const commit of commits) {
+    for (const entry of commit.entries) {
+      let m = byPath.get(entry.path);
+      if (!m) byPath.set(entry.path, m = new Map());
+      m.delete(commit.client);
+      m.set(commit.client, { entry, commit });
+    }
+  }
+  const items = [...byPath.values()].flatMap((m) => [...m.values()]);
+  if (ctx.rules.applyDeletes) {
+    const doomed = items.filter((i) => i.entry.op === "del" && ctx.state.getFile(i.entry.path)?.deleted === false).length;
+    checkDeleteShare(ctx, doomed, "remote deletions would remove");
+  }
+  // Moves first: they need their source, which a deletion in the same batch would remove.
+  const rank = (i: Item) => (i.entry.op === "move" ? 0 : i.entry.op === "put" ? 1 : 2);
+  items.sort((a, b) => rank(a) - rank(b));
+  const fetches: Extract<Plan, { t: "fetch" }>[] = [];
+  const multi = new Set([...byPath].filter(([, m]) => m.size > 1).map(([p]) => p));
+  for (const item of items) {
+    const plan = await decideChecked(ctx, item);
+    if (plan.t === "fetch" && !multi.has(item.entry.path)) fetches.push(plan);
+    else await execute(ctx, plan);
+  }
+  await fetchAll(ctx, fetches);
+}
+
+/** Decides, after making sure the state still describes the local file the plan would touch. */
+async function decideChecked(ctx: RoundContext, item: Item): Promise<Plan> {
+  const row = ctx.state.getFile(item.entry.path);
+  if (row && !row.deleted) await refreshIfChanged(ctx, row);
+  return decide(ctx, item);
+}
+
+/** A file edited after this round's scan is re-hashed so the decision sees the edit. */
+async function refreshIfChanged(ctx: RoundContext, row: FileRow): Promise<void> {
+  const abs = `${ctx.root}/${row.path}`;
+  const st = await statLocal(abs);
+  if (st && sameStat(st, row)) return;
+  if (!st) {
+    ctx.state.putFile({ ...row, deleted: true, dirty: true, movedFrom: null });
+    return;
+  }
+  const hash = await hashFile(abs);
+  if (hash !== row.hash) ctx.state.putFile({ ...row, ...st, hash, dirty: true, movedFrom: null });
+  else ctx.state.putFile({ ...row, ...st });
+}
+
+function hiddenPath(path: string): boolean {
+  return path.split("/").some((s) => s.startsWith("."));
+}
+
+function decide(ctx: RoundContext, item: Item): Plan {
+  const e = item.entry;
+  const o = ctx.opts;
+  if (!o.filter.acceptFile(e.path) || (!o.hiddenFiles && hiddenPath(e.path))) return { t: "skip" };
+  const row = ctx.state.getFile(e.path);
+  const order = compareVV(e.vv, row?.vv ?? {});
+  if (order === "before" || order === "equal") return { t: "skip" };
+  const concurrent = order === "concurrent";
+  const merged = mergeVV(row?.vv ?? {}, e.vv);
+
+  if (ctx.rules.mirrorRemote) {
+    // This client is the reference: whatever others did to the path is undone by republishing
+    // the local state with a version that dominates theirs.
+    if (row) return { t: "state", rows: [{ ...row, vv: merged, dirty: true, movedFrom: null }] };
+    return { t: "state", rows: [tombstone(e.path, merged, ctx.me, true)] };
+  }
+  const access = ctx.state.getAccess(e.path);
+  if (access.w === "-") return { t: "skip" };
+  const localDirty = row?.dirty ?? false;
+  if ((!concurrent && !localDirty) || ctx.rules.mirrorLocal) return fastForward(ctx, item, row, merged);
+  return resolveConflict(ctx, item, row!, concurrent, merged);
+}
+
+function fastForward(ctx: RoundContext, item: Item, row: FileRow | undefined, vv: FileRow["vv"]): Plan {
+  const e = item.entry;
+  const live = row !== undefined && !row.deleted;
+  if (live && ctx.rules.conservative && ctx.state.getAccess(e.path).w !== "+") return { t: "skip" };
+  if (e.op === "del") {
+    if (!live) return { t: "state", rows: [tombstone(e.path, vv, e.origin, false)] };
+    if (!ctx.rules.applyDeletes) return { t: "state", rows: [{ ...row, vv, dirty: false }] };
+    return { t: "delete", item, row };
+  }
+  if (live && row.hash === e.hash) {
+    return { t: "state", rows: [{ ...row, vv, origin: e.origin, dirty: false, movedFrom: null }] };
+  }
+  if (e.op === "move") return { t: "move", item, row };
+  return { t: "fetch", item, dest: e.path, destRow: remoteRow(e, vv), replaces: live ? row : undefined };
+}
+
+function resolveConflict(ctx: RoundContext, item: Item, row: FileRow, concurrent: boolean, merged: FileRow["vv"]): Plan {
+  const e = item.entry;
+  const live = !row.deleted;
+  if (!live && e.op === "del") return { t: "state", rows: [{ ...row, vv: merged, dirty: false }] };
+  if (live && e.op !== "del" && row.hash === e.hash) {
+    return { t: "state", rows: [{ ...row, vv: merged, dirty: false, movedFrom: null }] };
+  }
+  ctx.stats.conflicts++;
+  if (e.op === "del") {
+    // An edit beats a concurrent deletion: keep the file and publish it again.
+    ctx.emit({ type: "conflict", path: e.path, copy: null, kept: "local" });
+    ctx.log.log("info", `${e.path}: deleted by ${clientName(ctx, e.origin)} but edited here; keeping the edit`);
+    return { t: "state", rows: [{ ...row, vv: merged, dirty: true }] };
+  }
+  if (!live) {
+    // A deletion loses against a concurrent edit: the file comes back.
+    ctx.emit({ type: "conflict", path: e.path, copy: null, kept: "remote" });
+    ctx.log.log("info", `${e.path}: deleted here but edited by ${clientName(ctx, e.origin)}; restoring it`);
+    return { t: "fetch", item, dest: e.path, destRow: remoteRow(e, merged) };
+  }
+  const strategy = ctx.opts.conflict;
+  let remoteWins: boolean;
+  // local/remote choose between an unpublished local edit and a remote one; two versions that
+  // are both published are ordered the same way on every client, or clients would diverge.
+  if (!concurrent && strategy === "local") remoteWins = false;
+  else if (!concurrent && strategy === "remote") remoteWins = true;
+  else remoteWins = e.mtime > row.mtime || (e.mtime === row.mtime && e.hash > row.hash);
+  const keepBoth = strategy === "keep-both";
+  const localOrigin = row.dirty ? ctx.me : row.origin;
+  if (remoteWins) {
+    const copy = keepBoth ? freeName(ctx, conflictName(e.path, clientName(ctx, localOrigin), row.mtime)) : null;
+    ctx.emit({ type: "conflict", path: e.path, copy, kept: "remote" });
+    ctx.log.log("warn", `${e.path}: conflicting edits; keeping ${clientName(ctx, e.origin)}'s version` + (copy ? `, this client's saved as ${copy}` : ", this client's discarded"));
+    return {
+      t: "fetch",
+      item,
+      dest: e.path,
+      destRow: remoteRow(e, merged),
+      replaces: row,
+      saveLocalAs: copy ? { to: copy, row: { ...row, path: copy, vv: {}, origin: ctx.me, dirty: true, movedFrom: null } } : undefined,
+    };
+  }
+  const keptRow: FileRow = { ...row, vv: merged, dirty: row.dirty, movedFrom: null };
+  if (!keepBoth) {
+    ctx.emit({ type: "conflict", path: e.path, copy: null, kept: "local" });
+    ctx.log.log("warn", `${e.path}: conflicting edits; keeping this client's version, ${clientName(ctx, e.origin)}'s discarded`);
+    return { t: "state", rows: [keptRow] };
+  }
+  const copy = freeName(ctx, conflictName(e.path, clientName(ctx, e.origin), e.mtime));
+  ctx.emit({ type: "conflict", path: e.path, copy, kept: "local" });
+  ctx.log.log("warn", `${e.path}: conflicting edits; keeping this client's version, ${clientName(ctx, e.origin)}'s saved as ${copy}`);
+  return {
+    t: "fetch",
+    item,
+    dest: copy,
+    destRow: { ...remoteRow(e, {}), path: copy, origin: ctx.me, dirty: true },
+    rows: [keptRow],
+  };
+}
+
+/** A conflict copy never overwrites anything: if the name is taken, a counter is added. */
+function freeName(ctx: RoundContext, name: string): string {
+  let candidate = name;
+  for (let n = 1; ; n++) {
+    const row = ctx.state.getFile(candidate);
+    let exists = false;
+    try {
+      Deno.lstatSync(`${ctx.root}/${candidate}`);
+      exists = true;
+    } catch { /* free */ }
+    if (!exists && (!row || row.deleted)) return candidate;
+    const dot = name.lastIndexOf(".");
+    candidate = dot > name.lastIndexOf("/") + 1 ? `${name.slice(0, dot)}-${n}${name.slice(dot)}` : `${name}-${n}`;
+  }
+}
+
+function remoteRow(e: Extract<Entry, { op: "put" | "move" }>, vv: FileRow["vv"]): FileRow {
+  return { path: e.path, size: e.size, mtime: e.mtime, ino: 0, hash: e.hash, vv, origin: e.origin, deleted: false, dirty: false, movedFrom: null };
+}
+
+function tombstone(path: string, vv: FileRow["vv"], origin: string, dirty: boolean): FileRow {
+  return { path, size: 0, mtime: 0, ino: 0, hash: "", vv, origin, deleted: true, dirty, movedFrom: null };
+}
+
+async function execute(ctx: RoundContext, plan: Plan): Promise<void> {
+  switch (plan.t) {
+    case "skip":
+      return;
+    case "state":
+      ctx.state.tx(() => plan.rows.forEach((r) => ctx.state.putFile(r)));
+      return;
+    case "delete": {
+      const abs = await safeLocalPath(ctx.root, plan.row.path, false);
+      try {
+        await Deno.remove(abs);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw localIoError(e, `deleting ${plan.row.path}`);
+      }
+      await pruneEmptyParents(ctx.root, plan.row.path);
+      ctx.state.putFile(tombstone(plan.row.path, plan.item.entry.vv, plan.item.entry.origin, false));
+      ctx.stats.deletedLocal++;
+      ctx.emit({ type: "deleted", path: plan.row.path });
+      return;
+    }
+    case "move":
+      return await executeMove(ctx, plan.item, plan.row);
+    case "fetch":
+      return await fetchAll(ctx, [plan]);
+  }
+}
+
+/** Applies a rename by moving (or copying) a local file with the same content. */
+async function executeMove(
+  ctx: RoundContext,
+  item: Item,
+  row: FileRow | undefined,
+  destPath?: string,
+  destRow?: FileRow,
+  rows: FileRow[] = [],
+): Promise<void> {
+  const e = item.entry as Extract<Entry, { op: "move" }>;
+  const src = destPath && destPath !== e.path ? undefined : ctx.state.getFile(e.from);
+  const dest = await safeLocalPath(ctx.root, destPath ?? e.path, true);
+  const vv = mergeVV(row?.vv ?? {}, e.vv);
+  if (row && !row.deleted) {
+    const st = await statLocal(dest);
+    if (st && !sameStat(st, row)) return; // edited meanwhile: the next round sees it as a conflict
+  }
+  let done = false;
+  if (src && !src.deleted && !src.dirty && src.hash === e.hash) {
+    const from = await safeLocalPath(ctx.root, src.path, false);
+    const st = await statLocal(from);
+    if (st && sameStat(st, src)) {
+      await Deno.rename(from, dest).catch((err) => {
+        throw localIoError(err, `moving ${src.path} to ${e.path}`);
+      });
+      await pruneEmptyParents(ctx.root, src.path);
+      ctx.state.putFile({ ...src, deleted: true, dirty: false, hash: "", movedFrom: null });
+      done = true;
+    }
+  }
+  if (!done) {
+    // The source is gone or differs here: any local file with the same content will do.
+    const twin = ctx.state.liveFileWithHash(e.hash);
+    if (!twin) {
+      ctx.log.log("warn", `${e.path}: moved from ${e.from} by ${clientName(ctx, e.origin)}, but no local copy of its content exists; it will arrive with a later full publication`);
+      return;
+    }
+    const tmp = tempPathFor(dest);
+    await Deno.copyFile(`${ctx.root}/${twin.path}`, tmp).catch((err) => {
+      throw localIoError(err, `copying ${twin.path}`);
+    });
+    if ((await hashFile(tmp)) !== e.hash) {
+      await Deno.remove(tmp).catch(() => {});
+      return;
+    }
+    await setTimes(ctx, tmp, e.mtime);
+    await Deno.rename(tmp, dest);
+  }
+  if (ctx.opts.modificationTime) await setTimes(ctx, dest, e.mtime);
+  const st = (await statLocal(dest))!;
+  ctx.state.tx(() => {
+    ctx.state.putFile({ ...(destRow ?? remoteRow(e, vv)), ...st });
+    for (const r of rows) ctx.state.putFile(r);
+  });
+  ctx.stats.movedLocal++;
+  ctx.emit({ type: "moved", from: e.from, path: e.path });
+}
+
+async function setTimes(ctx: RoundContext, abs: string, mtimeMs: number): Promise<void> {
+  if (!ctx.opts.modificationTime) return;
+  await Deno.utime(abs, new Date(), new Date(mtimeMs)).catch((e) => {
+    throw localIoError(e, `setting the time of ${abs}`);
+  });
+}
+
+interface Sink {
+  plan: Extract<Plan, { t: "fetch" }>;
+  tmp: string;
+  file: Deno.FsFile | null;
+  hash: Hash;
+  left: number;
+}
+
+/**
+ * Downloads the content of many entries with few relay requests: per data object, one read of
+ * the range that covers every needed extent, its bytes dispatched to the files they belong to.
+ * Each file goes to a temporary name, is checked against its hash, gets its time, and is renamed
+ * into place; only then is the state updated.
+ */
+async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[]): Promise<void> {
+  const plans = [];
+  for (const p of all) {
+    if (p.item.entry.op !== "move") {
+      plans.push(p);
+      continue;
+    }
+    // A rename carries no data: the content comes from a local file with the same hash.
+    if (p.saveLocalAs) {
+      await Deno.rename(`${ctx.root}/${p.item.entry.path}`, await safeLocalPath(ctx.root, p.saveLocalAs.to, true));
+      ctx.state.putFile(p.saveLocalAs.row);
+    }
+    await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
+  }
+  const byCommit = new Map<Commit, Extract<Plan, { t: "fetch" }>[]>();
+  for (const p of plans) {
+    const list = byCommit.get(p.item.commit) ?? [];
+    list.push(p);
+    byCommit.set(p.item.commit, list);
+  }
+  for (const [commit, list] of byCommit) {
+    const sinks: Sink[] = [];
+    try {
+      for (const plan of list) {
+        const e = plan.item.entry as Extract<Entry, { op: "put" }>;
+        const abs = await safeLocalPath(ctx.root, plan.dest, true);
+        sinks.push({ plan, tmp: tempPathFor(abs), file: null, hash: createHash("sha256"), left: e.size });
+        ctx.emit({ type: "file-start", direction: "down", path: plan.dest, size: e.size });
+      }
+      const need = new Map<number, { sink: Sink; off: number; len: number }[]>();
+      for (const s of sinks) {
+        for (const [obj, off, len] of (s.plan.item.entry as Extract<Entry, { op: "put" }>).data) {
+          const l = need.get(obj) ?? [];
+          l.push({ sink: s, off, len });
+          need.set(obj, l);
+        }
+      }
+      for (const obj of [...need.keys()].sort((a, b) => a - b)) {
+        await readObject(ctx, commit, obj, need.get(obj)!.sort((a, b) => a.off - b.off));
+      }
+      for (const s of sinks) await finish(ctx, commit, s);
+    } finally {
+      for (const s of sinks) {
+        s.file?.close();
+        await Deno.remove(s.tmp).catch(() => {});
+      }
+    }
+  }
+}
+
+async function readObject(ctx: RoundContext, commit: Commit, obj: number, parts: { sink: Sink; off: number; len: number }[]): Promise<void> {
+  const key = commit.objects[obj].key;
+  const start = parts[0].off;
+  const end = Math.max(...parts.map((p) => p.off + p.len));
+  const stream = await ctx.store.relay.read(key, { offset: start, length: end - start });
+  let pos = start;
+  let i = 0;
+  for await (const chunk of stream) {
+    let c = 0;
+    while (c < chunk.length && i < parts.length) {
+      const p = parts[i];
+      if (pos < p.off) {
+        const skip = Math.min(p.off - pos, chunk.length - c);
+        c += skip;
+        pos += skip;
+        continue;
+      }
+      const take = Math.min(p.off + p.len - pos, chunk.length - c);
+      const piece = chunk.subarray(c, c + take);
+      const s = p.sink;
+      s.file ??= await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
+      let w = 0;
+      while (w < piece.length) w += await s.file.write(piece.subarray(w));
+      s.hash.update(piece);
+      s.left -= take;
+      c += take;
+      pos += take;
+      ctx.stats.downloadedBytes += take;
+      ctx.emit({ type: "bytes", direction: "down", bytes: take });
+      if (pos >= p.off + p.len) i++;
+    }
+    if (i >= parts.length) {
+      await stream.cancel().catch(() => {});
+      break;
+    }
+  }
+  if (i < parts.length) {
+    throw new EscaleError("integrity", `${key}: data object is shorter than its commit says (truncated?)`);
+  }
+}
+
+async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<void> {
+  const plan = s.plan;
+  const e = plan.item.entry as Extract<Entry, { op: "put" }>;
+  s.file ??= await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
+  s.file.close();
+  s.file = null;
+  const got = s.hash.digest("hex");
+  if (s.left !== 0 || got !== e.hash) {
+    throw new EscaleError(
+      "integrity",
+      `commit ${commit.client}-${commit.seq}: the content received for ${JSON.stringify(e.path)} does not match its hash; not applied`,
+    );
+  }
+  await setTimes(ctx, s.tmp, e.mtime);
+  const abs = await safeLocalPath(ctx.root, plan.dest, true);
+  if (plan.replaces) {
+    // Last check before replacing: the local file must be the one the decision was made on.
+    const st = await statLocal(abs);
+    if (st && !sameStat(st, plan.replaces)) {
+      ctx.log.log("info", `${plan.dest}: changed locally during the round; left for the next round`);
+      return;
+    }
+  }
+  if (plan.saveLocalAs) {
+    const to = await safeLocalPath(ctx.root, plan.saveLocalAs.to, true);
+    await Deno.rename(abs, to).catch((err) => {
+      throw localIoError(err, `saving ${plan.dest} as ${plan.saveLocalAs!.to}`);
+    });
+    ctx.state.putFile(plan.saveLocalAs.row);
+  }
+  try {
+    await Deno.rename(s.tmp, abs);
+  } catch (err) {
+    throw localIoError(err, `writing ${plan.dest}`);
+  }
+  const st = (await statLocal(abs))!;
+  ctx.state.tx(() => {
+    ctx.state.putFile({ ...plan.destRow, ...st });
+    for (const r of plan.rows ?? []) ctx.state.putFile(r);
+    if (ctx.rules.conservative) {
+      const a = ctx.state.getAccess(plan.dest);
+      ctx.state.setAccess(plan.dest, a.r, "+");
+    }
+  });
+  ctx.stats.downloaded++;
+  ctx.emit({ type: "file-done", direction: "down", path: plan.dest, size: e.size });
+}
+
+/** The safety stop shared by both directions: too large a share of the tree deleted at once. */
+export function checkDeleteShare(ctx: RoundContext, count: number, what: string): void {
+  if (ctx.opts.force || count <= 1) return;
+  const live = ctx.state.countLiveFiles();
+  if (count > ctx.opts.deleteThreshold * live) {
+    throw new EscaleError(
+      "safety",
+      `${ctx.opts.name}: ${what} ${count} of ${live} files (more than ${Math.round(ctx.opts.deleteThreshold * 100)}%); nothing was deleted; re-run with --force if this is intended`,
+    );
+  }
+}

@@ -1,0 +1,188 @@
+import { EscaleError, isKind } from "../errors/errors.ts";
+import { type Commit, dataKey, type Entry } from "../protocol/format.ts";
+import type { FileRow } from "../state/state_db.ts";
+import type { RoundContext } from "./context.ts";
+import { partsStream, planPacks } from "./data_objects.ts";
+import { sameStat, statLocal } from "./local_fs.ts";
+import { forEachLimit } from "./pool.ts";
+import { tap } from "../util/streams.ts";
+
+/** Entries per commit: bounds the size of a commit object and the memory to apply it. */
+const MAX_ENTRIES = 20_000;
+
+/** Publishes this client's local changes. Returns whether anything was published. */
+export async function pushPhase(ctx: RoundContext): Promise<boolean> {
+  const rows = ctx.state.dirtyFiles().filter((r) =>
+    (r.deleted ? ctx.rules.pushDeletes : true) && ctx.state.getAccess(r.path).r !== "-"
+  );
+  let published = false;
+  for (const group of groups(rows, ctx.opts.maxPageSize)) {
+    await publish(ctx, group);
+    published = true;
+  }
+  published = (await welcomeNewPullers(ctx)) || published;
+  return published;
+}
+
+/** Splits rows into commits of at most `maxBytes` new data (at least one file each). */
+function* groups(rows: FileRow[], maxBytes: number): Generator<FileRow[]> {
+  let cur: FileRow[] = [];
+  let bytes = 0;
+  for (const r of rows) {
+    const size = r.deleted || r.movedFrom ? 0 : r.size;
+    if (cur.length && (bytes + size > maxBytes || cur.length >= MAX_ENTRIES)) {
+      yield cur;
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(r);
+    bytes += size;
+  }
+  if (cur.length) yield cur;
+}
+
+/**
+ * Writes a change set: data objects first, then the commit that references them (the commit
+ * point), then the state. The commit is recorded as pending before any upload, so a crash at any
+ * step is recovered by `recoverPending` at the next round.
+ */
+export async function publish(ctx: RoundContext, rows: FileRow[], targets?: string[]): Promise<void> {
+  const seq = Number(ctx.state.getMeta("seq") ?? "0") + 1;
+  const snapshot = targets !== undefined;
+  const deleting = new Set(rows.filter((r) => r.deleted).map((r) => r.path));
+  const isMove = (r: FileRow) => !snapshot && !r.deleted && r.movedFrom !== null && deleting.has(r.movedFrom);
+  const puts = rows.filter((r) => !r.deleted && !isMove(r));
+  const plan = planPacks(puts.map((r) => ({ abs: `${ctx.root}/${r.path}`, size: r.size })), ctx.opts.chunkSize);
+  const objects = plan.objects.map((o, n) => ({ key: dataKey(ctx.me, seq, n), size: o.size }));
+  const commit: Commit = ctx.state.tx(() => {
+    const vvOf = (r: FileRow) => (snapshot ? r.vv : { ...r.vv, [ctx.me]: ctx.state.nextCounter() });
+    const entries: Entry[] = [];
+    puts.forEach((r, i) =>
+      entries.push({
+        op: "put",
+        path: r.path,
+        vv: vvOf(r),
+        origin: snapshot ? r.origin : ctx.me,
+        size: r.size,
+        mtime: r.mtime,
+        hash: r.hash,
+        data: plan.extents[i],
+      })
+    );
+    for (const r of rows) {
+      if (isMove(r)) {
+        entries.push({ op: "move", path: r.path, from: r.movedFrom!, vv: vvOf(r), origin: ctx.me, size: r.size, mtime: r.mtime, hash: r.hash });
+      } else if (r.deleted) entries.push({ op: "del", path: r.path, vv: vvOf(r), origin: ctx.me });
+    }
+    const c: Commit = { v: 1, client: ctx.me, seq, time: new Date().toISOString(), objects, entries };
+    if (targets) c.for = targets;
+    ctx.state.setPending(seq, JSON.stringify(c));
+    return c;
+  });
+
+  const startBytes = ctx.stats.uploadedBytes;
+  for (const r of puts) ctx.emit({ type: "file-start", direction: "up", path: r.path, size: r.size });
+  await forEachLimit(plan.objects, ctx.opts.transfers, async (o, n) => {
+    const body = tap(partsStream(o.parts), (c) => {
+      ctx.stats.uploadedBytes += c.length;
+      ctx.emit({ type: "bytes", direction: "up", bytes: c.length });
+    });
+    await ctx.store.relay.write(objects[n].key, body, { size: o.size });
+    ctx.stats.relayWrites++;
+  });
+  // A file that changed while it was being sent is left out; it is still dirty and goes next time.
+  const kept: Entry[] = [];
+  const rowOf = new Map(rows.map((r) => [r.path, r]));
+  for (const e of commit.entries) {
+    if (e.op === "put" && !snapshot) {
+      const row = rowOf.get(e.path)!;
+      const st = await statLocal(`${ctx.root}/${e.path}`);
+      if (!st || !sameStat(st, row)) {
+        ctx.log.log("info", `${e.path}: changed while it was being sent; it will be sent again`);
+        continue;
+      }
+    }
+    kept.push(e);
+  }
+  commit.entries = kept;
+  try {
+    await ctx.store.writeCommit(commit);
+  } catch (e) {
+    if (isKind(e, "exists")) {
+      throw new EscaleError("permanent", `${ctx.store.name}: commit ${seq} of this client already exists on the relay; is another process using the same state, or was the state restored from a backup?`);
+    }
+    throw e;
+  }
+  ctx.stats.relayWrites++;
+  finalize(ctx, commit);
+  ctx.stats.published += commit.entries.length;
+  ctx.stats.uploaded += commit.entries.filter((e) => e.op === "put").length;
+  for (const e of commit.entries) {
+    if (e.op === "put") ctx.emit({ type: "file-done", direction: "up", path: e.path, size: e.size });
+  }
+  ctx.log.log("debug", `published commit ${seq}: ${commit.entries.length} entries, ${ctx.stats.uploadedBytes - startBytes} bytes`);
+}
+
+/** Records a published commit in the state: the published versions become the base. */
+export function finalize(ctx: RoundContext, commit: Commit): void {
+  ctx.state.tx(() => {
+    if (!commit.for) {
+      for (const e of commit.entries) {
+        const row = ctx.state.getFile(e.path);
+        if (!row) continue;
+        const same = e.op === "del" ? row.deleted : !row.deleted && row.hash === e.hash;
+        ctx.state.putFile({ ...row, vv: e.vv, origin: ctx.me, dirty: row.dirty && !same, movedFrom: same ? null : row.movedFrom });
+        if (ctx.rules.conservative && e.op !== "del") {
+          ctx.state.setAccess(e.path, ctx.state.getAccess(e.path).r, "-");
+        }
+      }
+    }
+    ctx.state.recordPublished(commit.seq, commit.for, commit.objects.map((o) => o.key));
+    ctx.state.setMeta("seq", String(commit.seq));
+    ctx.state.clearPending(commit.seq);
+  });
+}
+
+/** Finishes or rolls back a publication that a crash interrupted. */
+export async function recoverPending(ctx: RoundContext): Promise<void> {
+  const p = ctx.state.getPending();
+  if (!p) return;
+  const commit = JSON.parse(p.body) as Commit;
+  if (await ctx.store.relay.stat(`commits/${ctx.me}-${String(p.seq).padStart(10, "0")}`)) {
+    ctx.log.log("info", `completing the interrupted publication of commit ${p.seq}`);
+    finalize(ctx, commit);
+    return;
+  }
+  ctx.log.log("info", `rolling back the interrupted publication of commit ${p.seq}`);
+  for (const o of commit.objects) await ctx.store.delete(o.key);
+  ctx.state.clearPending(p.seq);
+}
+
+/**
+ * Late joiners: when a puller registers after some of this client's commits were already
+ * released, it gets a snapshot commit addressed to it alone, with every file this client
+ * authored (or whose author is no longer registered).
+ */
+async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
+  const welcomed = new Set<string>(JSON.parse(ctx.state.getMeta("welcomed") ?? "[]"));
+  const gcFloor = Number(ctx.state.getMeta("gcFloor") ?? "0");
+  const pushers = new Set([...ctx.clients.values()].filter((c) => c.pushes).map((c) => c.id));
+  pushers.add(ctx.me);
+  let published = false;
+  for (const c of ctx.clients.values()) {
+    if (!c.pulls || c.id === ctx.me || welcomed.has(c.id)) continue;
+    const first = c.first?.[ctx.me];
+    const missed = first === undefined ? (c.acks[ctx.me] ?? 0) === 0 && gcFloor > 0 : first > 1;
+    if (missed) {
+      const rows = [...ctx.state.allFiles()].filter((r) => !r.deleted && !r.dirty && (r.origin === ctx.me || !pushers.has(r.origin)));
+      if (rows.length) {
+        ctx.log.log("info", `sending a full copy of ${rows.length} files to new client ${c.name}`);
+        for (const g of groups(rows, ctx.opts.maxPageSize)) await publish(ctx, g, [c.id]);
+        published = true;
+      }
+    }
+    welcomed.add(c.id);
+    ctx.state.setMeta("welcomed", JSON.stringify([...welcomed]));
+  }
+  return published;
+}

@@ -1,0 +1,137 @@
+import type { Logger } from "../log/logger.ts";
+import { type ClientRecord, newClientId, validateClientRecord } from "../protocol/format.ts";
+import type { RelayStore } from "../protocol/relay_store.ts";
+import { StateDb } from "../state/state_db.ts";
+import { emptyStats, type ProgressEvent, type RepoOptions, type RoundContext, type RoundStats } from "./context.ts";
+import { gcPhase } from "./gc.ts";
+import { modeRules } from "./modes.ts";
+import { checkDeleteShare, pullPhase } from "./pull.ts";
+import { pushPhase, recoverPending } from "./push.ts";
+import { scanLocal } from "./scan.ts";
+
+/**
+ * One local folder synchronised with one relay: owns the state database and runs rounds.
+ * A round is: read the relay's client records and commit list, recover an interrupted
+ * publication, scan the local tree, apply others' commits, publish local changes, release
+ * acknowledged commits, and update this client's record (only when something in it changed).
+ */
+export class Repository {
+  readonly opts: RepoOptions;
+  readonly store: RelayStore;
+  readonly state: StateDb;
+  readonly log: Logger;
+  readonly me: string;
+  emit: (e: ProgressEvent) => void = () => {};
+
+  private constructor(opts: RepoOptions, store: RelayStore, state: StateDb, log: Logger, me: string) {
+    this.opts = opts;
+    this.store = store;
+    this.state = state;
+    this.log = log;
+    this.me = me;
+  }
+
+  /** Opens the state and binds it to this relay (identified by its header's creation stamp). */
+  static open(opts: RepoOptions, store: RelayStore, relayId: string, statePath: string, log: Logger): Repository {
+    const state = StateDb.open(statePath);
+    const known = state.getMeta("relayId");
+    if (known !== undefined && known !== relayId) {
+      log.log("warn", `the relay ${store.name} was replaced or recreated since the last round; republishing local files`);
+      state.resetRelayState();
+    }
+    state.setMeta("relayId", relayId);
+    let me = state.getMeta("cid");
+    if (!me) {
+      me = newClientId();
+      state.setMeta("cid", me);
+    }
+    return new Repository(opts, store, state, log, me);
+  }
+
+  close(): void {
+    this.state.close();
+  }
+
+  async round(): Promise<RoundStats> {
+    const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
+    const ctx: RoundContext = {
+      opts: this.opts,
+      rules,
+      root: this.opts.localPath,
+      state: this.state,
+      store: this.store,
+      me: this.me,
+      log: this.log,
+      emit: (e) => this.emit(e),
+      stats: emptyStats(),
+      clients: await this.#readClients(),
+      commits: await this.store.listCommits(),
+    };
+    await recoverPending(ctx);
+    const scan = await scanLocal({
+      root: ctx.root,
+      state: this.state,
+      filter: this.opts.filter,
+      hiddenFiles: this.opts.hiddenFiles,
+      me: this.me,
+    });
+    if (rules.pushDeletes) {
+      const published = scan.deleted.filter((p) => this.state.getFile(p)?.deleted === true).length;
+      checkDeleteShare(ctx, published, "local deletions would remove");
+    }
+    this.log.log("debug", `scanned ${scan.files} files, hashed ${scan.hashed}, ${scan.changed.length} changed, ${scan.deleted.length} deleted`);
+    if (rules.pulls) await pullPhase(ctx);
+    if (rules.pushes) await pushPhase(ctx);
+    if (rules.pushes || ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
+    await this.#updateOwnRecord(ctx);
+    return ctx.stats;
+  }
+
+  /** Client records, re-read only when their size or time changed since the last round. */
+  async #readClients(): Promise<Map<string, ClientRecord>> {
+    const out = new Map<string, ClientRecord>();
+    for (const { cid, entry } of await this.store.listClientIds()) {
+      const cached = this.state.cachedClient(cid);
+      if (cached && cached.size === entry.size && cached.mtime === entry.mtime && entry.mtime !== 0) {
+        out.set(cid, validateClientRecord(JSON.parse(cached.record), entry.key, cid));
+        continue;
+      }
+      const rec = await this.store.readClient(cid);
+      if (!rec) continue;
+      out.set(cid, rec);
+      this.state.cacheClient(cid, entry.size, entry.mtime, JSON.stringify(rec));
+    }
+    return out;
+  }
+
+  async #updateOwnRecord(ctx: RoundContext): Promise<void> {
+    const onRelay = ctx.clients.get(this.me);
+    const rec: ClientRecord = {
+      v: 1,
+      id: this.me,
+      name: this.opts.clientName,
+      pulls: ctx.rules.pulls,
+      pushes: ctx.rules.pushes,
+      joined: onRelay?.joined ?? new Date().toISOString(),
+      seen: new Date().toISOString(),
+      acks: this.state.allAcks(),
+      first: JSON.parse(this.state.getMeta("first") ?? "{}"),
+    };
+    const same = onRelay && onRelay.name === rec.name && onRelay.pulls === rec.pulls &&
+      onRelay.pushes === rec.pushes && JSON.stringify(sorted(onRelay.acks)) === JSON.stringify(sorted(rec.acks)) &&
+      JSON.stringify(sorted(onRelay.first ?? {})) === JSON.stringify(sorted(rec.first ?? {}));
+    if (same) return;
+    for (const other of ctx.clients.values()) {
+      if (other.id !== this.me && other.name === rec.name && !onRelay) {
+        this.log.log("warn", `another client on this relay is also named "${rec.name}"; give each client a unique "client name"`);
+      }
+    }
+    await this.store.writeClient(rec);
+    ctx.stats.relayWrites++;
+  }
+}
+
+function sorted(o: Record<string, number>): [string, number][] {
+  return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1));
+}
+

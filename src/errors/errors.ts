@@ -1,0 +1,134 @@
+/**
+ * The small set of typed errors escale uses everywhere, and the exit code each maps to.
+ *
+ * Every error that can reach the user is an `EscaleError`: its message is one line, already
+ * phrased for the user (no stack trace is ever printed for it). Anything else that escapes is a
+ * bug and is reported as an internal error with exit code 1.
+ */
+
+/** Exit codes are a contract for cron and CI; README.md and `escale --help` list them. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  unreachable: 3,
+  auth: 4,
+  key: 5,
+  integrity: 6,
+  safety: 7,
+  space: 8,
+  interrupted: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
+  [ExitCode.ok, "success (every selected repository completed its round)"],
+  [ExitCode.failure, "runtime failure (local I/O error, unexpected relay answer, internal error)"],
+  [ExitCode.usage, "usage or configuration error (bad flag, bad config file, missing folder)"],
+  [ExitCode.unreachable, "relay unreachable or still failing after retries (network, timeout)"],
+  [ExitCode.auth, "authentication failed or permission denied on the relay"],
+  [ExitCode.key, "wrong passphrase/key, or encryption setting does not match the relay"],
+  [ExitCode.integrity, "relay data failed verification (tampered, truncated, hostile names)"],
+  [ExitCode.safety, "safety stop: the round would delete too much (re-run with --force)"],
+  [ExitCode.space, "relay out of space (server quota or disk full)"],
+  [ExitCode.interrupted, "interrupted by a signal before the round completed"],
+];
+
+export type ErrorKind =
+  | "usage"
+  | "config"
+  | "not-found"
+  | "exists"
+  | "permission"
+  | "auth"
+  | "space"
+  | "transient"
+  | "unreachable"
+  | "permanent"
+  | "key"
+  | "integrity"
+  | "hostile"
+  | "safety"
+  | "local-io"
+  | "interrupted";
+
+const KIND_EXIT: Record<ErrorKind, number> = {
+  usage: ExitCode.usage,
+  config: ExitCode.usage,
+  "not-found": ExitCode.failure,
+  exists: ExitCode.failure,
+  permission: ExitCode.auth,
+  auth: ExitCode.auth,
+  space: ExitCode.space,
+  transient: ExitCode.unreachable,
+  unreachable: ExitCode.unreachable,
+  permanent: ExitCode.failure,
+  key: ExitCode.key,
+  integrity: ExitCode.integrity,
+  hostile: ExitCode.integrity,
+  safety: ExitCode.safety,
+  "local-io": ExitCode.failure,
+  interrupted: ExitCode.interrupted,
+};
+
+export class EscaleError extends Error {
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.name = "EscaleError";
+  }
+  get exitCode(): number {
+    return KIND_EXIT[this.kind];
+  }
+}
+
+/** A configuration problem, located at `file:line` when it comes from a file. */
+export class ConfigError extends EscaleError {
+  constructor(message: string, where?: { file: string; line?: number }) {
+    const loc = where ? `${where.file}${where.line ? `:${where.line}` : ""}: ` : "";
+    super("config", loc + message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Errors raised by relay backends, already mapped to the shared kinds. */
+export class RelayError extends EscaleError {
+  readonly key?: string;
+  constructor(kind: ErrorKind, message: string, key?: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
+    this.key = key;
+    this.name = "RelayError";
+  }
+}
+
+export function isKind(e: unknown, kind: ErrorKind): boolean {
+  return e instanceof EscaleError && e.kind === kind;
+}
+
+/** Retrying helps only for these kinds. */
+export function isTransient(e: unknown): boolean {
+  return e instanceof EscaleError && (e.kind === "transient" || e.kind === "unreachable");
+}
+
+/** The one-line message shown to the user for any thrown value. */
+export function describeError(e: unknown): string {
+  if (e instanceof EscaleError) return oneLine(e.message);
+  if (e instanceof Error) return "internal error: " + oneLine(`${e.name}: ${e.message}`);
+  return "internal error: " + oneLine(String(e));
+}
+
+export function exitCodeOf(e: unknown): number {
+  return e instanceof EscaleError ? e.exitCode : ExitCode.failure;
+}
+
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** Maps a Deno/Node file-system error to a local-io EscaleError with the path in the message. */
+export function localIoError(e: unknown, what: string): EscaleError {
+  if (e instanceof EscaleError) return e;
+  const msg = e instanceof Error ? e.message.replace(/,? ?\(os error \d+\)/, "") : String(e);
+  return new EscaleError("local-io", `${what}: ${msg}`, { cause: e });
+}

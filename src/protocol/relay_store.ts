@@ -1,0 +1,154 @@
+import { gunzipSync, gzipSync } from "node:zlib";
+import { EscaleError, isKind, RelayError } from "../errors/errors.ts";
+import type { Relay, RelayEntry } from "../relay/relay.ts";
+import { collect, fromUtf8, toArray, utf8 } from "../util/streams.ts";
+import {
+  type ClientRecord,
+  CLIENTS_DIR,
+  type Commit,
+  commitKey,
+  COMMITS_DIR,
+  clientKey,
+  DATA_DIR,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  type Header,
+  HEADER_KEY,
+  parseClientKey,
+  parseCommitKey,
+  parseDataKey,
+  validateClientRecord,
+  validateCommit,
+  validateHeader,
+} from "./format.ts";
+
+/** Largest encoded commit or client record we accept from a relay (hostile-input bound). */
+const MAX_RECORD = 64 * 1024 * 1024;
+
+export interface CommitRef {
+  key: string;
+  cid: string;
+  seq: number;
+  size: number;
+}
+
+/**
+ * Typed access to the objects of the native format on top of a (possibly encrypted) relay:
+ * encoding, decoding and validation live here, so the engine deals only with records.
+ */
+export class RelayStore {
+  constructor(readonly relay: Relay) {}
+
+  get name(): string {
+    return this.relay.name;
+  }
+
+  static async readHeader(relay: Relay): Promise<Header | null> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await collect(await relay.read(HEADER_KEY), 1024 * 1024, HEADER_KEY);
+    } catch (e) {
+      if (isKind(e, "not-found")) return null;
+      throw e;
+    }
+    return validateHeader(parseJson(bytes, HEADER_KEY), `${relay.name}/${HEADER_KEY}`);
+  }
+
+  /** Creates the header unless another client won the race, then returns the one in place. */
+  static async ensureHeader(relay: Relay, encryption: unknown | null): Promise<Header> {
+    const existing = await RelayStore.readHeader(relay);
+    if (existing) return existing;
+    const header: Header = {
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      created: new Date().toISOString(),
+      encryption,
+    };
+    try {
+      await relay.write(HEADER_KEY, utf8.encode(JSON.stringify(header, null, 2) + "\n"), { ifAbsent: true });
+    } catch (e) {
+      if (!isKind(e, "exists")) throw e;
+    }
+    // Re-read: on relays without atomic create-if-absent this is the verification step.
+    const h = await RelayStore.readHeader(relay);
+    if (!h) throw new RelayError("permanent", `${relay.name}: the relay header vanished right after it was written`);
+    return h;
+  }
+
+  async listClientIds(): Promise<{ cid: string; entry: RelayEntry }[]> {
+    const out = [];
+    for await (const e of this.relay.list(CLIENTS_DIR)) {
+      const cid = parseClientKey(e.key);
+      if (cid) out.push({ cid, entry: e });
+    }
+    return out;
+  }
+
+  async readClient(cid: string): Promise<ClientRecord | null> {
+    const key = clientKey(cid);
+    let bytes: Uint8Array;
+    try {
+      bytes = await collect(await this.relay.read(key), MAX_RECORD, key);
+    } catch (e) {
+      if (isKind(e, "not-found")) return null;
+      throw e;
+    }
+    return validateClientRecord(parseJson(bytes, key), key, cid);
+  }
+
+  async writeClient(rec: ClientRecord): Promise<void> {
+    await this.relay.write(clientKey(rec.id), utf8.encode(JSON.stringify(rec)));
+  }
+
+  async listCommits(): Promise<CommitRef[]> {
+    const out: CommitRef[] = [];
+    for await (const e of this.relay.list(COMMITS_DIR)) {
+      const p = parseCommitKey(e.key);
+      if (p) out.push({ key: e.key, cid: p.cid, seq: p.seq, size: e.size });
+    }
+    return out.sort((a, b) => (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : a.seq - b.seq));
+  }
+
+  async readCommit(ref: { cid: string; seq: number }): Promise<Commit> {
+    const key = commitKey(ref.cid, ref.seq);
+    const raw = await collect(await this.relay.read(key), MAX_RECORD, key);
+    let bytes: Uint8Array;
+    try {
+      bytes = gunzipSync(raw, { maxOutputLength: 8 * MAX_RECORD });
+    } catch {
+      throw new EscaleError("integrity", `${key}: malformed (not a gzip stream)`);
+    }
+    return validateCommit(parseJson(bytes, key), key, ref.cid, ref.seq);
+  }
+
+  /** Publishes a commit: the commit point of a change set. Never overwrites. */
+  async writeCommit(c: Commit): Promise<void> {
+    const body = gzipSync(utf8.encode(JSON.stringify(c)));
+    await this.relay.write(commitKey(c.client, c.seq), new Uint8Array(body), { ifAbsent: true });
+  }
+
+  async listData(): Promise<{ key: string; cid: string; seq: number; n: number; size: number; mtime: number }[]> {
+    const out = [];
+    for await (const e of this.relay.list(DATA_DIR)) {
+      const p = parseDataKey(e.key);
+      if (p) out.push({ key: e.key, ...p, size: e.size, mtime: e.mtime });
+    }
+    return out;
+  }
+
+  async listAll(dir: string): Promise<RelayEntry[]> {
+    return await toArray(this.relay.list(dir));
+  }
+
+  delete(key: string): Promise<void> {
+    return this.relay.delete(key);
+  }
+}
+
+function parseJson(bytes: Uint8Array, key: string): unknown {
+  try {
+    return JSON.parse(fromUtf8.decode(bytes));
+  } catch {
+    throw new EscaleError("integrity", `${key}: malformed (not valid JSON)`);
+  }
+}

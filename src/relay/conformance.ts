@@ -1,0 +1,200 @@
+import { EscaleError, isKind } from "../errors/errors.ts";
+import type { Relay } from "./relay.ts";
+import { collect, toArray, utf8 } from "../util/streams.ts";
+
+/**
+ * The shared conformance suite: every backend must pass it (tests run it against real servers)
+ * and users run it against their own relay with `escale ctl test-relay`. It works only under
+ * `scratch`, a folder it creates and removes.
+ */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail?: string;
+  ms: number;
+}
+
+type Check = [string, (r: Relay, dir: string) => Promise<void>];
+
+function fail(msg: string): never {
+  throw new Error(msg);
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function pattern(n: number, seed = 7): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+function chunked(data: Uint8Array, size: number, failAt?: number): ReadableStream<Uint8Array> {
+  let off = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (failAt !== undefined && off >= failAt) {
+        c.error(new Error("simulated failure while writing"));
+        return;
+      }
+      if (off >= data.length) return c.close();
+      c.enqueue(data.slice(off, off + size));
+      off += size;
+    },
+  });
+}
+
+async function expectKind(p: Promise<unknown>, kind: string, what: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (isKind(e, kind as never)) return;
+    fail(`${what}: expected a "${kind}" error, got ${e instanceof EscaleError ? e.kind + ": " : ""}${e}`);
+  }
+  fail(`${what}: expected a "${kind}" error, got success`);
+}
+
+const checks: Check[] = [
+  ["write and read back a small object", async (r, d) => {
+    const body = utf8.encode("hello relay\n");
+    await r.write(`${d}/small`, body);
+    const got = await collect(await r.read(`${d}/small`));
+    if (!same(got, body)) fail("content differs");
+  }],
+  ["write and read back an empty object", async (r, d) => {
+    await r.write(`${d}/empty`, new Uint8Array(0));
+    const got = await collect(await r.read(`${d}/empty`));
+    if (got.length !== 0) fail(`read ${got.length} bytes`);
+    const st = await r.stat(`${d}/empty`);
+    if (!st || st.size !== 0) fail("stat of the empty object is wrong");
+  }],
+  ["stream a 6 MiB object in both directions", async (r, d) => {
+    const data = pattern(6 * 1024 * 1024 + 17);
+    await r.write(`${d}/big`, chunked(data, 100_000), { size: data.length });
+    let n = 0;
+    const stream = await r.read(`${d}/big`);
+    for await (const c of stream) {
+      if (!same(c, data.subarray(n, n + c.length))) fail(`content differs at byte ${n}`);
+      n += c.length;
+    }
+    if (n !== data.length) fail(`read ${n} bytes, expected ${data.length}`);
+  }],
+  ["read a byte range", async (r, d) => {
+    const data = pattern(300_000, 3);
+    await r.write(`${d}/ranged`, data);
+    const a = await collect(await r.read(`${d}/ranged`, { offset: 1000, length: 5000 }));
+    if (!same(a, data.subarray(1000, 6000))) fail("offset+length range differs");
+    const b = await collect(await r.read(`${d}/ranged`, { offset: 299_990 }));
+    if (!same(b, data.subarray(299_990))) fail("open-ended range differs");
+  }],
+  ["stat reports size and absence", async (r, d) => {
+    await r.write(`${d}/sized`, pattern(1234));
+    const st = await r.stat(`${d}/sized`);
+    if (!st || st.size !== 1234) fail(`stat size ${st?.size}`);
+    if ((await r.stat(`${d}/missing`)) !== null) fail("stat of a missing key is not null");
+  }],
+  ["read of a missing object fails with not-found", async (r, d) => {
+    await expectKind(r.read(`${d}/nothing-here`).then(collect), "not-found", "read missing");
+  }],
+  ["list shows exactly the objects of a folder", async (r, d) => {
+    await r.write(`${d}/list/a`, utf8.encode("a"));
+    await r.write(`${d}/list/b-2`, utf8.encode("bb"));
+    await r.write(`${d}/list/sub/c`, utf8.encode("ccc"));
+    const got = (await toArray(r.list(`${d}/list`))).map((e) => `${e.key}:${e.size}`).sort();
+    const want = [`${d}/list/a:1`, `${d}/list/b-2:2`];
+    if (JSON.stringify(got) !== JSON.stringify(want)) fail(`listed ${got.join(", ")}`);
+    const sub = (await toArray(r.list(`${d}/list/sub`))).map((e) => e.key);
+    if (sub.length !== 1 || sub[0] !== `${d}/list/sub/c`) fail(`nested listing ${sub}`);
+    if ((await toArray(r.list(`${d}/no-such-folder`))).length) fail("missing folder not empty");
+  }],
+  ["overwrite replaces the content", async (r, d) => {
+    await r.write(`${d}/over`, utf8.encode("first version"));
+    await r.write(`${d}/over`, utf8.encode("2nd"));
+    const got = new TextDecoder().decode(await collect(await r.read(`${d}/over`)));
+    if (got !== "2nd") fail(`read ${JSON.stringify(got)}`);
+  }],
+  ["create-if-absent refuses an existing object", async (r, d) => {
+    await r.write(`${d}/once`, utf8.encode("one"), { ifAbsent: true });
+    await expectKind(r.write(`${d}/once`, utf8.encode("two"), { ifAbsent: true }), "exists", "second create");
+    const got = new TextDecoder().decode(await collect(await r.read(`${d}/once`)));
+    if (got !== "one") fail(`content became ${JSON.stringify(got)}`);
+  }],
+  ["delete removes, and deleting a missing object succeeds", async (r, d) => {
+    await r.write(`${d}/doomed`, utf8.encode("x"));
+    await r.delete(`${d}/doomed`);
+    if (await r.stat(`${d}/doomed`)) fail("still there after delete");
+    await r.delete(`${d}/doomed`);
+  }],
+  ["a failed write leaves nothing visible", async (r, d) => {
+    const data = pattern(200_000, 9);
+    await expectFailure(r.write(`${d}/partial`, chunked(data, 50_000, 100_000)));
+    if (await r.stat(`${d}/partial`)) fail("a partial object became visible");
+    const listed = (await toArray(r.list(d))).map((e) => e.key);
+    if (listed.some((k) => k.endsWith("partial") || k.includes(".escale-part-"))) {
+      fail(`listing shows ${listed.join(", ")}`);
+    }
+  }],
+  ["a failed overwrite keeps the previous content", async (r, d) => {
+    await r.write(`${d}/keep`, utf8.encode("precious"));
+    await expectFailure(r.write(`${d}/keep`, chunked(pattern(200_000), 50_000, 100_000)));
+    const got = new TextDecoder().decode(await collect(await r.read(`${d}/keep`)));
+    if (got !== "precious") fail("the previous content was damaged");
+  }],
+  ["parallel writes and reads of distinct objects", async (r, d) => {
+    const n = 12;
+    await Promise.all(Array.from({ length: n }, (_, i) => r.write(`${d}/par/${i}`, pattern(10_000 + i, i))));
+    const back = await Promise.all(Array.from({ length: n }, async (_, i) => collect(await r.read(`${d}/par/${i}`))));
+    back.forEach((b, i) => {
+      if (!same(b, pattern(10_000 + i, i))) fail(`object ${i} differs`);
+    });
+  }],
+  ["rename moves an object (when supported)", async (r, d) => {
+    if (!r.rename) return;
+    await r.write(`${d}/from`, utf8.encode("moving"));
+    await r.rename(`${d}/from`, `${d}/to/here`);
+    if (await r.stat(`${d}/from`)) fail("source still exists");
+    const got = new TextDecoder().decode(await collect(await r.read(`${d}/to/here`)));
+    if (got !== "moving") fail("moved content differs");
+  }],
+];
+
+async function expectFailure(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch {
+    return;
+  }
+  fail("a write whose body failed reported success");
+}
+
+async function removeTree(r: Relay, dir: string): Promise<void> {
+  for (const sub of ["list/sub", "list", "par", "to", ""]) {
+    const d = sub ? `${dir}/${sub}` : dir;
+    for (const e of await toArray(r.list(d)).catch(() => [])) await r.delete(e.key).catch(() => {});
+  }
+}
+
+/** Runs every check in `scratch` (a relay folder that must not hold anything of value). */
+export async function runConformance(relay: Relay, scratch: string): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const [name, fn] of checks) {
+    const t0 = performance.now();
+    try {
+      await fn(relay, scratch);
+      results.push({ name, ok: true, ms: performance.now() - t0 });
+    } catch (e) {
+      results.push({ name, ok: false, detail: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 });
+    }
+  }
+  await removeTree(relay, scratch);
+  return results;
+}
+
+export const conformanceCheckNames = checks.map(([n]) => n);

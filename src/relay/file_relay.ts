@@ -1,0 +1,206 @@
+import { RelayError } from "../errors/errors.ts";
+import { checkKey, joinKey, parentOf } from "./keys.ts";
+import {
+  type Body,
+  type ReadOptions,
+  type Relay,
+  type RelayCapabilities,
+  type RelayEntry,
+  TEMP_PREFIX,
+  type WriteOptions,
+} from "./relay.ts";
+import { toStream } from "../util/streams.ts";
+
+/**
+ * A relay in a local or mounted directory (`protocol = file`). Writes go to a temporary file in
+ * the target directory and are renamed into place; create-if-absent uses link(2), which fails
+ * atomically when the name exists (also on NFS, unlike O_EXCL on old servers).
+ */
+export class FileRelay implements Relay {
+  readonly name: string;
+  readonly capabilities: RelayCapabilities = {
+    createIfAbsent: true,
+    rename: true,
+    rangeRead: true,
+    maxKeyLength: 1024,
+    parallel: 4,
+    bufferBytes: 256 * 1024,
+  };
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = root.replace(/\/+$/, "") || "/";
+    this.name = `file:${this.#root}`;
+  }
+
+  /** Fails with a clear error when the relay folder is missing or not a directory. */
+  async open(): Promise<this> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(this.#root);
+    } catch (e) {
+      throw mapFsError(e, "", `relay folder ${this.#root}`);
+    }
+    if (!info.isDirectory) {
+      throw new RelayError("permanent", `relay folder ${this.#root} is not a directory`);
+    }
+    return this;
+  }
+
+  #path(key: string): string {
+    return key === "" ? this.#root : `${this.#root}/${key}`;
+  }
+
+  async *list(dir: string): AsyncIterable<RelayEntry> {
+    checkKey(dir, true);
+    const names: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.#path(dir))) {
+        if ((e.isFile || e.isSymlink) && !e.name.startsWith(TEMP_PREFIX)) names.push(e.name);
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw mapFsError(e, dir, `listing ${dir || "/"}`);
+    }
+    names.sort();
+    for (const name of names) {
+      const key = joinKey(dir, name);
+      const st = await this.stat(key);
+      if (st) yield st;
+    }
+  }
+
+  async stat(key: string): Promise<RelayEntry | null> {
+    checkKey(key);
+    try {
+      const st = await Deno.stat(this.#path(key));
+      if (!st.isFile) return null;
+      return { key, size: st.size, mtime: st.mtime?.getTime() ?? 0 };
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
+      throw mapFsError(e, key, key);
+    }
+  }
+
+  async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    checkKey(key);
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(this.#path(key), { read: true });
+    } catch (e) {
+      throw mapFsError(e, key, key);
+    }
+    try {
+      if (opts.offset) await f.seek(opts.offset, Deno.SeekMode.Start);
+    } catch (e) {
+      f.close();
+      throw mapFsError(e, key, key);
+    }
+    if (opts.length === undefined) return f.readable;
+    return limitStream(f, opts.length);
+  }
+
+  async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
+    checkKey(key);
+    const final = this.#path(key);
+    const dir = this.#path(parentOf(key));
+    const tmp = `${dir}/${TEMP_PREFIX}${crypto.randomUUID()}`;
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      if (opts.ifAbsent && (await this.stat(key))) {
+        throw new RelayError("exists", `${key}: already exists on relay`, key);
+      }
+      const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+      try {
+        if (body instanceof Uint8Array) {
+          let off = 0;
+          while (off < body.length) off += await f.write(body.subarray(off));
+        } else {
+          await toStream(body).pipeTo(f.writable, { preventClose: true });
+        }
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      if (opts.ifAbsent) {
+        try {
+          await Deno.link(tmp, final);
+        } catch (e) {
+          if (e instanceof Deno.errors.AlreadyExists) {
+            throw new RelayError("exists", `${key}: already exists on relay`, key);
+          }
+          throw e;
+        }
+        await Deno.remove(tmp);
+      } else {
+        await Deno.rename(tmp, final);
+      }
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw mapFsError(e, key, key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    try {
+      await Deno.remove(this.#path(key));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw mapFsError(e, key, key);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    checkKey(from);
+    checkKey(to);
+    try {
+      await Deno.mkdir(this.#path(parentOf(to)), { recursive: true });
+      await Deno.rename(this.#path(from), this.#path(to));
+    } catch (e) {
+      throw mapFsError(e, from, `${from} -> ${to}`);
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function limitStream(f: Deno.FsFile, length: number): ReadableStream<Uint8Array> {
+  let left = length;
+  return new ReadableStream({
+    type: "bytes",
+    async pull(c) {
+      if (left <= 0) {
+        f.close();
+        c.close();
+        return;
+      }
+      const buf = new Uint8Array(Math.min(left, 64 * 1024));
+      const n = await f.read(buf);
+      if (n === null) {
+        f.close();
+        c.close();
+        return;
+      }
+      left -= n;
+      c.enqueue(buf.subarray(0, n));
+    },
+    cancel() {
+      f.close();
+    },
+  });
+}
+
+function mapFsError(e: unknown, key: string, what: string): RelayError {
+  if (e instanceof RelayError) return e;
+  const msg = e instanceof Error ? e.message.replace(/,? ?\(os error \d+\)/, "") : String(e);
+  if (e instanceof Deno.errors.NotFound) return new RelayError("not-found", `${what}: not found`, key, { cause: e });
+  if (e instanceof Deno.errors.AlreadyExists) return new RelayError("exists", `${what}: already exists`, key, { cause: e });
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new RelayError("permission", `${what}: permission denied`, key, { cause: e });
+  }
+  if (/No space left|quota/i.test(msg)) return new RelayError("space", `${what}: ${msg}`, key, { cause: e });
+  return new RelayError("permanent", `${what}: ${msg}`, key, { cause: e });
+}

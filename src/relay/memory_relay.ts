@@ -1,0 +1,75 @@
+import { RelayError } from "../errors/errors.ts";
+import { checkKey, parentOf } from "./keys.ts";
+import type { Body, ReadOptions, Relay, RelayCapabilities, RelayEntry, WriteOptions } from "./relay.ts";
+import { bytesStream, collect, toStream } from "../util/streams.ts";
+
+/** A relay held in memory: fast engine tests, and a reference for what backends must do. */
+export class MemoryRelay implements Relay {
+  readonly name: string;
+  readonly capabilities: RelayCapabilities = {
+    createIfAbsent: true,
+    rename: true,
+    rangeRead: true,
+    maxKeyLength: 1024,
+    parallel: 8,
+    bufferBytes: Number.MAX_SAFE_INTEGER,
+  };
+  readonly objects = new Map<string, { data: Uint8Array; mtime: number }>();
+
+  constructor(name = "memory") {
+    this.name = name;
+  }
+
+  async *list(dir: string): AsyncIterable<RelayEntry> {
+    checkKey(dir, true);
+    const keys = [...this.objects.keys()].filter((k) => parentOf(k) === dir).sort();
+    for (const key of keys) {
+      const o = this.objects.get(key);
+      if (o) yield { key, size: o.data.length, mtime: o.mtime };
+    }
+  }
+
+  stat(key: string): Promise<RelayEntry | null> {
+    checkKey(key);
+    const o = this.objects.get(key);
+    return Promise.resolve(o ? { key, size: o.data.length, mtime: o.mtime } : null);
+  }
+
+  read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    checkKey(key);
+    const o = this.objects.get(key);
+    if (!o) return Promise.reject(new RelayError("not-found", `${key}: not found on relay`, key));
+    const start = Math.min(opts.offset ?? 0, o.data.length);
+    const end = opts.length === undefined ? o.data.length : Math.min(o.data.length, start + opts.length);
+    return Promise.resolve(bytesStream(o.data.slice(start, end)));
+  }
+
+  async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
+    checkKey(key);
+    const data = await collect(toStream(body), Number.MAX_SAFE_INTEGER);
+    if (opts.ifAbsent && this.objects.has(key)) {
+      throw new RelayError("exists", `${key}: already exists on relay`, key);
+    }
+    this.objects.set(key, { data, mtime: Date.now() });
+  }
+
+  delete(key: string): Promise<void> {
+    checkKey(key);
+    this.objects.delete(key);
+    return Promise.resolve();
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    checkKey(from);
+    checkKey(to);
+    const o = this.objects.get(from);
+    if (!o) return Promise.reject(new RelayError("not-found", `${from}: not found on relay`, from));
+    this.objects.delete(from);
+    this.objects.set(to, o);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The one storage interface every backend implements. It is deliberately small and dumb: a
+ * directory tree of immutable-ish objects addressed by `/`-separated relative keys. Everything
+ * clever (packs, commits, encryption, retries) lives above it, in layers or wrappers.
+ *
+ * Contract (checked by tests/relay/conformance.ts for every backend):
+ * - `write` makes an object visible only once it is complete (backends whose protocol cannot do
+ *   that write a temporary name and rename); with `ifAbsent` it fails with kind "exists" when the
+ *   key is already there, atomically where `capabilities.createIfAbsent` is true.
+ * - `read` of a missing key fails with kind "not-found"; `delete` of a missing key succeeds.
+ * - `list(dir)` yields the objects directly inside `dir` ("" is the root), never temporary
+ *   objects of unfinished writes; a missing directory lists as empty.
+ * - Errors are `RelayError`s of the shared kinds (see src/errors/errors.ts).
+ * - Bodies stream both ways; a backend buffers at most `capabilities.bufferBytes` per transfer.
+ */
+
+export interface RelayEntry {
+  /** full key, e.g. "commits/3fa9c0d1e2b4a6f8-0000000012" */
+  key: string;
+  size: number;
+  /** modification time in ms since the epoch, 0 when the backend cannot tell */
+  mtime: number;
+}
+
+export interface RelayCapabilities {
+  /** `write(…, {ifAbsent: true})` is an atomic test-and-set on this backend */
+  createIfAbsent: boolean;
+  /** `rename` exists and is atomic */
+  rename: boolean;
+  /** `read` honours `offset`/`length` without transferring the skipped bytes */
+  rangeRead: boolean;
+  /** longest key the backend accepts */
+  maxKeyLength: number;
+  /** requests worth running in parallel against this backend */
+  parallel: number;
+  /** bytes a single transfer may hold in memory (documented bound) */
+  bufferBytes: number;
+}
+
+export type Body = ReadableStream<Uint8Array> | Uint8Array;
+
+export interface ReadOptions {
+  offset?: number;
+  length?: number;
+  signal?: AbortSignal;
+}
+
+export interface WriteOptions {
+  ifAbsent?: boolean;
+  /** exact size of the body when known (lets some backends avoid buffering) */
+  size?: number;
+  signal?: AbortSignal;
+}
+
+export interface Relay {
+  /** human-readable location for messages; never contains a secret */
+  readonly name: string;
+  readonly capabilities: RelayCapabilities;
+  list(dir: string): AsyncIterable<RelayEntry>;
+  stat(key: string): Promise<RelayEntry | null>;
+  read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
+  write(key: string, body: Body, opts?: WriteOptions): Promise<void>;
+  delete(key: string): Promise<void>;
+  rename?(from: string, to: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Prefix of the temporary objects backends write before an atomic rename; never listed. */
+export const TEMP_PREFIX = ".escale-part-";

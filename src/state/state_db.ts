@@ -1,0 +1,264 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { EscaleError } from "../errors/errors.ts";
+import type { VersionVector } from "../protocol/format.ts";
+
+/**
+ * What one client knows about its repository, in SQLite (node:sqlite): per path the last scanned
+ * local metadata and the version it corresponds to, how far each pusher's commits have been
+ * applied, the relay's client records (cached by size and mtime so idle rounds read nothing),
+ * access modifiers, and the commit being published (crash recovery).
+ *
+ * Row meaning (files): `hash/size/mtime/ino` describe the local file as last scanned or written;
+ * `vv` is the version vector of the last version exchanged through the relay (the base);
+ * `dirty` says the local content differs from that version and still has to be published;
+ * `deleted` says the file is absent locally (a tombstone keeps its vv for later comparisons).
+ */
+export interface FileRow {
+  path: string;
+  size: number;
+  mtime: number;
+  ino: number;
+  hash: string;
+  vv: VersionVector;
+  origin: string;
+  deleted: boolean;
+  dirty: boolean;
+  movedFrom: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+  path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, ino INTEGER NOT NULL,
+  hash TEXT NOT NULL, vv TEXT NOT NULL, origin TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 0, moved_from TEXT);
+CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
+CREATE INDEX IF NOT EXISTS files_dirty ON files(dirty) WHERE dirty = 1;
+CREATE TABLE IF NOT EXISTS acks(pusher TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS clients(cid TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+  record TEXT NOT NULL, welcomed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS access(path TEXT PRIMARY KEY, r TEXT NOT NULL, w TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending(seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS published(seq INTEGER PRIMARY KEY, targets TEXT, objects TEXT NOT NULL);
+`;
+
+type Row = Record<string, unknown>;
+
+function toFileRow(r: Row): FileRow {
+  return {
+    path: r.path as string,
+    size: Number(r.size),
+    mtime: Number(r.mtime),
+    ino: Number(r.ino),
+    hash: r.hash as string,
+    vv: JSON.parse(r.vv as string),
+    origin: r.origin as string,
+    deleted: r.deleted === 1,
+    dirty: r.dirty === 1,
+    movedFrom: (r.moved_from as string | null) ?? null,
+  };
+}
+
+export class StateDb {
+  readonly #db: DatabaseSync;
+  readonly #stmts = new Map<string, StatementSync>();
+  #depth = 0;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  static open(path: string): StateDb {
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+      db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;");
+      db.exec(SCHEMA);
+    } catch (e) {
+      throw new EscaleError("local-io", `cannot open the state database ${path}: ${(e as Error).message}`);
+    }
+    return new StateDb(db);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #q(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  tx<T>(fn: () => T): T {
+    if (this.#depth > 0) return fn();
+    this.#db.exec("BEGIN IMMEDIATE");
+    this.#depth++;
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  getMeta(k: string): string | undefined {
+    return (this.#q("SELECT v FROM meta WHERE k = ?").get(k) as Row | undefined)?.v as string | undefined;
+  }
+
+  setMeta(k: string, v: string): void {
+    this.#q("INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v").run(k, v);
+  }
+
+  /** Next value of this client's edit counter (the component it owns in version vectors). */
+  nextCounter(): number {
+    const n = Number(this.getMeta("counter") ?? "0") + 1;
+    this.setMeta("counter", String(n));
+    return n;
+  }
+
+  getFile(path: string): FileRow | undefined {
+    const r = this.#q("SELECT * FROM files WHERE path = ?").get(path) as Row | undefined;
+    return r ? toFileRow(r) : undefined;
+  }
+
+  *allFiles(): Generator<FileRow> {
+    for (const r of this.#q("SELECT * FROM files ORDER BY path").iterate()) yield toFileRow(r as Row);
+  }
+
+  dirtyFiles(): FileRow[] {
+    return (this.#q("SELECT * FROM files WHERE dirty = 1 ORDER BY path").all() as Row[]).map(toFileRow);
+  }
+
+  liveFileWithHash(hash: string): FileRow | undefined {
+    const r = this.#q("SELECT * FROM files WHERE hash = ? AND deleted = 0 LIMIT 1").get(hash) as Row | undefined;
+    return r ? toFileRow(r) : undefined;
+  }
+
+  putFile(f: FileRow): void {
+    this.#q(
+      `INSERT INTO files(path, size, mtime, ino, hash, vv, origin, deleted, dirty, moved_from)
+       VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, ino=excluded.ino,
+         hash=excluded.hash, vv=excluded.vv, origin=excluded.origin, deleted=excluded.deleted,
+         dirty=excluded.dirty, moved_from=excluded.moved_from`,
+    ).run(
+      f.path,
+      f.size,
+      f.mtime,
+      f.ino,
+      f.hash,
+      JSON.stringify(f.vv),
+      f.origin,
+      f.deleted ? 1 : 0,
+      f.dirty ? 1 : 0,
+      f.movedFrom,
+    );
+  }
+
+  deleteFile(path: string): void {
+    this.#q("DELETE FROM files WHERE path = ?").run(path);
+  }
+
+  countLiveFiles(): number {
+    return Number((this.#q("SELECT count(*) AS n FROM files WHERE deleted = 0").get() as Row).n);
+  }
+
+  getAck(pusher: string): number {
+    return Number((this.#q("SELECT seq FROM acks WHERE pusher = ?").get(pusher) as Row | undefined)?.seq ?? 0);
+  }
+
+  allAcks(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.#q("SELECT pusher, seq FROM acks").all() as Row[]) out[r.pusher as string] = Number(r.seq);
+    return out;
+  }
+
+  setAck(pusher: string, seq: number): void {
+    this.#q("INSERT INTO acks(pusher, seq) VALUES(?, ?) ON CONFLICT(pusher) DO UPDATE SET seq = excluded.seq")
+      .run(pusher, seq);
+  }
+
+  cachedClient(cid: string): { size: number; mtime: number; record: string; welcomed: boolean } | undefined {
+    const r = this.#q("SELECT * FROM clients WHERE cid = ?").get(cid) as Row | undefined;
+    return r
+      ? { size: Number(r.size), mtime: Number(r.mtime), record: r.record as string, welcomed: r.welcomed === 1 }
+      : undefined;
+  }
+
+  cacheClient(cid: string, size: number, mtime: number, record: string): void {
+    this.#q(
+      `INSERT INTO clients(cid, size, mtime, record) VALUES(?, ?, ?, ?)
+       ON CONFLICT(cid) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, record=excluded.record`,
+    ).run(cid, size, mtime, record);
+  }
+
+  setWelcomed(cid: string): void {
+    this.#q("UPDATE clients SET welcomed = 1 WHERE cid = ?").run(cid);
+  }
+
+  forgetClient(cid: string): void {
+    this.#q("DELETE FROM clients WHERE cid = ?").run(cid);
+  }
+
+  getAccess(path: string): { r: string; w: string } {
+    const row = this.#q("SELECT r, w FROM access WHERE path = ?").get(path) as Row | undefined;
+    return { r: (row?.r as string) ?? "?", w: (row?.w as string) ?? "?" };
+  }
+
+  setAccess(path: string, r: string, w: string): void {
+    if (r === "?" && w === "?") {
+      this.#q("DELETE FROM access WHERE path = ?").run(path);
+      return;
+    }
+    this.#q("INSERT INTO access(path, r, w) VALUES(?, ?, ?) ON CONFLICT(path) DO UPDATE SET r=excluded.r, w=excluded.w")
+      .run(path, r, w);
+  }
+
+  getPending(): { seq: number; body: string } | undefined {
+    const r = this.#q("SELECT seq, body FROM pending ORDER BY seq LIMIT 1").get() as Row | undefined;
+    return r ? { seq: Number(r.seq), body: r.body as string } : undefined;
+  }
+
+  setPending(seq: number, body: string): void {
+    this.#q("INSERT INTO pending(seq, body) VALUES(?, ?) ON CONFLICT(seq) DO UPDATE SET body=excluded.body").run(seq, body);
+  }
+
+  /** Own commits still on the relay: their targets and data objects, for space release. */
+  recordPublished(seq: number, targets: string[] | undefined, objects: string[]): void {
+    this.#q("INSERT OR REPLACE INTO published(seq, targets, objects) VALUES(?, ?, ?)")
+      .run(seq, targets ? JSON.stringify(targets) : null, JSON.stringify(objects));
+  }
+
+  getPublished(seq: number): { targets?: string[]; objects: string[] } | undefined {
+    const r = this.#q("SELECT targets, objects FROM published WHERE seq = ?").get(seq) as Row | undefined;
+    if (!r) return undefined;
+    return { targets: r.targets ? JSON.parse(r.targets as string) : undefined, objects: JSON.parse(r.objects as string) };
+  }
+
+  forgetPublished(seq: number): void {
+    this.#q("DELETE FROM published WHERE seq = ?").run(seq);
+  }
+
+  /** Forgets everything exchanged with a relay (it was replaced): local files will be republished. */
+  resetRelayState(): void {
+    this.tx(() => {
+      this.#db.exec("DELETE FROM acks; DELETE FROM clients; DELETE FROM pending; DELETE FROM published;");
+      this.#db.exec("DELETE FROM files WHERE deleted = 1");
+      this.#db.exec("UPDATE files SET vv = '{}', dirty = 1, moved_from = NULL");
+      for (const k of ["seq", "welcomed", "gcFloor"]) this.#q("DELETE FROM meta WHERE k = ?").run(k);
+    });
+  }
+
+  clearPending(seq: number): void {
+    this.#q("DELETE FROM pending WHERE seq = ?").run(seq);
+  }
+}

@@ -1,0 +1,136 @@
+import { Repository } from "../../src/engine/repository.ts";
+import type { RepoOptions } from "../../src/engine/context.ts";
+import type { Mode } from "../../src/engine/modes.ts";
+import { RelayStore } from "../../src/protocol/relay_store.ts";
+import type { Relay } from "../../src/relay/relay.ts";
+import { MemoryRelay } from "../../src/relay/memory_relay.ts";
+import { collectingLogger } from "../../src/log/logger.ts";
+
+/** A temp folder with clients that sync through one relay, for engine scenario tests. */
+export class Sandbox {
+  readonly dir: string;
+  readonly relay: Relay;
+  readonly clients = new Map<string, Client>();
+
+  private constructor(dir: string, relay: Relay) {
+    this.dir = dir;
+    this.relay = relay;
+  }
+
+  static async create(relay: Relay = new MemoryRelay()): Promise<Sandbox> {
+    return new Sandbox(await Deno.makeTempDir({ prefix: "escale-test-" }), relay);
+  }
+
+  async client(name: string, mode: Mode = "shared", extra: Partial<RepoOptions> = {}): Promise<Client> {
+    const root = `${this.dir}/${name}`;
+    await Deno.mkdir(root, { recursive: true });
+    const c = new Client(this, name, root, mode, extra);
+    this.clients.set(name, c);
+    return c;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const c of this.clients.values()) c.close();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+export class Client {
+  readonly lines: string[] = [];
+  #repo: Repository | null = null;
+  constructor(
+    readonly sb: Sandbox,
+    readonly name: string,
+    readonly root: string,
+    public mode: Mode,
+    public extra: Partial<RepoOptions>,
+  ) {}
+
+  options(): RepoOptions {
+    return {
+      name: this.name,
+      localPath: this.root,
+      clientName: this.name,
+      mode: this.mode,
+      filter: { acceptFile: () => true, acceptDir: () => true },
+      hiddenFiles: false,
+      modificationTime: true,
+      chunkSize: 64 * 1024,
+      maxPageSize: 1024 * 1024,
+      transfers: 4,
+      conflict: "keep-both",
+      propagateDeletions: true,
+      deleteThreshold: 0.5,
+      force: false,
+      ...this.extra,
+    };
+  }
+
+  async repo(): Promise<Repository> {
+    if (!this.#repo) {
+      const header = await RelayStore.ensureHeader(this.sb.relay, null);
+      this.#repo = Repository.open(
+        this.options(),
+        new RelayStore(this.sb.relay),
+        header.created,
+        `${this.sb.dir}/${this.name}.state.db`,
+        collectingLogger(this.lines),
+      );
+    }
+    return this.#repo;
+  }
+
+  async sync() {
+    const r = await this.repo();
+    r.opts.mode = this.mode;
+    Object.assign(r.opts, this.extra);
+    return await r.round();
+  }
+
+  close(): void {
+    this.#repo?.close();
+    this.#repo = null;
+  }
+
+  async write(path: string, content: string, mtime?: Date): Promise<void> {
+    const abs = `${this.root}/${path}`;
+    await Deno.mkdir(abs.slice(0, abs.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(abs, content);
+    if (mtime) await Deno.utime(abs, mtime, mtime);
+  }
+
+  async read(path: string): Promise<string> {
+    return await Deno.readTextFile(`${this.root}/${path}`);
+  }
+
+  async rm(path: string): Promise<void> {
+    await Deno.remove(`${this.root}/${path}`);
+  }
+
+  async mv(from: string, to: string): Promise<void> {
+    const abs = `${this.root}/${to}`;
+    await Deno.mkdir(abs.slice(0, abs.lastIndexOf("/")), { recursive: true });
+    await Deno.rename(`${this.root}/${from}`, abs);
+  }
+
+  /** path -> content of every regular file (temp files included, so tests can see leftovers) */
+  async tree(): Promise<Record<string, string>> {
+    return await readTree(this.root);
+  }
+}
+
+export async function readTree(root: string, withMtime = false): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(rel ? `${root}/${rel}` : root)) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) await walk(p);
+      else {
+        const text = await Deno.readTextFile(`${root}/${p}`);
+        out[p] = withMtime ? `${text}@${Math.floor((await Deno.stat(`${root}/${p}`)).mtime!.getTime() / 1000)}` : text;
+      }
+    }
+  };
+  await walk("");
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

@@ -24,6 +24,8 @@ export interface RepoOptions {
   propagateDeletions: boolean;
   deleteThreshold: number;
   force: boolean;
+  /** absolute folders inside the tree that are never synchronised (state, a file relay) */
+  skip?: string[];
 }
 
 export type ProgressEvent =

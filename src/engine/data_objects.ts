@@ -44,6 +44,7 @@ export function planPacks(files: { abs: string; size: number }[], capacity: numb
 }
 
 const BUF = 256 * 1024;
+const SMALL_PART = 64 * 1024;
 
 /** The bytes of one planned object, read from the local files as the relay consumes them. */
 export function partsStream(parts: Part[]): ReadableStream<Uint8Array> {
@@ -57,6 +58,16 @@ export function partsStream(parts: Part[]): ReadableStream<Uint8Array> {
           if (!file) {
             if (i >= parts.length) return c.close();
             const p = parts[i];
+            if (p.offset === 0 && p.length <= SMALL_PART) {
+              // Whole small file: one synchronous read instead of open/seek/read/close.
+              const data = Deno.readFileSync(p.abs);
+              if (data.length < p.length) {
+                throw new Error(`${p.abs} became shorter while it was being sent`);
+              }
+              i++;
+              c.enqueue(data.length === p.length ? data : data.subarray(0, p.length));
+              return;
+            }
             file = await Deno.open(p.abs, { read: true });
             if (p.offset) await file.seek(p.offset, Deno.SeekMode.Start);
             left = p.length;

@@ -20,14 +20,17 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
     const acked = (cid: string) => (ctx.clients.get(cid)?.acks[ctx.me] ?? 0) >= ref.seq;
     let done: boolean;
     if (meta.targets) done = meta.targets.every((t) => !ctx.clients.has(t) || acked(t));
-    else if (ctx.opts.pullerCount) done = pullers.filter((p) => acked(p.id)).length >= ctx.opts.pullerCount;
-    else done = pullers.length > 0 && pullers.every((p) => acked(p.id));
+    else if (ctx.opts.pullerCount) {
+      done = pullers.filter((p) => acked(p.id)).length >= ctx.opts.pullerCount;
+    } else done = pullers.length > 0 && pullers.every((p) => acked(p.id));
     if (!done) continue;
     for (const key of meta.objects) await ctx.store.delete(key);
     await ctx.store.delete(ref.key);
     ctx.state.tx(() => {
       ctx.state.forgetPublished(ref.seq);
-      if (ref.seq > Number(ctx.state.getMeta("gcFloor") ?? "0")) ctx.state.setMeta("gcFloor", String(ref.seq));
+      if (ref.seq > Number(ctx.state.getMeta("gcFloor") ?? "0")) {
+        ctx.state.setMeta("gcFloor", String(ref.seq));
+      }
     });
     released++;
   }

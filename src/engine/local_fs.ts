@@ -21,8 +21,29 @@ export async function statLocal(abs: string): Promise<LocalStat | null> {
   }
 }
 
-export async function hashFile(abs: string): Promise<string> {
+/** Files up to this size are hashed with one synchronous read: far cheaper than a stream. */
+const SMALL = 1024 * 1024;
+
+export function statLocalSync(abs: string): LocalStat | null {
+  try {
+    const st = Deno.lstatSync(abs);
+    if (!st.isFile) return null;
+    return { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
+    throw localIoError(e, abs);
+  }
+}
+
+export async function hashFile(abs: string, sizeHint?: number): Promise<string> {
   const h = createHash("sha256");
+  if (sizeHint !== undefined && sizeHint <= SMALL) {
+    try {
+      return h.update(Deno.readFileSync(abs)).digest("hex");
+    } catch (e) {
+      throw localIoError(e, `reading ${abs}`);
+    }
+  }
   let f: Deno.FsFile;
   try {
     f = await Deno.open(abs, { read: true });
@@ -51,7 +72,11 @@ export function sameStat(a: LocalStat, b: { size: number; mtime: number; ino: nu
  * of it is a symlink or a non-directory, so that a write cannot land outside the repository
  * even if someone planted a symlink inside it. Creates missing parent directories when asked.
  */
-export async function safeLocalPath(root: string, rel: string, createParents: boolean): Promise<string> {
+export async function safeLocalPath(
+  root: string,
+  rel: string,
+  createParents: boolean,
+): Promise<string> {
   const segs = rel.split("/");
   let cur = root;
   for (let i = 0; i < segs.length - 1; i++) {
@@ -82,7 +107,10 @@ export async function safeLocalPath(root: string, rel: string, createParents: bo
   try {
     const st = await Deno.lstat(target);
     if (st.isSymlink || st.isDirectory) {
-      throw new EscaleError("local-io", `cannot write ${rel}: a ${st.isSymlink ? "symbolic link" : "folder"} is in the way`);
+      throw new EscaleError(
+        "local-io",
+        `cannot write ${rel}: a ${st.isSymlink ? "symbolic link" : "folder"} is in the way`,
+      );
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw localIoError(e, target);

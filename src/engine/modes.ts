@@ -45,7 +45,14 @@ export function modeRules(mode: Mode, propagateDeletions: boolean): ModeRules {
     case "download":
       return { ...base, pulls: true, applies: true, applyDeletes: propagateDeletions };
     case "shared":
-      return { ...base, pushes: true, pulls: true, applies: true, pushDeletes: propagateDeletions, applyDeletes: propagateDeletions };
+      return {
+        ...base,
+        pushes: true,
+        pulls: true,
+        applies: true,
+        pushDeletes: propagateDeletions,
+        applyDeletes: propagateDeletions,
+      };
     case "conservative":
       return {
         ...base,

@@ -1,5 +1,9 @@
 /** Runs `fn` over `items` with at most `limit` in flight; the first failure rejects (others finish). */
-export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failed: unknown = undefined;
   let hasFailed = false;

@@ -4,7 +4,14 @@ import type { Commit, Entry } from "../protocol/format.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { clientName, type RoundContext } from "./context.ts";
 import { conflictName } from "./conflict_name.ts";
-import { hashFile, pruneEmptyParents, safeLocalPath, sameStat, statLocal, tempPathFor } from "./local_fs.ts";
+import {
+  hashFile,
+  pruneEmptyParents,
+  safeLocalPath,
+  sameStat,
+  statLocal,
+  tempPathFor,
+} from "./local_fs.ts";
 import { compareVV, mergeVV } from "./version_vector.ts";
 
 /** Commits read and applied together (bounds memory: their entries are held at once). */
@@ -86,7 +93,9 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
   }
   const items = [...byPath.values()].flatMap((m) => [...m.values()]);
   if (ctx.rules.applyDeletes) {
-    const doomed = items.filter((i) => i.entry.op === "del" && ctx.state.getFile(i.entry.path)?.deleted === false).length;
+    const doomed = items.filter((i) =>
+      i.entry.op === "del" && ctx.state.getFile(i.entry.path)?.deleted === false
+    ).length;
     checkDeleteShare(ctx, doomed, "remote deletions would remove");
   }
   // Moves first: they need their source, which a deletion in the same batch would remove.
@@ -146,11 +155,18 @@ function decide(ctx: RoundContext, item: Item): Plan {
   const access = ctx.state.getAccess(e.path);
   if (access.w === "-") return { t: "skip" };
   const localDirty = row?.dirty ?? false;
-  if ((!concurrent && !localDirty) || ctx.rules.mirrorLocal) return fastForward(ctx, item, row, merged);
+  if ((!concurrent && !localDirty) || ctx.rules.mirrorLocal) {
+    return fastForward(ctx, item, row, merged);
+  }
   return resolveConflict(ctx, item, row!, concurrent, merged);
 }
 
-function fastForward(ctx: RoundContext, item: Item, row: FileRow | undefined, vv: FileRow["vv"]): Plan {
+function fastForward(
+  ctx: RoundContext,
+  item: Item,
+  row: FileRow | undefined,
+  vv: FileRow["vv"],
+): Plan {
   const e = item.entry;
   const live = row !== undefined && !row.deleted;
   if (live && ctx.rules.conservative && ctx.state.getAccess(e.path).w !== "+") return { t: "skip" };
@@ -163,10 +179,22 @@ function fastForward(ctx: RoundContext, item: Item, row: FileRow | undefined, vv
     return { t: "state", rows: [{ ...row, vv, origin: e.origin, dirty: false, movedFrom: null }] };
   }
   if (e.op === "move") return { t: "move", item, row };
-  return { t: "fetch", item, dest: e.path, destRow: remoteRow(e, vv), replaces: live ? row : undefined };
+  return {
+    t: "fetch",
+    item,
+    dest: e.path,
+    destRow: remoteRow(e, vv),
+    replaces: live ? row : undefined,
+  };
 }
 
-function resolveConflict(ctx: RoundContext, item: Item, row: FileRow, concurrent: boolean, merged: FileRow["vv"]): Plan {
+function resolveConflict(
+  ctx: RoundContext,
+  item: Item,
+  row: FileRow,
+  concurrent: boolean,
+  merged: FileRow["vv"],
+): Plan {
   const e = item.entry;
   const live = !row.deleted;
   if (!live && e.op === "del") return { t: "state", rows: [{ ...row, vv: merged, dirty: false }] };
@@ -177,13 +205,19 @@ function resolveConflict(ctx: RoundContext, item: Item, row: FileRow, concurrent
   if (e.op === "del") {
     // An edit beats a concurrent deletion: keep the file and publish it again.
     ctx.emit({ type: "conflict", path: e.path, copy: null, kept: "local" });
-    ctx.log.log("info", `${e.path}: deleted by ${clientName(ctx, e.origin)} but edited here; keeping the edit`);
+    ctx.log.log(
+      "info",
+      `${e.path}: deleted by ${clientName(ctx, e.origin)} but edited here; keeping the edit`,
+    );
     return { t: "state", rows: [{ ...row, vv: merged, dirty: true }] };
   }
   if (!live) {
     // A deletion loses against a concurrent edit: the file comes back.
     ctx.emit({ type: "conflict", path: e.path, copy: null, kept: "remote" });
-    ctx.log.log("info", `${e.path}: deleted here but edited by ${clientName(ctx, e.origin)}; restoring it`);
+    ctx.log.log(
+      "info",
+      `${e.path}: deleted here but edited by ${clientName(ctx, e.origin)}; restoring it`,
+    );
     return { t: "fetch", item, dest: e.path, destRow: remoteRow(e, merged) };
   }
   const strategy = ctx.opts.conflict;
@@ -196,27 +230,48 @@ function resolveConflict(ctx: RoundContext, item: Item, row: FileRow, concurrent
   const keepBoth = strategy === "keep-both";
   const localOrigin = row.dirty ? ctx.me : row.origin;
   if (remoteWins) {
-    const copy = keepBoth ? freeName(ctx, conflictName(e.path, clientName(ctx, localOrigin), row.mtime)) : null;
+    const copy = keepBoth
+      ? freeName(ctx, conflictName(e.path, clientName(ctx, localOrigin), row.mtime))
+      : null;
     ctx.emit({ type: "conflict", path: e.path, copy, kept: "remote" });
-    ctx.log.log("warn", `${e.path}: conflicting edits; keeping ${clientName(ctx, e.origin)}'s version` + (copy ? `, this client's saved as ${copy}` : ", this client's discarded"));
+    ctx.log.log(
+      "warn",
+      `${e.path}: conflicting edits; keeping ${clientName(ctx, e.origin)}'s version` +
+        (copy ? `, this client's saved as ${copy}` : ", this client's discarded"),
+    );
     return {
       t: "fetch",
       item,
       dest: e.path,
       destRow: remoteRow(e, merged),
       replaces: row,
-      saveLocalAs: copy ? { to: copy, row: { ...row, path: copy, vv: {}, origin: ctx.me, dirty: true, movedFrom: null } } : undefined,
+      saveLocalAs: copy
+        ? {
+          to: copy,
+          row: { ...row, path: copy, vv: {}, origin: ctx.me, dirty: true, movedFrom: null },
+        }
+        : undefined,
     };
   }
   const keptRow: FileRow = { ...row, vv: merged, dirty: row.dirty, movedFrom: null };
   if (!keepBoth) {
     ctx.emit({ type: "conflict", path: e.path, copy: null, kept: "local" });
-    ctx.log.log("warn", `${e.path}: conflicting edits; keeping this client's version, ${clientName(ctx, e.origin)}'s discarded`);
+    ctx.log.log(
+      "warn",
+      `${e.path}: conflicting edits; keeping this client's version, ${
+        clientName(ctx, e.origin)
+      }'s discarded`,
+    );
     return { t: "state", rows: [keptRow] };
   }
   const copy = freeName(ctx, conflictName(e.path, clientName(ctx, e.origin), e.mtime));
   ctx.emit({ type: "conflict", path: e.path, copy, kept: "local" });
-  ctx.log.log("warn", `${e.path}: conflicting edits; keeping this client's version, ${clientName(ctx, e.origin)}'s saved as ${copy}`);
+  ctx.log.log(
+    "warn",
+    `${e.path}: conflicting edits; keeping this client's version, ${
+      clientName(ctx, e.origin)
+    }'s saved as ${copy}`,
+  );
   return {
     t: "fetch",
     item,
@@ -229,7 +284,7 @@ function resolveConflict(ctx: RoundContext, item: Item, row: FileRow, concurrent
 /** A conflict copy never overwrites anything: if the name is taken, a counter is added. */
 function freeName(ctx: RoundContext, name: string): string {
   let candidate = name;
-  for (let n = 1; ; n++) {
+  for (let n = 1;; n++) {
     const row = ctx.state.getFile(candidate);
     let exists = false;
     try {
@@ -238,16 +293,40 @@ function freeName(ctx: RoundContext, name: string): string {
     } catch { /* free */ }
     if (!exists && (!row || row.deleted)) return candidate;
     const dot = name.lastIndexOf(".");
-    candidate = dot > name.lastIndexOf("/") + 1 ? `${name.slice(0, dot)}-${n}${name.slice(dot)}` : `${name}-${n}`;
+    candidate = dot > name.lastIndexOf("/") + 1
+      ? `${name.slice(0, dot)}-${n}${name.slice(dot)}`
+      : `${name}-${n}`;
   }
 }
 
 function remoteRow(e: Extract<Entry, { op: "put" | "move" }>, vv: FileRow["vv"]): FileRow {
-  return { path: e.path, size: e.size, mtime: e.mtime, ino: 0, hash: e.hash, vv, origin: e.origin, deleted: false, dirty: false, movedFrom: null };
+  return {
+    path: e.path,
+    size: e.size,
+    mtime: e.mtime,
+    ino: 0,
+    hash: e.hash,
+    vv,
+    origin: e.origin,
+    deleted: false,
+    dirty: false,
+    movedFrom: null,
+  };
 }
 
 function tombstone(path: string, vv: FileRow["vv"], origin: string, dirty: boolean): FileRow {
-  return { path, size: 0, mtime: 0, ino: 0, hash: "", vv, origin, deleted: true, dirty, movedFrom: null };
+  return {
+    path,
+    size: 0,
+    mtime: 0,
+    ino: 0,
+    hash: "",
+    vv,
+    origin,
+    deleted: true,
+    dirty,
+    movedFrom: null,
+  };
 }
 
 async function execute(ctx: RoundContext, plan: Plan): Promise<void> {
@@ -262,10 +341,14 @@ async function execute(ctx: RoundContext, plan: Plan): Promise<void> {
       try {
         await Deno.remove(abs);
       } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw localIoError(e, `deleting ${plan.row.path}`);
+        if (!(e instanceof Deno.errors.NotFound)) {
+          throw localIoError(e, `deleting ${plan.row.path}`);
+        }
       }
       await pruneEmptyParents(ctx.root, plan.row.path);
-      ctx.state.putFile(tombstone(plan.row.path, plan.item.entry.vv, plan.item.entry.origin, false));
+      ctx.state.putFile(
+        tombstone(plan.row.path, plan.item.entry.vv, plan.item.entry.origin, false),
+      );
       ctx.stats.deletedLocal++;
       ctx.emit({ type: "deleted", path: plan.row.path });
       return;
@@ -311,7 +394,12 @@ async function executeMove(
     // The source is gone or differs here: any local file with the same content will do.
     const twin = ctx.state.liveFileWithHash(e.hash);
     if (!twin) {
-      ctx.log.log("warn", `${e.path}: moved from ${e.from} by ${clientName(ctx, e.origin)}, but no local copy of its content exists; it will arrive with a later full publication`);
+      ctx.log.log(
+        "warn",
+        `${e.path}: moved from ${e.from} by ${
+          clientName(ctx, e.origin)
+        }, but no local copy of its content exists; it will arrive with a later full publication`,
+      );
       return;
     }
     const tmp = tempPathFor(dest);
@@ -365,7 +453,10 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
     }
     // A rename carries no data: the content comes from a local file with the same hash.
     if (p.saveLocalAs) {
-      await Deno.rename(`${ctx.root}/${p.item.entry.path}`, await safeLocalPath(ctx.root, p.saveLocalAs.to, true));
+      await Deno.rename(
+        `${ctx.root}/${p.item.entry.path}`,
+        await safeLocalPath(ctx.root, p.saveLocalAs.to, true),
+      );
       ctx.state.putFile(p.saveLocalAs.row);
     }
     await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
@@ -382,7 +473,13 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       for (const plan of list) {
         const e = plan.item.entry as Extract<Entry, { op: "put" }>;
         const abs = await safeLocalPath(ctx.root, plan.dest, true);
-        sinks.push({ plan, tmp: tempPathFor(abs), file: null, hash: createHash("sha256"), left: e.size });
+        sinks.push({
+          plan,
+          tmp: tempPathFor(abs),
+          file: null,
+          hash: createHash("sha256"),
+          left: e.size,
+        });
         ctx.emit({ type: "file-start", direction: "down", path: plan.dest, size: e.size });
       }
       const need = new Map<number, { sink: Sink; off: number; len: number }[]>();
@@ -406,7 +503,12 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
   }
 }
 
-async function readObject(ctx: RoundContext, commit: Commit, obj: number, parts: { sink: Sink; off: number; len: number }[]): Promise<void> {
+async function readObject(
+  ctx: RoundContext,
+  commit: Commit,
+  obj: number,
+  parts: { sink: Sink; off: number; len: number }[],
+): Promise<void> {
   const key = commit.objects[obj].key;
   const start = parts[0].off;
   const end = Math.max(...parts.map((p) => p.off + p.len));
@@ -443,7 +545,10 @@ async function readObject(ctx: RoundContext, commit: Commit, obj: number, parts:
     }
   }
   if (i < parts.length) {
-    throw new EscaleError("integrity", `${key}: data object is shorter than its commit says (truncated?)`);
+    throw new EscaleError(
+      "integrity",
+      `${key}: data object is shorter than its commit says (truncated?)`,
+    );
   }
 }
 
@@ -457,7 +562,9 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<void>
   if (s.left !== 0 || got !== e.hash) {
     throw new EscaleError(
       "integrity",
-      `commit ${commit.client}-${commit.seq}: the content received for ${JSON.stringify(e.path)} does not match its hash; not applied`,
+      `commit ${commit.client}-${commit.seq}: the content received for ${
+        JSON.stringify(e.path)
+      } does not match its hash; not applied`,
     );
   }
   await setTimes(ctx, s.tmp, e.mtime);
@@ -466,7 +573,10 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<void>
     // Last check before replacing: the local file must be the one the decision was made on.
     const st = await statLocal(abs);
     if (st && !sameStat(st, plan.replaces)) {
-      ctx.log.log("info", `${plan.dest}: changed locally during the round; left for the next round`);
+      ctx.log.log(
+        "info",
+        `${plan.dest}: changed locally during the round; left for the next round`,
+      );
       return;
     }
   }
@@ -502,7 +612,9 @@ export function checkDeleteShare(ctx: RoundContext, count: number, what: string)
   if (count > ctx.opts.deleteThreshold * live) {
     throw new EscaleError(
       "safety",
-      `${ctx.opts.name}: ${what} ${count} of ${live} files (more than ${Math.round(ctx.opts.deleteThreshold * 100)}%); nothing was deleted; re-run with --force if this is intended`,
+      `${ctx.opts.name}: ${what} ${count} of ${live} files (more than ${
+        Math.round(ctx.opts.deleteThreshold * 100)
+      }%); nothing was deleted; re-run with --force if this is intended`,
     );
   }
 }

@@ -2,7 +2,13 @@ import type { Logger } from "../log/logger.ts";
 import { type ClientRecord, newClientId, validateClientRecord } from "../protocol/format.ts";
 import type { RelayStore } from "../protocol/relay_store.ts";
 import { StateDb } from "../state/state_db.ts";
-import { emptyStats, type ProgressEvent, type RepoOptions, type RoundContext, type RoundStats } from "./context.ts";
+import {
+  emptyStats,
+  type ProgressEvent,
+  type RepoOptions,
+  type RoundContext,
+  type RoundStats,
+} from "./context.ts";
 import { gcPhase } from "./gc.ts";
 import { modeRules } from "./modes.ts";
 import { checkDeleteShare, pullPhase } from "./pull.ts";
@@ -23,7 +29,13 @@ export class Repository {
   readonly me: string;
   emit: (e: ProgressEvent) => void = () => {};
 
-  private constructor(opts: RepoOptions, store: RelayStore, state: StateDb, log: Logger, me: string) {
+  private constructor(
+    opts: RepoOptions,
+    store: RelayStore,
+    state: StateDb,
+    log: Logger,
+    me: string,
+  ) {
     this.opts = opts;
     this.store = store;
     this.state = state;
@@ -32,11 +44,20 @@ export class Repository {
   }
 
   /** Opens the state and binds it to this relay (identified by its header's creation stamp). */
-  static open(opts: RepoOptions, store: RelayStore, relayId: string, statePath: string, log: Logger): Repository {
+  static open(
+    opts: RepoOptions,
+    store: RelayStore,
+    relayId: string,
+    statePath: string,
+    log: Logger,
+  ): Repository {
     const state = StateDb.open(statePath);
     const known = state.getMeta("relayId");
     if (known !== undefined && known !== relayId) {
-      log.log("warn", `the relay ${store.name} was replaced or recreated since the last round; republishing local files`);
+      log.log(
+        "warn",
+        `the relay ${store.name} was replaced or recreated since the last round; republishing local files`,
+      );
       state.resetRelayState();
     }
     state.setMeta("relayId", relayId);
@@ -74,12 +95,16 @@ export class Repository {
       filter: this.opts.filter,
       hiddenFiles: this.opts.hiddenFiles,
       me: this.me,
+      skip: this.opts.skip,
     });
     if (rules.pushDeletes) {
       const published = scan.deleted.filter((p) => this.state.getFile(p)?.deleted === true).length;
       checkDeleteShare(ctx, published, "local deletions would remove");
     }
-    this.log.log("debug", `scanned ${scan.files} files, hashed ${scan.hashed}, ${scan.changed.length} changed, ${scan.deleted.length} deleted`);
+    this.log.log(
+      "debug",
+      `scanned ${scan.files} files, hashed ${scan.hashed}, ${scan.changed.length} changed, ${scan.deleted.length} deleted`,
+    );
     if (rules.pulls) await pullPhase(ctx);
     if (rules.pushes) await pushPhase(ctx);
     if (rules.pushes || ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
@@ -92,7 +117,9 @@ export class Repository {
     const out = new Map<string, ClientRecord>();
     for (const { cid, entry } of await this.store.listClientIds()) {
       const cached = this.state.cachedClient(cid);
-      if (cached && cached.size === entry.size && cached.mtime === entry.mtime && entry.mtime !== 0) {
+      if (
+        cached && cached.size === entry.size && cached.mtime === entry.mtime && entry.mtime !== 0
+      ) {
         out.set(cid, validateClientRecord(JSON.parse(cached.record), entry.key, cid));
         continue;
       }
@@ -118,12 +145,16 @@ export class Repository {
       first: JSON.parse(this.state.getMeta("first") ?? "{}"),
     };
     const same = onRelay && onRelay.name === rec.name && onRelay.pulls === rec.pulls &&
-      onRelay.pushes === rec.pushes && JSON.stringify(sorted(onRelay.acks)) === JSON.stringify(sorted(rec.acks)) &&
+      onRelay.pushes === rec.pushes &&
+      JSON.stringify(sorted(onRelay.acks)) === JSON.stringify(sorted(rec.acks)) &&
       JSON.stringify(sorted(onRelay.first ?? {})) === JSON.stringify(sorted(rec.first ?? {}));
     if (same) return;
     for (const other of ctx.clients.values()) {
       if (other.id !== this.me && other.name === rec.name && !onRelay) {
-        this.log.log("warn", `another client on this relay is also named "${rec.name}"; give each client a unique "client name"`);
+        this.log.log(
+          "warn",
+          `another client on this relay is also named "${rec.name}"; give each client a unique "client name"`,
+        );
       }
     }
     await this.store.writeClient(rec);
@@ -134,4 +165,3 @@ export class Repository {
 function sorted(o: Record<string, number>): [string, number][] {
   return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1));
 }
-

@@ -14,6 +14,8 @@ export interface ScanOptions {
   hiddenFiles: boolean;
   /** this client's id: the origin of versions created here */
   me: string;
+  /** absolute folders never scanned (escale's own state, a file relay inside the tree) */
+  skip?: string[];
 }
 
 export interface ScanResult {
@@ -49,7 +51,7 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
   for (const [path, st] of seen) {
     const row = known.get(path);
     if (row && !row.deleted && sameStat(st, row)) continue;
-    const hash = await hashFile(`${o.root}/${path}`);
+    const hash = await hashFile(`${o.root}/${path}`, st.size);
     result.hashed++;
     if (row && !row.deleted && row.hash === hash) {
       updates.push({ ...row, ...st });
@@ -117,7 +119,7 @@ function walk(o: ScanOptions, rel: string, seen: Map<string, Seen>): void {
     if (!o.hiddenFiles && e.name.startsWith(".")) continue;
     const path = rel === "" ? e.name : `${rel}/${e.name}`;
     if (e.isDirectory) {
-      if (o.filter.acceptDir(path)) walk(o, path, seen);
+      if (o.filter.acceptDir(path) && !o.skip?.includes(`${o.root}/${path}`)) walk(o, path, seen);
     } else if (e.isFile) {
       if (!o.filter.acceptFile(path)) continue;
       let st: Deno.FileInfo;

@@ -31,7 +31,8 @@ export function newClientId(): string {
 }
 
 export const clientKey = (cid: string) => `${CLIENTS_DIR}/${cid}`;
-export const commitKey = (cid: string, seq: number) => `${COMMITS_DIR}/${cid}-${String(seq).padStart(10, "0")}`;
+export const commitKey = (cid: string, seq: number) =>
+  `${COMMITS_DIR}/${cid}-${String(seq).padStart(10, "0")}`;
 export const dataKey = (cid: string, seq: number, n: number) =>
   `${DATA_DIR}/${cid}-${String(seq).padStart(10, "0")}-${String(n).padStart(4, "0")}`;
 
@@ -41,7 +42,9 @@ export function parseClientKey(key: string): string | null {
 }
 
 export function parseCommitKey(key: string): { cid: string; seq: number } | null {
-  const m = key.startsWith(COMMITS_DIR + "/") ? COMMIT_NAME.exec(key.slice(COMMITS_DIR.length + 1)) : null;
+  const m = key.startsWith(COMMITS_DIR + "/")
+    ? COMMIT_NAME.exec(key.slice(COMMITS_DIR.length + 1))
+    : null;
   return m ? { cid: m[1], seq: Number(m[2]) } : null;
 }
 
@@ -82,9 +85,27 @@ export type VersionVector = Record<string, number>;
 export type Extent = [number, number, number];
 
 export type Entry =
-  | { op: "put"; path: string; vv: VersionVector; origin: string; size: number; mtime: number; hash: string; data: Extent[] }
+  | {
+    op: "put";
+    path: string;
+    vv: VersionVector;
+    origin: string;
+    size: number;
+    mtime: number;
+    hash: string;
+    data: Extent[];
+  }
   | { op: "del"; path: string; vv: VersionVector; origin: string }
-  | { op: "move"; path: string; from: string; vv: VersionVector; origin: string; size: number; mtime: number; hash: string };
+  | {
+    op: "move";
+    path: string;
+    from: string;
+    vv: VersionVector;
+    origin: string;
+    size: number;
+    mtime: number;
+    hash: string;
+  };
 
 export interface Commit {
   v: 1;
@@ -103,7 +124,9 @@ function fail(where: string, why: string): never {
 
 function isVV(x: unknown): x is VersionVector {
   return typeof x === "object" && x !== null && !Array.isArray(x) &&
-    Object.entries(x).every(([k, v]) => CID.test(k) && Number.isSafeInteger(v) && (v as number) > 0);
+    Object.entries(x).every(([k, v]) =>
+      CID.test(k) && Number.isSafeInteger(v) && (v as number) > 0
+    );
 }
 
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
@@ -112,7 +135,10 @@ const HASH = /^[0-9a-f]{64}$/;
 export function validateHeader(x: unknown, where: string): Header {
   const h = x as Header;
   if (typeof h !== "object" || h === null || h.format !== FORMAT_NAME) {
-    throw new EscaleError("permanent", `${where}: not an escale relay header (is this folder used by something else?)`);
+    throw new EscaleError(
+      "permanent",
+      `${where}: not an escale relay header (is this folder used by something else?)`,
+    );
   }
   if (h.version !== FORMAT_VERSION) {
     throw new EscaleError(
@@ -125,15 +151,21 @@ export function validateHeader(x: unknown, where: string): Header {
 
 export function validateClientRecord(x: unknown, where: string, cid: string): ClientRecord {
   const r = x as ClientRecord;
-  if (typeof r !== "object" || r === null || r.v !== 1) fail(where, "not a version 1 client record");
+  if (typeof r !== "object" || r === null || r.v !== 1) {
+    fail(where, "not a version 1 client record");
+  }
   if (r.id !== cid) fail(where, "client id does not match the object name");
   if (typeof r.name !== "string" || r.name.length > 256) fail(where, "bad name");
   if (typeof r.pulls !== "boolean" || typeof r.pushes !== "boolean") fail(where, "bad role");
   if (typeof r.acks !== "object" || r.acks === null) fail(where, "bad acks");
-  for (const [k, v] of Object.entries(r.acks)) if (!CID.test(k) || !isCount(v)) fail(where, "bad ack");
+  for (const [k, v] of Object.entries(r.acks)) {
+    if (!CID.test(k) || !isCount(v)) fail(where, "bad ack");
+  }
   if (r.first !== undefined) {
     if (typeof r.first !== "object" || r.first === null) fail(where, "bad first");
-    for (const [k, v] of Object.entries(r.first)) if (!CID.test(k) || !isCount(v)) fail(where, "bad first");
+    for (const [k, v] of Object.entries(r.first)) {
+      if (!CID.test(k) || !isCount(v)) fail(where, "bad first");
+    }
   }
   return r;
 }
@@ -141,20 +173,32 @@ export function validateClientRecord(x: unknown, where: string, cid: string): Cl
 export function validateCommit(x: unknown, where: string, cid: string, seq: number): Commit {
   const c = x as Commit;
   if (typeof c !== "object" || c === null || c.v !== 1) fail(where, "not a version 1 commit");
-  if (c.client !== cid || c.seq !== seq) fail(where, "author or sequence does not match the object name");
-  if (!Array.isArray(c.objects) || !Array.isArray(c.entries)) fail(where, "missing objects or entries");
+  if (c.client !== cid || c.seq !== seq) {
+    fail(where, "author or sequence does not match the object name");
+  }
+  if (!Array.isArray(c.objects) || !Array.isArray(c.entries)) {
+    fail(where, "missing objects or entries");
+  }
   c.objects.forEach((o, i) => {
     const d = parseDataKey(o?.key);
-    if (!d || d.cid !== cid || d.seq !== seq || d.n !== i || !isCount(o.size)) fail(where, `bad data object ${i}`);
+    if (!d || d.cid !== cid || d.seq !== seq || d.n !== i || !isCount(o.size)) {
+      fail(where, `bad data object ${i}`);
+    }
   });
-  if (c.for !== undefined && (!Array.isArray(c.for) || !c.for.every((f) => CID.test(f)))) fail(where, "bad target list");
+  if (c.for !== undefined && (!Array.isArray(c.for) || !c.for.every((f) => CID.test(f)))) {
+    fail(where, "bad target list");
+  }
   for (const e of c.entries) {
     if (typeof e !== "object" || e === null) fail(where, "bad entry");
     checkSyncPath(e.path, where);
     if (!isVV(e.vv) || !CID.test(e.origin)) fail(where, `bad version of ${JSON.stringify(e.path)}`);
     if (e.op === "del") continue;
-    if (e.op !== "put" && e.op !== "move") fail(where, `unknown operation ${JSON.stringify((e as Entry).op)}`);
-    if (!isCount(e.size) || !Number.isFinite(e.mtime) || !HASH.test(e.hash)) fail(where, `bad metadata of ${JSON.stringify(e.path)}`);
+    if (e.op !== "put" && e.op !== "move") {
+      fail(where, `unknown operation ${JSON.stringify((e as Entry).op)}`);
+    }
+    if (!isCount(e.size) || !Number.isFinite(e.mtime) || !HASH.test(e.hash)) {
+      fail(where, `bad metadata of ${JSON.stringify(e.path)}`);
+    }
     if (e.op === "move") {
       checkSyncPath(e.from, where);
       continue;
@@ -164,10 +208,14 @@ export function validateCommit(x: unknown, where: string, cid: string, seq: numb
     for (const x of e.data) {
       if (!Array.isArray(x) || x.length !== 3 || !x.every(isCount)) fail(where, "bad extent");
       const [i, off, len] = x;
-      if (i >= c.objects.length || off + len > c.objects[i].size) fail(where, "extent outside its data object");
+      if (i >= c.objects.length || off + len > c.objects[i].size) {
+        fail(where, "extent outside its data object");
+      }
       total += len;
     }
-    if (total !== e.size) fail(where, `extents of ${JSON.stringify(e.path)} do not add up to its size`);
+    if (total !== e.size) {
+      fail(where, `extents of ${JSON.stringify(e.path)} do not add up to its size`);
+    }
   }
   return c;
 }

@@ -3,12 +3,12 @@ import { EscaleError, isKind, RelayError } from "../errors/errors.ts";
 import type { Relay, RelayEntry } from "../relay/relay.ts";
 import { collect, fromUtf8, toArray, utf8 } from "../util/streams.ts";
 import {
+  clientKey,
   type ClientRecord,
   CLIENTS_DIR,
   type Commit,
   commitKey,
   COMMITS_DIR,
-  clientKey,
   DATA_DIR,
   FORMAT_NAME,
   FORMAT_VERSION,
@@ -65,13 +65,20 @@ export class RelayStore {
       encryption,
     };
     try {
-      await relay.write(HEADER_KEY, utf8.encode(JSON.stringify(header, null, 2) + "\n"), { ifAbsent: true });
+      await relay.write(HEADER_KEY, utf8.encode(JSON.stringify(header, null, 2) + "\n"), {
+        ifAbsent: true,
+      });
     } catch (e) {
       if (!isKind(e, "exists")) throw e;
     }
     // Re-read: on relays without atomic create-if-absent this is the verification step.
     const h = await RelayStore.readHeader(relay);
-    if (!h) throw new RelayError("permanent", `${relay.name}: the relay header vanished right after it was written`);
+    if (!h) {
+      throw new RelayError(
+        "permanent",
+        `${relay.name}: the relay header vanished right after it was written`,
+      );
+    }
     return h;
   }
 
@@ -127,7 +134,9 @@ export class RelayStore {
     await this.relay.write(commitKey(c.client, c.seq), new Uint8Array(body), { ifAbsent: true });
   }
 
-  async listData(): Promise<{ key: string; cid: string; seq: number; n: number; size: number; mtime: number }[]> {
+  async listData(): Promise<
+    { key: string; cid: string; seq: number; n: number; size: number; mtime: number }[]
+  > {
     const out = [];
     for await (const e of this.relay.list(DATA_DIR)) {
       const p = parseDataKey(e.key);

@@ -112,11 +112,11 @@ export class FileRelay implements Relay {
       }
       const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
       try {
-        if (body instanceof Uint8Array) {
+        // Written by hand: piping into FsFile.writable loses data under Deno 2.9.6 when the
+        // stream's chunks are produced asynchronously (seen with file-backed sources).
+        for await (const chunk of toStream(body)) {
           let off = 0;
-          while (off < body.length) off += await f.write(body.subarray(off));
-        } else {
-          await toStream(body).pipeTo(f.writable, { preventClose: true });
+          while (off < chunk.length) off += await f.write(chunk.subarray(off));
         }
         await f.sync();
       } finally {
@@ -196,11 +196,17 @@ function limitStream(f: Deno.FsFile, length: number): ReadableStream<Uint8Array>
 function mapFsError(e: unknown, key: string, what: string): RelayError {
   if (e instanceof RelayError) return e;
   const msg = e instanceof Error ? e.message.replace(/,? ?\(os error \d+\)/, "") : String(e);
-  if (e instanceof Deno.errors.NotFound) return new RelayError("not-found", `${what}: not found`, key, { cause: e });
-  if (e instanceof Deno.errors.AlreadyExists) return new RelayError("exists", `${what}: already exists`, key, { cause: e });
+  if (e instanceof Deno.errors.NotFound) {
+    return new RelayError("not-found", `${what}: not found`, key, { cause: e });
+  }
+  if (e instanceof Deno.errors.AlreadyExists) {
+    return new RelayError("exists", `${what}: already exists`, key, { cause: e });
+  }
   if (e instanceof Deno.errors.PermissionDenied) {
     return new RelayError("permission", `${what}: permission denied`, key, { cause: e });
   }
-  if (/No space left|quota/i.test(msg)) return new RelayError("space", `${what}: ${msg}`, key, { cause: e });
+  if (/No space left|quota/i.test(msg)) {
+    return new RelayError("space", `${what}: ${msg}`, key, { cause: e });
+  }
   return new RelayError("permanent", `${what}: ${msg}`, key, { cause: e });
 }

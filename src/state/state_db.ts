@@ -75,7 +75,10 @@ export class StateDb {
       db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;");
       db.exec(SCHEMA);
     } catch (e) {
-      throw new EscaleError("local-io", `cannot open the state database ${path}: ${(e as Error).message}`);
+      throw new EscaleError(
+        "local-io",
+        `cannot open the state database ${path}: ${(e as Error).message}`,
+      );
     }
     return new StateDb(db);
   }
@@ -111,18 +114,26 @@ export class StateDb {
   }
 
   getMeta(k: string): string | undefined {
-    return (this.#q("SELECT v FROM meta WHERE k = ?").get(k) as Row | undefined)?.v as string | undefined;
+    return (this.#q("SELECT v FROM meta WHERE k = ?").get(k) as Row | undefined)?.v as
+      | string
+      | undefined;
   }
 
   setMeta(k: string, v: string): void {
-    this.#q("INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v").run(k, v);
+    this.#q("INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v").run(
+      k,
+      v,
+    );
   }
 
-  /** Next value of this client's edit counter (the component it owns in version vectors). */
-  nextCounter(): number {
-    const n = Number(this.getMeta("counter") ?? "0") + 1;
-    this.setMeta("counter", String(n));
-    return n;
+  /**
+   * Reserves `count` values of this client's edit counter (the component it owns in version
+   * vectors) and returns the first; values are never handed out twice, even after a crash.
+   */
+  reserveCounters(count: number): number {
+    const first = Number(this.getMeta("counter") ?? "0") + 1;
+    this.setMeta("counter", String(first + count - 1));
+    return first;
   }
 
   getFile(path: string): FileRow | undefined {
@@ -131,15 +142,21 @@ export class StateDb {
   }
 
   *allFiles(): Generator<FileRow> {
-    for (const r of this.#q("SELECT * FROM files ORDER BY path").iterate()) yield toFileRow(r as Row);
+    for (const r of this.#q("SELECT * FROM files ORDER BY path").iterate()) {
+      yield toFileRow(r as Row);
+    }
   }
 
   dirtyFiles(): FileRow[] {
-    return (this.#q("SELECT * FROM files WHERE dirty = 1 ORDER BY path").all() as Row[]).map(toFileRow);
+    return (this.#q("SELECT * FROM files WHERE dirty = 1 ORDER BY path").all() as Row[]).map(
+      toFileRow,
+    );
   }
 
   liveFileWithHash(hash: string): FileRow | undefined {
-    const r = this.#q("SELECT * FROM files WHERE hash = ? AND deleted = 0 LIMIT 1").get(hash) as Row | undefined;
+    const r = this.#q("SELECT * FROM files WHERE hash = ? AND deleted = 0 LIMIT 1").get(hash) as
+      | Row
+      | undefined;
     return r ? toFileRow(r) : undefined;
   }
 
@@ -173,24 +190,37 @@ export class StateDb {
   }
 
   getAck(pusher: string): number {
-    return Number((this.#q("SELECT seq FROM acks WHERE pusher = ?").get(pusher) as Row | undefined)?.seq ?? 0);
+    return Number(
+      (this.#q("SELECT seq FROM acks WHERE pusher = ?").get(pusher) as Row | undefined)?.seq ?? 0,
+    );
   }
 
   allAcks(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.#q("SELECT pusher, seq FROM acks").all() as Row[]) out[r.pusher as string] = Number(r.seq);
+    for (const r of this.#q("SELECT pusher, seq FROM acks").all() as Row[]) {
+      out[r.pusher as string] = Number(r.seq);
+    }
     return out;
   }
 
   setAck(pusher: string, seq: number): void {
-    this.#q("INSERT INTO acks(pusher, seq) VALUES(?, ?) ON CONFLICT(pusher) DO UPDATE SET seq = excluded.seq")
+    this.#q(
+      "INSERT INTO acks(pusher, seq) VALUES(?, ?) ON CONFLICT(pusher) DO UPDATE SET seq = excluded.seq",
+    )
       .run(pusher, seq);
   }
 
-  cachedClient(cid: string): { size: number; mtime: number; record: string; welcomed: boolean } | undefined {
+  cachedClient(
+    cid: string,
+  ): { size: number; mtime: number; record: string; welcomed: boolean } | undefined {
     const r = this.#q("SELECT * FROM clients WHERE cid = ?").get(cid) as Row | undefined;
     return r
-      ? { size: Number(r.size), mtime: Number(r.mtime), record: r.record as string, welcomed: r.welcomed === 1 }
+      ? {
+        size: Number(r.size),
+        mtime: Number(r.mtime),
+        record: r.record as string,
+        welcomed: r.welcomed === 1,
+      }
       : undefined;
   }
 
@@ -219,17 +249,23 @@ export class StateDb {
       this.#q("DELETE FROM access WHERE path = ?").run(path);
       return;
     }
-    this.#q("INSERT INTO access(path, r, w) VALUES(?, ?, ?) ON CONFLICT(path) DO UPDATE SET r=excluded.r, w=excluded.w")
+    this.#q(
+      "INSERT INTO access(path, r, w) VALUES(?, ?, ?) ON CONFLICT(path) DO UPDATE SET r=excluded.r, w=excluded.w",
+    )
       .run(path, r, w);
   }
 
   getPending(): { seq: number; body: string } | undefined {
-    const r = this.#q("SELECT seq, body FROM pending ORDER BY seq LIMIT 1").get() as Row | undefined;
+    const r = this.#q("SELECT seq, body FROM pending ORDER BY seq LIMIT 1").get() as
+      | Row
+      | undefined;
     return r ? { seq: Number(r.seq), body: r.body as string } : undefined;
   }
 
   setPending(seq: number, body: string): void {
-    this.#q("INSERT INTO pending(seq, body) VALUES(?, ?) ON CONFLICT(seq) DO UPDATE SET body=excluded.body").run(seq, body);
+    this.#q(
+      "INSERT INTO pending(seq, body) VALUES(?, ?) ON CONFLICT(seq) DO UPDATE SET body=excluded.body",
+    ).run(seq, body);
   }
 
   /** Own commits still on the relay: their targets and data objects, for space release. */
@@ -239,9 +275,14 @@ export class StateDb {
   }
 
   getPublished(seq: number): { targets?: string[]; objects: string[] } | undefined {
-    const r = this.#q("SELECT targets, objects FROM published WHERE seq = ?").get(seq) as Row | undefined;
+    const r = this.#q("SELECT targets, objects FROM published WHERE seq = ?").get(seq) as
+      | Row
+      | undefined;
     if (!r) return undefined;
-    return { targets: r.targets ? JSON.parse(r.targets as string) : undefined, objects: JSON.parse(r.objects as string) };
+    return {
+      targets: r.targets ? JSON.parse(r.targets as string) : undefined,
+      objects: JSON.parse(r.objects as string),
+    };
   }
 
   forgetPublished(seq: number): void {
@@ -251,10 +292,14 @@ export class StateDb {
   /** Forgets everything exchanged with a relay (it was replaced): local files will be republished. */
   resetRelayState(): void {
     this.tx(() => {
-      this.#db.exec("DELETE FROM acks; DELETE FROM clients; DELETE FROM pending; DELETE FROM published;");
+      this.#db.exec(
+        "DELETE FROM acks; DELETE FROM clients; DELETE FROM pending; DELETE FROM published;",
+      );
       this.#db.exec("DELETE FROM files WHERE deleted = 1");
       this.#db.exec("UPDATE files SET vv = '{}', dirty = 1, moved_from = NULL");
-      for (const k of ["seq", "welcomed", "gcFloor"]) this.#q("DELETE FROM meta WHERE k = ?").run(k);
+      for (const k of ["seq", "welcomed", "gcFloor"]) {
+        this.#q("DELETE FROM meta WHERE k = ?").run(k);
+      }
     });
   }
 

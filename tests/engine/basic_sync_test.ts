@@ -19,7 +19,10 @@ Deno.test("upload client to download client: same tree and mtimes, relay emptied
     assertEquals(await readTree(b.root, true), await readTree(a.root, true));
     await a.sync(); // releases acknowledged commits
     const keys = [...relay.objects.keys()].sort();
-    assert(keys.every((k) => !k.startsWith("data/") && !k.startsWith("commits/")), `left on relay: ${keys}`);
+    assert(
+      keys.every((k) => !k.startsWith("data/") && !k.startsWith("commits/")),
+      `left on relay: ${keys}`,
+    );
   } finally {
     await sb.cleanup();
   }
@@ -49,7 +52,10 @@ Deno.test("shared clients exchange both ways; a modification propagates; idle ro
     const sa = await a.sync();
     const sbb = await b.sync();
     assertEquals(sa.relayWrites + sbb.relayWrites, 0);
-    assertEquals(JSON.stringify([...relay.objects.entries()].map(([k, v]) => [k, v.mtime])), snapshot);
+    assertEquals(
+      JSON.stringify([...relay.objects.entries()].map(([k, v]) => [k, v.mtime])),
+      snapshot,
+    );
   } finally {
     await sb.cleanup();
   }
@@ -59,7 +65,10 @@ Deno.test("many small files travel in few data objects; a big file is chunked", 
   const relay = new MemoryRelay();
   const sb = await Sandbox.create(relay);
   try {
-    const a = await sb.client("A", "upload", { chunkSize: 256 * 1024, maxPageSize: 64 * 1024 * 1024 });
+    const a = await sb.client("A", "upload", {
+      chunkSize: 256 * 1024,
+      maxPageSize: 64 * 1024 * 1024,
+    });
     const b = await sb.client("B", "download");
     for (let i = 0; i < 500; i++) await a.write(`small/${i}.txt`, `file ${i} `.repeat(50));
     const big = "0123456789abcdef".repeat(64 * 1024); // 1 MiB

@@ -21,7 +21,11 @@ export class Sandbox {
     return new Sandbox(await Deno.makeTempDir({ prefix: "escale-test-" }), relay);
   }
 
-  async client(name: string, mode: Mode = "shared", extra: Partial<RepoOptions> = {}): Promise<Client> {
+  async client(
+    name: string,
+    mode: Mode = "shared",
+    extra: Partial<RepoOptions> = {},
+  ): Promise<Client> {
     const root = `${this.dir}/${name}`;
     await Deno.mkdir(root, { recursive: true });
     const c = new Client(this, name, root, mode, extra);
@@ -127,7 +131,9 @@ export async function readTree(root: string, withMtime = false): Promise<Record<
       if (e.isDirectory) await walk(p);
       else {
         const text = await Deno.readTextFile(`${root}/${p}`);
-        out[p] = withMtime ? `${text}@${Math.floor((await Deno.stat(`${root}/${p}`)).mtime!.getTime() / 1000)}` : text;
+        out[p] = withMtime
+          ? `${text}@${Math.floor((await Deno.stat(`${root}/${p}`)).mtime!.getTime() / 1000)}`
+          : text;
       }
     }
   };

@@ -1,0 +1,96 @@
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { describeError, EXIT_CODE_TABLE, ExitCode, exitCodeOf } from "../errors/errors.ts";
+import { ConsoleLogger } from "../log/console_logger.ts";
+import type { Level } from "../log/logger.ts";
+import { runCommand } from "./run_command.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+export const VERSION = denoJson.version;
+
+export function exitCodeHelp(): string {
+  return "\nExit codes:\n" +
+    EXIT_CODE_TABLE.map(([c, d]) => `  ${String(c).padStart(3)}  ${d}`).join("\n") + "\n";
+}
+
+function levelOf(o: { verbose?: boolean; quiet?: boolean }): Level {
+  return o.verbose ? "debug" : o.quiet ? "warn" : "info";
+}
+
+export function buildProgram(setCode: (n: number) => void): Command {
+  const program = new Command()
+    .name("escale")
+    .description(
+      "Synchronise folders between machines that cannot reach each other, through a passive relay folder\n" +
+        "(local or mounted directory, FTP/FTPS, WebDAV, S3 or any rclone remote).",
+    )
+    .version(VERSION, "-V, --version", "print the version and exit")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
+    .exitOverride()
+    .addHelpText("after", exitCodeHelp());
+
+  program
+    .command("run")
+    .description(
+      "synchronise every repository (section) of the configuration, or the ones named with -r",
+    )
+    .option(
+      "-c, --config <file>",
+      "configuration file (default: ~/.config/escale/escale.conf, ~/.escale/escale.conf, /etc/escale.conf)",
+    )
+    .option("--once", "run one round per repository and exit (for cron and CI)")
+    .addOption(
+      new Option("-r, --repository <section>", "only this section (repeatable)").argParser((
+        v: string,
+        prev: string[] | undefined,
+      ) => [...(prev ?? []), v]),
+    )
+    .option(
+      "--force",
+      "apply a round even if it deletes more than the configured share of the tree",
+    )
+    .option("-v, --verbose", "log every step")
+    .option("-q, --quiet", "log only warnings and errors")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  escale run --once -c ~/escale.conf          one round of every section, then exit
+  escale run -r photos                        keep the "photos" section in sync until stopped
+  escale run --once --force -r docs           accept a round that deletes many files
+${exitCodeHelp()}`,
+    )
+    .action(async (o) => {
+      setCode(
+        await runCommand({
+          config: o.config,
+          once: o.once,
+          repository: o.repository,
+          force: o.force,
+        }, new ConsoleLogger(levelOf(o))),
+      );
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code; never throws, never prints a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = ExitCode.ok;
+  const program = buildProgram((n) => (code = n));
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
+        e.code === "commander.help"
+      ) return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    console.error(`escale: ${describeError(e)}`);
+    if (Deno.env.get("ESCALE_DEBUG")) console.error(e);
+    return exitCodeOf(e);
+  }
+}

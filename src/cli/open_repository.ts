@@ -1,0 +1,67 @@
+import { compileFilters } from "../config/filters.ts";
+import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
+import { readSecret } from "../crypto/secret_source.ts";
+import type { RepoOptions } from "../engine/context.ts";
+import { Repository } from "../engine/repository.ts";
+import type { Logger } from "../log/logger.ts";
+import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
+import { RetryRelay } from "../relay/retry_relay.ts";
+import type { Relay } from "../relay/relay.ts";
+import { ensureStateDir } from "./state_location.ts";
+import { openRelay } from "./open_relay.ts";
+
+export interface RunFlags {
+  force?: boolean;
+}
+
+export function repoOptions(
+  s: SectionSettings,
+  flags: RunFlags,
+  relay: Relay,
+  stateDir?: string,
+): RepoOptions {
+  const skip = [stateDir, s.relay.protocol === "file" ? s.relay.directory : undefined]
+    .filter((d): d is string => d !== undefined)
+    .map((d) => d.replace(/\/+$/, ""));
+  return {
+    skip,
+    name: s.name,
+    localPath: s.localPath,
+    clientName: s.clientName,
+    mode: s.mode,
+    filter: compileFilters(s.filters),
+    hiddenFiles: s.hiddenFiles,
+    modificationTime: s.modificationTime,
+    chunkSize: s.chunkSize,
+    maxPageSize: s.maxPageSize,
+    transfers: s.transfers ?? relay.capabilities.parallel,
+    pullerCount: s.pullerCount,
+    conflict: s.conflict,
+    propagateDeletions: s.propagateDeletions,
+    deleteThreshold: s.deleteThreshold,
+    force: flags.force ?? false,
+  };
+}
+
+/** Connects a configured section: relay backend, retries, header and key check, state. */
+export async function openRepository(
+  cfg: LoadedConfig,
+  s: SectionSettings,
+  flags: RunFlags,
+  log: Logger,
+): Promise<{ repo: Repository; relay: Relay }> {
+  const backend = await openRelay(s.relay);
+  const relay = new RetryRelay(backend, {
+    retries: s.relay.maxRetries,
+    onRetry: (what, attempt, err) =>
+      log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
+  });
+  const enc: EncryptionSetting = s.encryption === "aead"
+    ? { mode: "aead", secret: await readSecret(s.passphrase!) }
+    : { mode: "none" };
+  const { store, header } = await openStore(relay, enc);
+  const statePath = await ensureStateDir(cfg, s);
+  const opts = repoOptions(s, flags, relay, statePath.slice(0, statePath.lastIndexOf("/")));
+  const repo = Repository.open(opts, store, header.created, statePath, log);
+  return { repo, relay };
+}

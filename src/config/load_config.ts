@@ -1,0 +1,425 @@
+import { dirname, resolve } from "node:path";
+import { ConfigError } from "../errors/errors.ts";
+import { redactAddress } from "./address.ts";
+import { compilePattern } from "./filters.ts";
+import { type IniDocument, type IniEntry, type IniSection, parseIni } from "./ini_parser.ts";
+import { interpolate, InterpolationProblem } from "./interpolate.ts";
+import { isDownloadOnly, isUploadOnly } from "./modes.ts";
+import { lookupOption, optionNames, type OptionSpec } from "./options.ts";
+import { type RelayInput, resolveRelay, type Setting } from "./resolve_relay.ts";
+import { resolvePassphrase } from "./secrets.ts";
+import type {
+  ConflictStrategy,
+  FilterSettings,
+  GlobalSettings,
+  LoadedConfig,
+  Mode,
+  SectionSettings,
+} from "./settings.ts";
+import { suggest } from "./suggest.ts";
+import type { ParseContext } from "./value_types.ts";
+import { ValueProblem } from "./value_problem.ts";
+
+/**
+ * Reads one configuration file into LoadedConfig: parse (ini_parser), interpolate, map every key
+ * to its option through the table, parse each value by its type, then resolve and check each
+ * section (local folder, relay, mode, encryption, filters). Every problem is a ConfigError at the
+ * `file:line` that causes it; warnings are returned, never printed.
+ */
+
+export interface LoadConfigOptions {
+  /** only these sections (escale -r); an unknown name is an error */
+  sections?: string[];
+  /** environment for HOME and the AWS_* fallbacks (tests pass their own) */
+  env?: Record<string, string | undefined>;
+  /** host name for the default client name (tests pass their own) */
+  hostname?: string;
+}
+
+/** A configuration file is small; a bound keeps a wrong `-c` from reading a huge file. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+async function readConfigText(file: string): Promise<{ text: string; mode: number | null }> {
+  let bytes: Uint8Array;
+  let mode: number | null;
+  try {
+    const info = await Deno.stat(file);
+    if (!info.isFile) throw new ConfigError(`configuration file ${file} is not a regular file`);
+    if (info.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(`configuration file ${file} is too large (${info.size} bytes)`);
+    }
+    mode = info.mode;
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ConfigError(`configuration file ${file} does not exist`);
+    }
+    const why = e instanceof Error ? e.message.replace(/,? ?\(os error \d+\)/, "") : String(e);
+    throw new ConfigError(`cannot read configuration file ${file}: ${why}`);
+  }
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), mode };
+  } catch {
+    throw new ConfigError(`configuration file ${file} is not UTF-8 text`);
+  }
+}
+
+/** What one key of the file turned into. */
+interface Parsed extends Setting {
+  spec: OptionSpec;
+}
+
+class Loader {
+  readonly warnings = new Set<string>();
+  readonly configDir: string;
+  readonly home: string;
+
+  constructor(
+    readonly doc: IniDocument,
+    readonly file: string,
+    readonly fileMode: number | null,
+    readonly envOf: (name: string) => string | undefined,
+    readonly hostname: string,
+  ) {
+    this.configDir = dirname(file);
+    // Without HOME, `~` stays literal rather than pointing somewhere unexpected.
+    this.home = envOf("HOME") || "~";
+  }
+
+  warn(line: number | undefined, message: string): void {
+    this.warnings.add(line ? `${this.file}:${line}: ${message}` : `${this.file}: ${message}`);
+  }
+
+  ctxAt(line: number): ParseContext {
+    return { configDir: this.configDir, home: this.home, warn: (m) => this.warn(line, m) };
+  }
+
+  fail(message: string, line?: number): never {
+    throw new ConfigError(message, { file: this.file, line });
+  }
+
+  /**
+   * Maps the keys of one part of the file to options. Unknown keys only warn: a typo should not
+   * stop a running setup, and the suggestion makes it easy to fix.
+   */
+  known(entries: Map<string, IniEntry>): Map<string, { spec: OptionSpec; entry: IniEntry }> {
+    const out = new Map<string, { spec: OptionSpec; entry: IniEntry }>();
+    for (const entry of entries.values()) {
+      const spec = lookupOption(entry.key);
+      if (!spec) {
+        const hint = suggest(entry.key, optionNames());
+        this.warn(
+          entry.line,
+          `unknown option '${entry.key}'` + (hint ? ` (did you mean '${hint}'?)` : ""),
+        );
+        continue;
+      }
+      const before = out.get(spec.key);
+      if (before) {
+        this.fail(
+          `'${entry.key}' and '${before.entry.key}' (line ${before.entry.line}) are the same ` +
+            `option '${spec.key}'; keep one`,
+          entry.line,
+        );
+      }
+      out.set(spec.key, { spec, entry });
+    }
+    return out;
+  }
+
+  parse(spec: OptionSpec, entry: IniEntry, lookup: (key: string) => string | undefined): Parsed {
+    let raw: string;
+    try {
+      raw = interpolate(entry.value, lookup);
+    } catch (e) {
+      if (!(e instanceof InterpolationProblem)) throw e;
+      // A secret's text, even a reference name inside it, must not reach a message.
+      this.fail(
+        spec.secret
+          ? `'${entry.key}' refers to a key that is not set`
+          : `'${entry.key}': ${e.message}`,
+        entry.line,
+      );
+    }
+    if (spec.unused) this.warn(entry.line, `'${entry.key}' ${spec.unused}`);
+    try {
+      const value = spec.type.parse(raw, this.ctxAt(entry.line));
+      return { spec, value, raw, name: entry.key, line: entry.line };
+    } catch (e) {
+      if (e instanceof ValueProblem) this.fail(`'${entry.key}' ${e.message}`, entry.line);
+      throw e;
+    }
+  }
+
+  globalSettings(): GlobalSettings {
+    const lookup = (k: string) => this.doc.global.get(k)?.value;
+    const values = new Map<string, Parsed>();
+    for (const [key, { spec, entry }] of this.known(this.doc.global)) {
+      // Section options here are inherited, and parsed per section: their `%(…)s` may refer to
+      // keys that only the section sets.
+      if (spec.scope === "global" || key === "cache dir") {
+        values.set(key, this.parse(spec, entry, lookup));
+      }
+    }
+    const get = <T>(k: string) => values.get(k)?.value as T | undefined;
+    const out: GlobalSettings = {
+      logLevel: get<string>("log level") ?? "debug",
+      logRotate: get<number>("log rotate") ?? 3,
+    };
+    const logFile = get<string>("log file");
+    if (logFile !== undefined) out.logFile = logFile;
+    const keepAlive = get<number | null>("keep alive");
+    if (keepAlive !== undefined && keepAlive !== null) out.keepAlive = keepAlive;
+    const cacheDir = get<string>("cache dir");
+    if (cacheDir !== undefined) out.cacheDir = cacheDir;
+    return out;
+  }
+
+  section(section: IniSection): SectionSettings {
+    const lookup = (k: string) => section.entries.get(k)?.value ?? this.doc.global.get(k)?.value;
+    const chosen = new Map<string, { spec: OptionSpec; entry: IniEntry }>();
+    for (const [key, v] of this.known(this.doc.global)) {
+      if (v.spec.scope === "section") chosen.set(key, v);
+    }
+    for (const [key, v] of this.known(section.entries)) {
+      if (v.spec.scope === "global") {
+        this.warn(
+          v.entry.line,
+          `'${v.entry.key}' is read only before the first section; ignored in [${section.name}]`,
+        );
+        continue;
+      }
+      chosen.set(key, v);
+    }
+    const values = new Map<string, Parsed>();
+    for (const [key, { spec, entry }] of chosen) values.set(key, this.parse(spec, entry, lookup));
+    return this.build(section, values);
+  }
+
+  build(section: IniSection, values: Map<string, Parsed>): SectionSettings {
+    const get = <T>(k: string) => values.get(k) as Setting<T> | undefined;
+    const val = <T>(k: string) => values.get(k)?.value as T | undefined;
+    const relayInput: RelayInput = {
+      file: this.file,
+      sectionLine: section.line,
+      get,
+      ctxAt: (line) => this.ctxAt(line),
+      env: this.envOf,
+    };
+    this.warnCleartextSecrets(values);
+
+    const local = get<string>("local path");
+    if (!local) this.fail(`[${section.name}] has no 'local path'`, section.line);
+    this.checkFolder(local.value, "local path", local.line);
+
+    const relay = resolveRelay(relayInput);
+    const mode = this.mode(values);
+    const { encryption, passphrase } = this.encryption(values);
+    const filters = this.filters(values);
+
+    const clientS = get<string>("client name");
+    const clientName = clientS?.value ??
+      (this.hostname === "localhost" ? section.name : this.hostname);
+    if (clientName === "" || [...clientName].some((c) => c < " " || c === "\x7f")) {
+      this.fail(
+        "the client name must be non-empty and free of control characters",
+        clientS?.line ?? section.line,
+      );
+    }
+
+    const where: Record<string, number> = {};
+    const options: Record<string, unknown> = {};
+    for (const [key, p] of values) {
+      where[key] = p.line;
+      if (p.spec.secret) continue;
+      // `host address` may carry user:password@; the password must not travel further.
+      options[key] = key === "host address" ? redactAddress(p.value as string) : p.value;
+    }
+    const out: SectionSettings = {
+      name: section.name,
+      file: this.file,
+      line: section.line,
+      clientName,
+      localPath: local.value,
+      mode,
+      relay,
+      encryption,
+      lockTimeoutSec: val<number>("lock timeout") ?? 259200,
+      maxPageSize: val<number>("maxpagesize") ?? 200 * 1024 * 1024,
+      chunkSize: val<number>("chunk size") ?? 8 * 1024 * 1024,
+      refreshSec: val<number>("refresh") ?? 30,
+      modificationTime: val<boolean>("modification time") ?? true,
+      checksumCache: val<boolean>("checksum cache") ?? true,
+      conflict: val<ConflictStrategy>("conflict") ?? "keep-both",
+      propagateDeletions: val<boolean>("propagate deletions") ?? true,
+      deleteThreshold: val<number>("delete threshold") ?? 0.5,
+      hiddenFiles: filters.hiddenFiles === true,
+      verbosity: val<number>("verbosity") ?? 1,
+      uploadMaxWaitSec: val<number>("upload max wait") ?? 600,
+      filters,
+      where,
+      options,
+    };
+    if (passphrase) out.passphrase = passphrase;
+    const optional = {
+      pullerCount: val<number>("puller count"),
+      pullerTimeoutSec: val<number | null>("puller timeout") ?? undefined,
+      diskQuota: val<number>("disk quota"),
+      transfers: val<number>("transfers"),
+      maintainer: val<string>("maintainer"),
+      cacheDir: val<string>("cache dir"),
+    };
+    for (const [k, v] of Object.entries(optional)) {
+      if (v !== undefined) Object.assign(out, { [k]: v });
+    }
+    return out;
+  }
+
+  checkFolder(path: string, key: string, line: number): void {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(path);
+    } catch {
+      this.fail(`${key} ${path} does not exist`, line);
+    }
+    if (!info.isDirectory) this.fail(`${key} ${path} is not a folder`, line);
+  }
+
+  mode(values: Map<string, Parsed>): Mode {
+    const modeS = values.get("mode");
+    const push = values.get("push only");
+    const pull = values.get("pull only");
+    if (push?.value === true && pull?.value === true) {
+      this.fail(
+        `'${push.name}' and '${pull.name}' cannot both be yes`,
+        Math.max(push.line, pull.line),
+      );
+    }
+    const mode = (modeS?.value as Mode | undefined) ?? "shared";
+    for (
+      const [s, fits, implied] of [[push, isUploadOnly, "upload"], [
+        pull,
+        isDownloadOnly,
+        "download",
+      ]] as const
+    ) {
+      if (s?.value !== true) continue;
+      if (!modeS) return implied;
+      if (!fits(mode)) {
+        this.fail(`'${s.name} = yes' contradicts mode ${mode} (line ${modeS.line})`, s.line);
+      }
+    }
+    return mode;
+  }
+
+  encryption(values: Map<string, Parsed>): {
+    encryption: "none" | "aead";
+    passphrase?: { value: string; file?: string };
+  } {
+    const encS = values.get("encryption");
+    const passS = values.get("passphrase");
+    let passphrase = passS && passS.raw !== ""
+      ? resolvePassphrase(passS.raw, this.ctxAt(passS.line))
+      : undefined;
+    // A passphrase alone turns encryption on: setting one and leaking plaintext would be worse.
+    const encryption = (encS?.value as "none" | "aead" | undefined) ??
+      (passphrase ? "aead" : "none");
+    if (encryption === "aead" && !passphrase) {
+      this.fail("encryption is on but no 'passphrase' (or 'key') is set", encS?.line);
+    }
+    if (encryption === "none" && passphrase && encS) {
+      this.warn(encS.line, "encryption is off, so the passphrase is not used");
+      passphrase = undefined;
+    }
+    return passphrase ? { encryption, passphrase } : { encryption };
+  }
+
+  filters(values: Map<string, Parsed>): FilterSettings {
+    const list = (k: string) => {
+      const s = values.get(k);
+      const items = (s?.value as string[] | undefined) ?? [];
+      if (s && k !== "file extension") {
+        for (const item of items) {
+          try {
+            compilePattern(item);
+          } catch (e) {
+            if (e instanceof ConfigError) this.fail(`'${s.name}': ${e.message}`, s.line);
+            throw e;
+          }
+        }
+      }
+      return items;
+    };
+    return {
+      extensions: list("file extension"),
+      include: list("include"),
+      exclude: list("exclude"),
+      includeDirs: list("include directory"),
+      excludeDirs: list("exclude directory"),
+      hiddenFiles: (values.get("hidden files")?.value as boolean | undefined) ?? false,
+    };
+  }
+
+  /** A literal secret in a file other users can read deserves a nudge, once per line. */
+  warnCleartextSecrets(values: Map<string, Parsed>): void {
+    if (this.fileMode === null || (this.fileMode & 0o077) === 0) return;
+    for (const p of values.values()) {
+      if (!p.spec.secret || p.raw === "") continue;
+      const asFile = resolve(this.configDir, p.raw.replace(/^~(?=\/|$)/, this.home));
+      let isFile = false;
+      try {
+        isFile = Deno.statSync(asFile).isFile;
+      } catch {
+        isFile = false;
+      }
+      if (!isFile) {
+        this.warn(
+          p.line,
+          `'${p.name}' is written in a file other users can read; chmod 600 ${this.file} ` +
+            "or move the secret to a file of its own",
+        );
+      }
+    }
+  }
+}
+
+function hostnameOr(fallback: string): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return fallback;
+  }
+}
+
+export async function loadConfig(
+  path: string,
+  opts: LoadConfigOptions = {},
+): Promise<LoadedConfig> {
+  const file = resolve(path);
+  const { text, mode } = await readConfigText(file);
+  const doc = parseIni(text, file);
+  const envOf = (name: string) => (opts.env ? opts.env[name] : Deno.env.get(name));
+  const loader = new Loader(doc, file, mode, envOf, opts.hostname ?? hostnameOr("localhost"));
+  const global = loader.globalSettings();
+
+  let selected = doc.sections;
+  if (opts.sections !== undefined) {
+    const names = new Set(doc.sections.map((s) => s.name));
+    const unknown = opts.sections.filter((n) => !names.has(n));
+    if (unknown.length > 0) {
+      const have = doc.sections.map((s) => s.name).join(", ") || "none";
+      throw new ConfigError(
+        `no section ${unknown.map((n) => `[${n}]`).join(", ")} (sections: ${have})`,
+        { file },
+      );
+    }
+    const wanted = new Set(opts.sections);
+    selected = doc.sections.filter((s) => wanted.has(s.name));
+  }
+  if (doc.sections.length === 0) {
+    loader.warn(undefined, "no [section] defines a repository; nothing to synchronise");
+  }
+  const sections = selected.map((s) => loader.section(s));
+  return { file, global, sections, warnings: [...loader.warnings] };
+}

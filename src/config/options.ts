@@ -1,0 +1,279 @@
+import { normalizeKey } from "./ini_parser.ts";
+import { MODES, parseMode } from "./modes.ts";
+import type { ConflictStrategy, Mode } from "./settings.ts";
+import {
+  asBool,
+  bool,
+  choice,
+  int,
+  list,
+  type ParseContext,
+  path,
+  seconds,
+  secret,
+  share,
+  size,
+  string,
+  unused,
+  type ValueType,
+} from "./value_types.ts";
+import { shown, ValueProblem } from "./value_problem.ts";
+
+/**
+ * Every configuration key escale understands: Escale's table (behaviour notes §9.2) with all its
+ * aliases, its global and extra keys, and escale's own extensions. One line per option, so adding
+ * one is a one-line change; `escale init` and the documentation read the same table.
+ */
+
+export interface OptionSpec {
+  /** canonical key, the one `escale init` writes */
+  key: string;
+  aliases: readonly string[];
+  type: ValueType<unknown>;
+  /** "global" options are read only before the first section; "section" ones may be set in
+   * either place, a global value being inherited by every section */
+  scope: "global" | "section";
+  /** default as a user would write it; undefined = unset */
+  default?: string;
+  help: string;
+  /** never shown in messages */
+  secret?: boolean;
+  /** accepted without effect: the warning given when set ("" = accepted silently) */
+  unused?: string;
+}
+
+export const PROTOCOLS = [
+  "file",
+  "ftp",
+  "ftps",
+  "webdav",
+  "http",
+  "https",
+  "s3",
+  "rclone",
+] as const;
+
+/** Escale protocol names that escale serves through rclone, the remote named by `host address`. */
+export const RCLONE_ALIASES = [
+  "dropbox",
+  "googledrive",
+  "google",
+  "googlecloud",
+  "amazoncloud",
+  "onedrive",
+  "b2",
+  "hubic",
+  "sftp",
+  "swift",
+  "yandex",
+] as const;
+
+const protocol: ValueType<string> = {
+  name: "protocol",
+  parse(raw) {
+    const p = raw.trim().toLowerCase();
+    if ((PROTOCOLS as readonly string[]).includes(p)) return p;
+    if ((RCLONE_ALIASES as readonly string[]).includes(p)) return p;
+    throw new ValueProblem(
+      `is not a known protocol: ${shown(raw)} (use ${PROTOCOLS.join(", ")}, or one of ` +
+        `${RCLONE_ALIASES.join(", ")} through rclone)`,
+    );
+  },
+};
+
+const mode: ValueType<Mode> = { name: MODES.join("|"), parse: (raw) => parseMode(raw) };
+
+const encryption: ValueType<"none" | "aead"> = {
+  name: "yes|no",
+  parse(raw) {
+    const t = raw.trim().toLowerCase();
+    if (["off", "no", "false", "0", "none", ""].includes(t)) return "none";
+    if (["yes", "true", "on", "1", "fernet", "aes", "aead"].includes(t)) return "aead";
+    if (t.startsWith("blowfish") || t === "native") {
+      throw new ValueProblem(
+        `'${t}' is not offered: escale has one authenticated cipher, set 'encryption = yes'`,
+      );
+    }
+    throw new ValueProblem(`must be yes or no (got ${shown(raw)})`);
+  },
+};
+
+const conflict: ValueType<ConflictStrategy> = choice<ConflictStrategy>({
+  "keep-both": "keep-both",
+  both: "keep-both",
+  newest: "newest",
+  newer: "newest",
+  local: "local",
+  remote: "remote",
+}, ["keep-both", "newest", "local", "remote"]);
+
+const logLevel = choice<string>({
+  debug: "debug",
+  info: "info",
+  warning: "warning",
+  warn: "warning",
+  error: "error",
+  critical: "critical",
+}, ["debug", "info", "warning", "error", "critical"]);
+
+const checksum: ValueType<string> = {
+  name: "sha256",
+  parse(raw, ctx) {
+    const t = raw.trim().toLowerCase();
+    if (t !== "sha256" && asBool(t) !== true) {
+      ctx.warn(`checksum ${shown(raw)} has no effect: escale always hashes content with sha256`);
+    }
+    return "sha256";
+  },
+};
+
+const checksumCache: ValueType<boolean> = {
+  name: "yes/no",
+  parse(raw, ctx) {
+    const b = asBool(raw);
+    if (b !== undefined) return b;
+    ctx.warn("a checksum cache path is ignored: escale keeps hashes in its state database");
+    return true;
+  },
+};
+
+const modificationTime: ValueType<boolean> = {
+  name: "yes/no",
+  parse(raw, ctx: ParseContext) {
+    const b = asBool(raw);
+    if (b !== undefined) return b;
+    ctx.warn("a legacy timestamp format is ignored: escale stores times in its own format");
+    return true;
+  },
+};
+
+const SSL_VERSIONS = ["SSLv2", "SSLv3", "SSLv23", "TLS", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+const sslVersion: ValueType<string> = {
+  name: "TLS version",
+  parse(raw, ctx) {
+    const v = SSL_VERSIONS.find((s) => s.toLowerCase() === raw.trim().toLowerCase());
+    if (!v) throw new ValueProblem(`must be one of ${SSL_VERSIONS.join(", ")} (got ${shown(raw)})`);
+    if (!["TLS", "SSLv23", "TLSv1.2", "TLSv1.3"].includes(v)) {
+      ctx.warn(`ssl version ${v} is not available: Deno speaks TLS 1.2 and 1.3 only`);
+    }
+    return v;
+  },
+};
+
+type Extra = Partial<Pick<OptionSpec, "secret" | "unused" | "scope">>;
+
+function o(
+  key: string,
+  aliases: readonly string[],
+  type: ValueType<unknown>,
+  dflt: string | undefined,
+  help: string,
+  extra: Extra = {},
+): OptionSpec {
+  return { key, aliases, type, scope: "section", default: dflt, help, ...extra };
+}
+
+const GLOBAL: Extra = { scope: "global" };
+const NONE = undefined;
+
+// One option per line on purpose, however long: see the file comment.
+// deno-fmt-ignore
+export const OPTIONS: readonly OptionSpec[] = [
+  // Where things are.
+  o("local path", ["path"], path, NONE, "The local folder to synchronise (required)."),
+  o("protocol", [], protocol, NONE, "Relay protocol; by default taken from 'host address'."),
+  o("host address", ["relay address", "remote address", "address"], string, NONE, "Relay location: protocol://server[:port][/path], an absolute folder, s3://bucket/prefix, or an rclone remote."),
+  o("host directory", ["relay directory", "remote directory", "directory", "relay dir", "remote dir", "host dir", "dir", "host path", "relay path", "remote path"], string, "", "Folder of the relay inside the host; alone and absolute, it is a local relay folder."),
+  o("port", ["host port", "relay port", "remote port"], int({ min: 1, max: 65535 }), NONE, "Server port, when not the protocol's default."),
+  o("user", ["auth user", "host user", "relay user", "remote user", "username"], string, NONE, "User name on the relay server (for s3: the access key id)."),
+  o("password", ["secret", "secret file", "credential"], secret, NONE, "Password, or a file holding it (one line, 'user:password', or one 'user password' line per user).", { secret: true }),
+  o("client name", ["client"], string, "host name", "Identity of this client on the relay; unique per relay."),
+  // Sync behaviour.
+  o("mode", ["synchronization mode"], mode, "shared", `One of ${MODES.join(", ")}.`),
+  o("push only", ["read only"], bool, "no", "Same as mode = upload."),
+  o("pull only", ["write only"], bool, "no", "Same as mode = download."),
+  o("refresh", [], seconds({ above: 0, onYes: 30 }), "30", "Seconds between rounds (the pause grows from half of it to all of it)."),
+  o("conflict", ["conflict strategy"], conflict, "keep-both", "Concurrent edits: keep-both (conflict copy), newest, local or remote wins."),
+  o("propagate deletions", [], bool, "yes", "Delete files that were deleted on the other side."),
+  o("delete threshold", ["max delete"], share, "50%", "Stop (until --force) when a round would delete more than this share of the files; 'no' disables."),
+  o("hidden files", [], bool, "no", "Also synchronise names starting with '.'."),
+  o("modification time", ["timestamp", "mtime"], modificationTime, "yes", "Give downloaded files the sender's modification time."),
+  o("file extension", ["file type"], list, NONE, "Only files whose last extension is listed (comma list)."),
+  o("include", ["include files", "pattern", "filter"], list, NONE, "Only files whose name matches one of these patterns (*-wildcards or /regex/)."),
+  o("exclude", ["exclude files"], list, NONE, "Skip files whose name matches one of these patterns."),
+  o("include directory", ["include directories"], list, NONE, "Only folders whose relative path (or a parent's) matches one of these patterns."),
+  o("exclude directory", ["exclude directories"], list, NONE, "Skip folders whose relative path (or a parent's) matches one of these patterns."),
+  // Relay space and lifetime.
+  o("puller count", ["pullers"], int({ min: 1 }), NONE, "Pullers that must receive a change before its data leaves the relay; default: every registered puller."),
+  o("puller timeout", [], seconds({ above: 0, onNo: null }), NONE, "Evict a puller silent for this long (s, m, h, d, w); unset = never."),
+  o("lock timeout", [], seconds({ min: 0, onYes: 259200, onNo: 0 }), "259200", "Seconds after which an abandoned lease is stale; 0 or no = never."),
+  o("disk quota", ["quota"], size({ min: 1 }), NONE, "Most this client keeps on the relay (number + unit; no unit = MB)."),
+  o("maxpagesize", ["maxarchivesize"], size({ min: 1 }), "200MB", "Largest pack of small files."),
+  o("chunk size", [], size({ min: 1024, max: 1024 ** 3 }), "8MB", "Big files travel in chunks of this size."),
+  o("transfers", [], int({ min: 1, max: 64 }), NONE, "Parallel transfers; default: what the backend handles well."),
+  o("upload max wait", [], seconds({ min: 0 }), "600", "Longest time an upload waits for a busy relay."),
+  // Encryption.
+  o("encryption", [], encryption, "no", "Encrypt everything on the relay (on when a passphrase is set)."),
+  o("passphrase", ["key"], secret, NONE, "Passphrase, or a file holding the key.", { secret: true }),
+  // Network details.
+  o("timeout", [], seconds({ above: 0 }), "60", "Network timeout in seconds."),
+  o("max retries", [], int({ min: 0 }), "3", "Retries of a failed network request."),
+  o("verify ssl", [], bool, "yes", "Check the server's TLS certificate."),
+  o("ca file", ["cafile", "ca certificate"], path, NONE, "Extra CA certificate (PEM) to trust."),
+  o("certfile", ["cert file", "certificate"], path, NONE, "Client certificate (PEM) for FTPS/WebDAV."),
+  o("keyfile", ["key file", "private key"], path, NONE, "Private key of the client certificate."),
+  o("ssl version", [], sslVersion, NONE, "Accepted for Escale files; Deno negotiates TLS 1.2/1.3."),
+  o("ftps clear data", [], bool, "no", "FTPS: leave the data channel unencrypted (for servers that demand TLS session reuse)."),
+  o("bucket", [], string, NONE, "S3 bucket (or s3://bucket in 'host address')."),
+  o("region", [], string, "us-east-1", "S3 region (or AWS_REGION / AWS_DEFAULT_REGION)."),
+  o("endpoint", [], string, NONE, "S3 endpoint URL for non-AWS services."),
+  o("path style", [], bool, NONE, "S3 path-style URLs; default: yes with a custom endpoint."),
+  o("access key id", [], string, NONE, "S3 access key id (else 'user', else AWS_ACCESS_KEY_ID)."),
+  o("secret access key", [], secret, NONE, "S3 secret key (else 'password', else AWS_SECRET_ACCESS_KEY).", { secret: true }),
+  o("rclone binary", [], string, "rclone", "rclone executable."),
+  o("rclone config", [], path, NONE, "rclone configuration file."),
+  // Local state and reporting.
+  o("checksum cache", [], checksumCache, "yes", "Reuse hashes of unchanged files."),
+  o("cache dir", ["cache"], path, NONE, "Folder for local state (default: next to the configuration)."),
+  o("maintainer", ["email"], string, NONE, "E-mail address told when a repository stops on an error."),
+  o("verbosity", ["verbosity level"], int({ min: 0 }), "1", "2 or more logs one line per file."),
+  o("log file", [], path, NONE, "Log file (default: the configuration path with .log).", GLOBAL),
+  o("log level", [], logLevel, "debug", "Level of the log file.", GLOBAL),
+  o("log rotate", [], int({ min: 0 }), "3", "Rotated log files kept (1 MiB each).", GLOBAL),
+  o("keep alive", [], seconds({ min: 0, onYes: 60, onNo: null }), NONE, "Restart a failed repository after this many seconds (yes = 60).", GLOBAL),
+  // Escale options that escale accepts but does not need.
+  o("checksum", ["hash algorithm"], checksum, "sha256", "Content is always hashed with sha256."),
+  o("index", ["compact"], unused, NONE, "Escale's index layout.", { unused: "has no effect: escale always packs small files into pages and chunks big ones" }),
+  o("allow page deletion", ["page deletion"], unused, NONE, "Escale's index layout.", { unused: "has no effect: escale deletes relay data once every puller has it" }),
+  o("pull overwrite", [], unused, NONE, "Escale's index layout.", { unused: "has no effect: escale compares versions, never trusts a page blindly" }),
+  o("max pending transfers", [], unused, NONE, "Broken in Escale.", { unused: "has no effect: parallelism is set with 'transfers'" }),
+  o("min split size", ["split size", "split"], unused, NONE, "Never used by Escale.", { unused: "has no effect: big files are split by 'chunk size'" }),
+  o("retryonerror", ["retry on error"], unused, NONE, "Never used by Escale.", { unused: "has no effect: escale retries transient network errors itself (see 'max retries')" }),
+  o("priority", [], unused, NONE, "Never read by Escale.", { unused: "has no effect: each round downloads then uploads and no phase waits for the other" }),
+  o("drive binary", [], unused, NONE, "Escale's Google Drive tool.", { unused: "has no effect: Google Drive goes through rclone (see 'rclone binary')" }),
+  o("client count", [], unused, NONE, "Written by Escale's wizard.", { unused: "" }),
+  o("homogeneous clients", [], unused, NONE, "Written by Escale's wizard.", { unused: "" }),
+  o("upload count", [], unused, NONE, "Written by Escale's wizard.", { unused: "" }),
+];
+
+const BY_NAME: ReadonlyMap<string, OptionSpec> = (() => {
+  const m = new Map<string, OptionSpec>();
+  for (const spec of OPTIONS) {
+    for (const name of [spec.key, ...spec.aliases]) {
+      const k = normalizeKey(name);
+      if (m.has(k)) throw new Error(`option table: '${k}' is listed twice`);
+      m.set(k, spec);
+    }
+  }
+  return m;
+})();
+
+/** The option a key (any alias, any case or spacing) stands for. */
+export function lookupOption(key: string): OptionSpec | undefined {
+  return BY_NAME.get(normalizeKey(key));
+}
+
+/** Every accepted spelling, for suggestions. */
+export function optionNames(): string[] {
+  return [...BY_NAME.keys()];
+}

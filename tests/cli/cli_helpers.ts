@@ -1,0 +1,44 @@
+/** Runs the real launcher (scripts/escale) as a subprocess, as users and cron do. */
+const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function escale(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const out = await new Deno.Command(`${root}/scripts/escale`, {
+    args,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+export function conf(path: string, text: string): Promise<void> {
+  return Deno.writeTextFile(path, text.replace(/^\s+/gm, ""));
+}
+
+/** Every file under a folder with size and mtime: to prove that nothing was written. */
+export async function fingerprint(dir: string): Promise<string> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) await walk(p);
+      else {
+        const st = await Deno.stat(p);
+        out.push(`${p}:${st.size}:${st.mtime?.getTime()}`);
+      }
+    }
+  };
+  await walk(dir).catch(() => {});
+  return out.sort().join("\n");
+}

@@ -3,6 +3,7 @@ import { describeError, EXIT_CODE_TABLE, ExitCode, exitCodeOf } from "../errors/
 import { ConsoleLogger } from "../log/console_logger.ts";
 import type { Level } from "../log/logger.ts";
 import { runCommand } from "./run_command.ts";
+import { accessCommand } from "./access_command.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 export const VERSION = denoJson.version;
@@ -69,6 +70,36 @@ ${exitCodeHelp()}`,
           force: o.force,
         }, new ConsoleLogger(levelOf(o))),
       );
+    });
+
+  const ctl = program
+    .command("ctl")
+    .description("inspect and manage repositories (access modifiers, ...)");
+  ctl
+    .command("access")
+    .description(
+      "show or set the access modifiers of a file: r+/r- (may be uploaded), w+/w- (may be overwritten by downloads), ? = unset",
+    )
+    .argument(
+      "<file>",
+      "file inside the repository (absolute, or relative to the current folder or the repository)",
+    )
+    .argument("[modifiers]", "e.g. r-, w+, r-w+, w? (a bare letter means +)")
+    .option("-c, --config <file>", "configuration file")
+    .option(
+      "-r, --repository <section>",
+      "the section the file belongs to (needed when there are several)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  escale ctl access ~/reports/draft.txt r-     never upload draft.txt
+  escale ctl access -r photos album/cover.jpg w-   never let downloads overwrite it
+  escale ctl access notes.txt                  show the current modifiers, e.g. "notes.txt: r?w+"`,
+    )
+    .action(async (file, mods, o) => {
+      await accessCommand(o, file, mods, (l) => console.log(l));
     });
 
   return program;

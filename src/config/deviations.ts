@@ -24,7 +24,7 @@ export const DEVIATIONS: string[] = [
   "`encryption` offers one authenticated cipher: yes/true/on/1/fernet/aes/aead all select it, blowfish and native are refused with a message; a passphrase alone turns encryption on. The relay format is escale's own, so Escale 0.7 peers cannot read it.",
   "`google`, `googledrive` and the other cloud protocol names go through rclone with the remote named by `host address`; `drive binary` has no effect.",
   "In a multi-user secret file the user name must be followed by a separator (`:`, space, tab, `=`, `,`, `;` or `|`), so user `bob` does not take the line of `bob2`.",
-  "`keep alive` is a number of seconds (`yes` = 60 s); `port` given both in `host address` and as an option must agree (Escale crashed).",
+  "`keep alive` is a number of seconds (`yes` = 60 s, `0`/`no` = off); `port` given both in `host address` and as an option must agree (Escale crashed).",
   "Sizes also accept `B` and `KiB`; unknown units are an error at the option's line instead of a logged message and no quota.",
   "Unknown options give a warning with the closest known name, and options of the global part set inside a section give a warning, instead of being ignored silently.",
 ];

@@ -170,7 +170,8 @@ class Loader {
     const logFile = get<string>("log file");
     if (logFile !== undefined) out.logFile = logFile;
     const keepAlive = get<number | null>("keep alive");
-    if (keepAlive !== undefined && keepAlive !== null) out.keepAlive = keepAlive;
+    // Escale read 0 as "no"; restarting in a tight loop is never what `0` meant.
+    if (keepAlive) out.keepAlive = keepAlive;
     const cacheDir = get<string>("cache dir");
     if (cacheDir !== undefined) out.cacheDir = cacheDir;
     return out;
@@ -297,18 +298,12 @@ class Loader {
       );
     }
     const mode = (modeS?.value as Mode | undefined) ?? "shared";
-    for (
-      const [s, fits, implied] of [[push, isUploadOnly, "upload"], [
-        pull,
-        isDownloadOnly,
-        "download",
-      ]] as const
-    ) {
-      if (s?.value !== true) continue;
-      if (!modeS) return implied;
-      if (!fits(mode)) {
-        this.fail(`'${s.name} = yes' contradicts mode ${mode} (line ${modeS.line})`, s.line);
-      }
+    const only = push?.value === true ? push : pull?.value === true ? pull : undefined;
+    if (!only) return mode;
+    const upload = only === push;
+    if (!modeS) return upload ? "upload" : "download";
+    if (!(upload ? isUploadOnly(mode) : isDownloadOnly(mode))) {
+      this.fail(`'${only.name} = yes' contradicts mode ${mode} (line ${modeS.line})`, only.line);
     }
     return mode;
   }

@@ -91,7 +91,7 @@ const encryption: ValueType<"none" | "aead"> = {
     if (["yes", "true", "on", "1", "fernet", "aes", "aead"].includes(t)) return "aead";
     if (t.startsWith("blowfish") || t === "native") {
       throw new ValueProblem(
-        `'${t}' is not offered: escale has one authenticated cipher, set 'encryption = yes'`,
+        `cannot be '${t}': escale offers one authenticated cipher; set 'encryption = yes'`,
       );
     }
     throw new ValueProblem(`must be yes or no (got ${shown(raw)})`);
@@ -240,7 +240,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("log file", [], path, NONE, "Log file (default: the configuration path with .log).", GLOBAL),
   o("log level", [], logLevel, "debug", "Level of the log file.", GLOBAL),
   o("log rotate", [], int({ min: 0 }), "3", "Rotated log files kept (1 MiB each).", GLOBAL),
-  o("keep alive", [], seconds({ min: 0, onYes: 60, onNo: null }), NONE, "Restart a failed repository after this many seconds (yes = 60).", GLOBAL),
+  o("keep alive", [], seconds({ min: 0, onYes: 60, onNo: null }), NONE, "Restart a failed repository after this many seconds (yes = 60; 0 or no = never).", GLOBAL),
   // Escale options that escale accepts but does not need.
   o("checksum", ["hash algorithm"], checksum, "sha256", "Content is always hashed with sha256."),
   o("index", ["compact"], unused, NONE, "Escale's index layout.", { unused: "has no effect: escale always packs small files into pages and chunks big ones" }),

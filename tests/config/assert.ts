@@ -39,6 +39,11 @@ export async function assertConfigError(
       throw new Error(`expected message to start with '${prefix}', got '${err.message}'`);
     }
   }
+  if (expect.file === undefined && expect.line !== undefined) {
+    if (!new RegExp(`^[^ ]*:${expect.line}: `).test(err.message)) {
+      throw new Error(`expected line ${expect.line}, got '${err.message}'`);
+    }
+  }
   if (expect.includes !== undefined && !err.message.includes(expect.includes)) {
     throw new Error(`expected message to include '${expect.includes}', got '${err.message}'`);
   }

@@ -294,3 +294,20 @@ Deno.test("% handling: lone % literal, %% and references expand", async () => {
     assertEquals([x.localPath, x.clientName, x.maintainer], [s.local, "100% sure", "50%off"], "%");
   });
 });
+
+Deno.test("keep alive: seconds, yes = 60, 0 and no = off", async () => {
+  await withScratch(async (s) => {
+    const table: [string, number | undefined][] = [
+      ["keep alive = 5", 5],
+      ["keep alive = 1", 1],
+      ["keep alive = yes", 60],
+      ["keep alive = 2m", 120],
+      ["keep alive = 0", undefined],
+      ["keep alive = no", undefined],
+    ];
+    for (const [line, expected] of table) {
+      assertEquals((await s.load(lines(line))).global.keepAlive, expected, line);
+    }
+    await assertConfigError(() => s.load(lines("keep alive = often")), { line: 1 });
+  });
+});

@@ -1,0 +1,76 @@
+import { loadConfig } from "../config/load_config.ts";
+import { findConfigFile } from "../config/find_config.ts";
+import type { SectionSettings } from "../config/settings.ts";
+import { EscaleError } from "../errors/errors.ts";
+import { StateDb } from "../state/state_db.ts";
+import { ensureStateDir } from "./state_location.ts";
+
+/**
+ * Parses access modifiers as Escale writes them: `r` and/or `w`, each optionally followed by
+ * `+`, `-` or `?`; a bare letter means `+`. Unlike Escale, `rw-` reads as r+ w- (a letter right
+ * after a letter is bare).
+ */
+export function parseModifiers(mods: string): { r?: string; w?: string } {
+  const out: { r?: string; w?: string } = {};
+  const m = mods.trim();
+  if (!/^([rw][+\-?]?)+$/.test(m)) {
+    throw new EscaleError(
+      "usage",
+      `invalid access modifiers ${
+        JSON.stringify(mods)
+      }: use r and/or w, each followed by +, - or ?`,
+    );
+  }
+  for (const [, letter, mod] of m.matchAll(/([rw])([+\-?]?)/g)) {
+    out[letter as "r" | "w"] = mod || "+";
+  }
+  return out;
+}
+
+/** The repository-relative path of FILE (absolute, relative to the cwd, or already relative). */
+export function resourcePath(section: SectionSettings, file: string): string {
+  const root = section.localPath.replace(/\/+$/, "");
+  let abs = file.startsWith("/") ? file : `${Deno.cwd()}/${file}`;
+  abs = abs.split("/").reduce<string[]>((acc, seg) => {
+    if (seg === "..") acc.pop();
+    else if (seg !== "." && seg !== "") acc.push(seg);
+    return acc;
+  }, []).join("/");
+  abs = "/" + abs;
+  if (abs.startsWith(root + "/")) return abs.slice(root.length + 1);
+  if (!file.startsWith("/") && !file.startsWith("./") && !file.startsWith("../")) return file;
+  throw new EscaleError("usage", `${file} is not inside the repository ${root}`);
+}
+
+export async function accessCommand(
+  opts: { config?: string; repository?: string },
+  file: string,
+  mods: string | undefined,
+  print: (line: string) => void,
+): Promise<void> {
+  const cfg = await loadConfig(findConfigFile(opts.config), {
+    sections: opts.repository ? [opts.repository] : undefined,
+  });
+  if (cfg.sections.length !== 1) {
+    throw new EscaleError(
+      "usage",
+      `the configuration has ${cfg.sections.length} repositories (${
+        cfg.sections.map((s) => s.name).join(", ")
+      }); choose one with -r`,
+    );
+  }
+  const section = cfg.sections[0];
+  const rel = resourcePath(section, file);
+  const state = StateDb.open(await ensureStateDir(cfg, section));
+  try {
+    const cur = state.getAccess(rel);
+    if (mods !== undefined) {
+      const m = parseModifiers(mods);
+      state.setAccess(rel, m.r ?? cur.r, m.w ?? cur.w);
+    }
+    const now = state.getAccess(rel);
+    print(`${rel}: r${now.r}w${now.w}`);
+  } finally {
+    state.close();
+  }
+}

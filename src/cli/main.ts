@@ -4,6 +4,7 @@ import { ConsoleLogger } from "../log/console_logger.ts";
 import type { Level } from "../log/logger.ts";
 import { runCommand } from "./run_command.ts";
 import { accessCommand } from "./access_command.ts";
+import { generateKeyFile } from "../crypto/secret_source.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 export const VERSION = denoJson.version;
@@ -100,6 +101,25 @@ Examples:
     )
     .action(async (file, mods, o) => {
       await accessCommand(o, file, mods, (l) => console.log(l));
+    });
+
+  ctl
+    .command("keygen")
+    .description(
+      "write a new random key file (mode 0600) to use as 'passphrase = FILE' on every client",
+    )
+    .argument("<file>", "where to write the key; an existing file is never overwritten")
+    .addHelpText(
+      "after",
+      `
+Example:
+  escale ctl keygen ~/.config/escale/photos.key
+  then in the configuration:  passphrase = ~/.config/escale/photos.key
+  and copy the file to every other client over a channel you trust.`,
+    )
+    .action(async (file) => {
+      await generateKeyFile(file);
+      console.log(`wrote a new key to ${file} (mode 0600); copy it to every client of the relay`);
     });
 
   return program;

@@ -1,7 +1,7 @@
 import { Repository } from "../../src/engine/repository.ts";
 import type { RepoOptions } from "../../src/engine/context.ts";
 import type { Mode } from "../../src/engine/modes.ts";
-import { RelayStore } from "../../src/protocol/relay_store.ts";
+import { openStore } from "../../src/protocol/open_store.ts";
 import type { Relay } from "../../src/relay/relay.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { collectingLogger } from "../../src/log/logger.ts";
@@ -17,8 +17,13 @@ export class Sandbox {
     this.relay = relay;
   }
 
-  static async create(relay: Relay = new MemoryRelay()): Promise<Sandbox> {
-    return new Sandbox(await Deno.makeTempDir({ prefix: "escale-test-" }), relay);
+  /** a passphrase turns encryption on for every client (cheap KDF settings for speed) */
+  secret?: Uint8Array;
+
+  static async create(relay: Relay = new MemoryRelay(), secret?: string): Promise<Sandbox> {
+    const sb = new Sandbox(await Deno.makeTempDir({ prefix: "escale-test-" }), relay);
+    if (secret !== undefined) sb.secret = new TextEncoder().encode(secret);
+    return sb;
   }
 
   async client(
@@ -41,6 +46,8 @@ export class Sandbox {
 
 export class Client {
   readonly lines: string[] = [];
+  /** overrides the sandbox passphrase for this client (wrong-key tests) */
+  secret?: Uint8Array;
   #repo: Repository | null = null;
   constructor(
     readonly sb: Sandbox,
@@ -72,10 +79,16 @@ export class Client {
 
   async repo(): Promise<Repository> {
     if (!this.#repo) {
-      const header = await RelayStore.ensureHeader(this.sb.relay, null);
+      const secret = this.secret ?? this.sb.secret;
+      const { store, header } = await openStore(
+        this.sb.relay,
+        secret
+          ? { mode: "aead", secret, cost: { memoryKiB: 8 * 1024, iterations: 1 } }
+          : { mode: "none" },
+      );
       this.#repo = Repository.open(
         this.options(),
-        new RelayStore(this.sb.relay),
+        store,
         header.created,
         `${this.sb.dir}/${this.name}.state.db`,
         collectingLogger(this.lines),

@@ -6,6 +6,7 @@ import { Repository } from "../engine/repository.ts";
 import type { Logger } from "../log/logger.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
 import { RetryRelay } from "../relay/retry_relay.ts";
+import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir } from "./state_location.ts";
 import { openRelay } from "./open_relay.ts";
@@ -50,7 +51,10 @@ export async function openRepository(
   flags: RunFlags,
   log: Logger,
 ): Promise<{ repo: Repository; relay: Relay }> {
-  const backend = await openRelay(s.relay);
+  let backend = await openRelay(s.relay);
+  // Crash tests of the command line inject faults at a chosen relay operation.
+  const faults = Deno.env.get("ESCALE_FAULTS");
+  if (faults) backend = new FaultRelay(backend, parseFaults(faults));
   const relay = new RetryRelay(backend, {
     retries: s.relay.maxRetries,
     onRetry: (what, attempt, err) =>

@@ -1,8 +1,9 @@
 import { EscaleError, isKind } from "../errors/errors.ts";
-import { type Commit, dataKey, type Entry } from "../protocol/format.ts";
+import { type Commit, commitKey, dataKey, type Entry } from "../protocol/format.ts";
 import type { FileRow } from "../state/state_db.ts";
 import type { RoundContext } from "./context.ts";
-import { partsStream, planPacks } from "./data_objects.ts";
+import { type Part, partsStream, planPacks } from "./data_objects.ts";
+import { withRetries } from "../relay/retry_relay.ts";
 import { sameStat, statLocalSync } from "./local_fs.ts";
 import { forEachLimit } from "./pool.ts";
 import { tap } from "../util/streams.ts";
@@ -110,14 +111,7 @@ export async function publish(
   for (const r of puts) {
     ctx.emit({ type: "file-start", direction: "up", path: r.path, size: r.size });
   }
-  await forEachLimit(plan.objects, ctx.opts.transfers, async (o, n) => {
-    const body = tap(partsStream(o.parts), (c) => {
-      ctx.stats.uploadedBytes += c.length;
-      ctx.emit({ type: "bytes", direction: "up", bytes: c.length });
-    });
-    await ctx.store.relay.write(objects[n].key, body, { size: o.size });
-    ctx.stats.relayWrites++;
-  });
+  await uploadObjects(ctx, commit, false);
   // A file that changed while it was being sent is left out; it is still dirty and goes next time.
   const kept: Entry[] = [];
   const rowOf = new Map(rows.map((r) => [r.path, r]));
@@ -161,6 +155,57 @@ export async function publish(
   );
 }
 
+async function writeCommit(ctx: RoundContext, commit: Commit): Promise<void> {
+  try {
+    await ctx.store.writeCommit(commit);
+  } catch (e) {
+    if (isKind(e, "exists")) {
+      throw new EscaleError(
+        "permanent",
+        `${ctx.store.name}: commit ${commit.seq} of this client already exists on the relay; is another process using the same state, or was the state restored from a backup?`,
+      );
+    }
+    throw e;
+  }
+  ctx.stats.relayWrites++;
+}
+
+/** The file slices each data object of a commit holds, rebuilt from the entries' extents. */
+function objectParts(ctx: RoundContext, commit: Commit): Part[][] {
+  const parts: { at: number; part: Part }[][] = commit.objects.map(() => []);
+  for (const e of commit.entries) {
+    if (e.op !== "put") continue;
+    let fileOff = 0;
+    for (const [obj, off, len] of e.data) {
+      parts[obj].push({
+        at: off,
+        part: { abs: `${ctx.root}/${e.path}`, offset: fileOff, length: len },
+      });
+      fileOff += len;
+    }
+  }
+  return parts.map((l) => l.sort((a, b) => a.at - b.at).map((x) => x.part));
+}
+
+/**
+ * Writes the data objects of a commit, `transfers` at a time; each write is retried on transient
+ * errors with a fresh stream. When resuming, objects already complete on the relay are skipped.
+ */
+async function uploadObjects(ctx: RoundContext, commit: Commit, resume: boolean): Promise<void> {
+  const parts = objectParts(ctx, commit);
+  await forEachLimit(commit.objects, ctx.opts.transfers, async (o, n) => {
+    if (resume && (await ctx.store.relay.stat(o.key))?.size === o.size) return;
+    await withRetries(`writing ${o.key}`, async () => {
+      const body = tap(partsStream(parts[n]), (c) => {
+        ctx.stats.uploadedBytes += c.length;
+        ctx.emit({ type: "bytes", direction: "up", bytes: c.length });
+      });
+      await ctx.store.relay.write(o.key, body, { size: o.size });
+    }, { retries: 3 });
+    ctx.stats.relayWrites++;
+  });
+}
+
 /** Records a published commit in the state: the published versions become the base. */
 export function finalize(ctx: RoundContext, commit: Commit): void {
   ctx.state.tx(() => {
@@ -187,19 +232,44 @@ export function finalize(ctx: RoundContext, commit: Commit): void {
   });
 }
 
-/** Finishes or rolls back a publication that a crash interrupted. */
+/**
+ * Finishes a publication that a crash interrupted: if the commit reached the relay only the
+ * state is updated; if the local files are unchanged the missing data objects are sent (those
+ * already on the relay are kept) and the commit written; otherwise it is rolled back.
+ */
 export async function recoverPending(ctx: RoundContext): Promise<void> {
   const p = ctx.state.getPending();
   if (!p) return;
   const commit = JSON.parse(p.body) as Commit;
-  if (await ctx.store.relay.stat(`commits/${ctx.me}-${String(p.seq).padStart(10, "0")}`)) {
+  if (await ctx.store.relay.stat(commitKey(ctx.me, p.seq))) {
     ctx.log.log("info", `completing the interrupted publication of commit ${p.seq}`);
     finalize(ctx, commit);
+    return;
+  }
+  if (commit.for === undefined && unchanged(ctx, commit)) {
+    ctx.log.log("info", `resuming the interrupted publication of commit ${p.seq}`);
+    await uploadObjects(ctx, commit, true);
+    await writeCommit(ctx, commit);
+    finalize(ctx, commit);
+    ctx.stats.published += commit.entries.length;
+    ctx.stats.uploaded += commit.entries.filter((e) => e.op === "put").length;
     return;
   }
   ctx.log.log("info", `rolling back the interrupted publication of commit ${p.seq}`);
   for (const o of commit.objects) await ctx.store.delete(o.key);
   ctx.state.clearPending(p.seq);
+}
+
+/** Whether every file of a pending commit is still as it was when the commit was planned. */
+function unchanged(ctx: RoundContext, commit: Commit): boolean {
+  return commit.entries.every((e) => {
+    const row = ctx.state.getFile(e.path);
+    if (!row || !row.dirty) return false;
+    if (e.op === "del") return row.deleted;
+    if (row.deleted || row.hash !== e.hash) return false;
+    const st = statLocalSync(`${ctx.root}/${e.path}`);
+    return st !== null && sameStat(st, row);
+  });
 }
 
 /**

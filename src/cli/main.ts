@@ -4,6 +4,7 @@ import { ConsoleLogger } from "../log/console_logger.ts";
 import type { Level } from "../log/logger.ts";
 import { runCommand } from "./run_command.ts";
 import { accessCommand } from "./access_command.ts";
+import { evictCommand } from "./evict_command.ts";
 import { generateKeyFile } from "../crypto/secret_source.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -103,6 +104,30 @@ Examples:
       await accessCommand(o, file, mods, (l) => console.log(l));
     });
 
+  ctl
+    .command("evict")
+    .description("remove a client that will not come back, so pushers stop keeping data for it")
+    .argument(
+      "<client>",
+      "its client name (or id, as shown in the error when the name is ambiguous)",
+    )
+    .option("-c, --config <file>", "configuration file")
+    .option(
+      "-r, --repository <section>",
+      "the section whose relay to clean (needed when there are several)",
+    )
+    .option("-v, --verbose", "log every step")
+    .addHelpText(
+      "after",
+      `
+Example:
+  escale ctl evict -r photos old-laptop     pushers of "photos" no longer wait for old-laptop
+A client that is evicted and comes back later joins again and gets a full copy.
+With "puller timeout" set, silent pullers are no longer waited for, without eviction.`,
+    )
+    .action(async (client, o) => {
+      await evictCommand(o, client, new ConsoleLogger(levelOf(o)), (l) => console.log(l));
+    });
   ctl
     .command("keygen")
     .description(

@@ -37,6 +37,8 @@ export function repoOptions(
     maxPageSize: s.maxPageSize,
     transfers: s.transfers ?? relay.capabilities.parallel,
     pullerCount: s.pullerCount,
+    pullerTimeoutSec: s.pullerTimeoutSec,
+    diskQuota: s.diskQuota,
     conflict: s.conflict,
     propagateDeletions: s.propagateDeletions,
     deleteThreshold: s.deleteThreshold,

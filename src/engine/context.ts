@@ -20,6 +20,10 @@ export interface RepoOptions {
   maxPageSize: number;
   transfers: number;
   pullerCount?: number;
+  /** a puller whose record was not refreshed for this long is no longer waited for */
+  pullerTimeoutSec?: number;
+  /** most bytes this client keeps on the relay (data and commits); it waits beyond */
+  diskQuota?: number;
   conflict: ConflictStrategy;
   propagateDeletions: boolean;
   deleteThreshold: number;
@@ -80,6 +84,18 @@ export interface RoundContext {
   clients: Map<string, ClientRecord>;
   commits: CommitRef[];
 }
+
+/** Clients this client must wait for: registered pullers, minus those silent for too long. */
+export function expectedPullers(ctx: RoundContext): ClientRecord[] {
+  const limit = ctx.opts.pullerTimeoutSec;
+  return [...ctx.clients.values()].filter((c) =>
+    c.pulls && c.id !== ctx.me &&
+    (limit === undefined || Date.now() - Date.parse(c.seen) <= limit * 1000)
+  );
+}
+
+/** A record is rewritten at least this often, so that `puller timeout` can tell who is alive. */
+export const HEARTBEAT_MS = 12 * 3600 * 1000;
 
 export function clientName(ctx: RoundContext, cid: string): string {
   if (cid === ctx.me) return ctx.opts.clientName;

@@ -1,4 +1,4 @@
-import type { RoundContext } from "./context.ts";
+import { expectedPullers, type RoundContext } from "./context.ts";
 
 /**
  * Space release: this client deletes its own commits (data first, then the commit) once every
@@ -7,8 +7,11 @@ import type { RoundContext } from "./context.ts";
  * addressed to some clients only needs those (or their disappearance).
  */
 export async function gcPhase(ctx: RoundContext): Promise<number> {
-  const pullers = [...ctx.clients.values()].filter((c) => c.pulls && c.id !== ctx.me);
+  const pullers = expectedPullers(ctx);
+  const alive = new Set(pullers.map((p) => p.id));
+  const registered = [...ctx.clients.values()].filter((c) => c.pulls && c.id !== ctx.me).length;
   let released = 0;
+  const releasedKeys: string[] = [];
   for (const ref of ctx.commits) {
     if (ref.cid !== ctx.me) continue;
     let meta = ctx.state.getPublished(ref.seq);
@@ -19,13 +22,18 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
     }
     const acked = (cid: string) => (ctx.clients.get(cid)?.acks[ctx.me] ?? 0) >= ref.seq;
     let done: boolean;
-    if (meta.targets) done = meta.targets.every((t) => !ctx.clients.has(t) || acked(t));
+    if (meta.targets) done = meta.targets.every((t) => !alive.has(t) || acked(t));
     else if (ctx.opts.pullerCount) {
       done = pullers.filter((p) => acked(p.id)).length >= ctx.opts.pullerCount;
-    } else done = pullers.length > 0 && pullers.every((p) => acked(p.id));
+    } else {
+      // Someone must have registered to pull (a lone pusher keeps its commits for the first
+      // puller); pullers silent beyond `puller timeout` are not waited for.
+      done = registered > 0 && pullers.every((p) => acked(p.id));
+    }
     if (!done) continue;
     for (const key of meta.objects) await ctx.store.delete(key);
     await ctx.store.delete(ref.key);
+    releasedKeys.push(ref.key);
     ctx.state.tx(() => {
       ctx.state.forgetPublished(ref.seq);
       if (ref.seq > Number(ctx.state.getMeta("gcFloor") ?? "0")) {
@@ -33,6 +41,11 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
       }
     });
     released++;
+  }
+  if (released) {
+    const left = new Set(ctx.commits.map((c) => c.key));
+    for (const key of releasedKeys) left.delete(key);
+    ctx.commits = ctx.commits.filter((c) => left.has(c.key));
   }
   ctx.stats.garbageCollected += released;
   return released;

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { EscaleError, isKind, localIoError } from "../errors/errors.ts";
 import type { Commit, Entry } from "../protocol/format.ts";
+import type { CommitRef } from "../protocol/relay_store.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { clientName, type RoundContext } from "./context.ts";
 import { conflictName } from "./conflict_name.ts";
@@ -48,15 +49,7 @@ type Plan =
  */
 export async function pullPhase(ctx: RoundContext): Promise<boolean> {
   const todo = ctx.commits.filter((c) => c.cid !== ctx.me && c.seq > ctx.state.getAck(c.cid));
-  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
-  let firstChanged = false;
-  for (const c of todo) {
-    if (first[c.cid] === undefined) {
-      first[c.cid] = c.seq;
-      firstChanged = true;
-    }
-  }
-  if (firstChanged) ctx.state.setMeta("first", JSON.stringify(first));
+  noteGaps(ctx, todo);
   for (let i = 0; i < todo.length; i += BATCH) {
     const refs = todo.slice(i, i + BATCH);
     const commits: Commit[] = [];
@@ -77,6 +70,39 @@ export async function pullPhase(ctx: RoundContext): Promise<boolean> {
     ctx.stats.commitsApplied += refs.length;
   }
   return todo.length > 0;
+}
+
+/**
+ * first[p] tells p from which of its commits this client has seen everything. It is the lowest
+ * commit of p found when p was first read; it moves up when commits of p were released before
+ * this client applied them (it was new, evicted, timed out, or its state was restored): p's
+ * record announces its last sequence, so a gap shows even when nothing of p is left. A first
+ * above 1 asks p for a snapshot (see push.ts).
+ */
+function noteGaps(ctx: RoundContext, todo: CommitRef[]): void {
+  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  let changed = false;
+  const lowest = new Map<string, number>();
+  for (const c of todo) if (!lowest.has(c.cid)) lowest.set(c.cid, c.seq);
+  for (const p of ctx.clients.values()) {
+    if (p.id === ctx.me || !p.pushes) continue;
+    const ack = ctx.state.getAck(p.id);
+    const low = lowest.get(p.id);
+    const last = p.seq ?? 0;
+    let from: number | undefined;
+    if (low !== undefined) from = first[p.id] === undefined || low > ack + 1 ? low : undefined;
+    else if (last > ack) from = last + 1; // everything after our acknowledgement was released
+    if (from === undefined || (first[p.id] !== undefined && from <= first[p.id])) continue;
+    if (from > 1 && first[p.id] !== undefined) {
+      ctx.log.log(
+        "warn",
+        `missed changes of ${p.name} that the relay already released; asking for a full copy`,
+      );
+    }
+    first[p.id] = from;
+    changed = true;
+  }
+  if (changed) ctx.state.setMeta("first", JSON.stringify(first));
 }
 
 async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { EscaleError, isKind } from "../errors/errors.ts";
 import { type Commit, commitKey, dataKey, type Entry } from "../protocol/format.ts";
 import type { FileRow } from "../state/state_db.ts";
-import type { RoundContext } from "./context.ts";
+import { expectedPullers, type RoundContext } from "./context.ts";
 import { type Part, partsStream, planPacks } from "./data_objects.ts";
 import { withRetries } from "../relay/retry_relay.ts";
 import { sameStat, statLocalSync } from "./local_fs.ts";
@@ -17,12 +17,44 @@ export async function pushPhase(ctx: RoundContext): Promise<boolean> {
     (r.deleted ? ctx.rules.pushDeletes : true) && ctx.state.getAccess(r.path).r !== "-"
   );
   let published = false;
-  for (const group of groups(rows, ctx.opts.maxPageSize)) {
+  const quota = ctx.opts.diskQuota;
+  let budget = quota === undefined || rows.length === 0
+    ? Infinity
+    : quota - (await usedOnRelay(ctx));
+  const limit = Math.min(ctx.opts.maxPageSize, quota ?? Infinity);
+  for (const group of groups(rows, limit)) {
+    const bytes = newBytes(group);
+    if (bytes > budget) {
+      const big = group.length === 1 && quota !== undefined && bytes > quota;
+      ctx.log.log(
+        "warn",
+        big
+          ? `${
+            group[0].path
+          } (${bytes} bytes) is larger than the disk quota (${quota} bytes) and cannot be sent`
+          : `disk quota reached (${
+            quota! - budget
+          } of ${quota} bytes in use on the relay); the remaining changes wait until pullers have released space`,
+      );
+      if (!big) break;
+      continue;
+    }
+    budget -= bytes;
     await publish(ctx, group);
     published = true;
   }
   published = (await welcomeNewPullers(ctx)) || published;
   return published;
+}
+
+const newBytes = (rows: FileRow[]) =>
+  rows.reduce((n, r) => n + (r.deleted || r.movedFrom ? 0 : r.size), 0);
+
+/** Bytes this client currently keeps on the relay: its data objects and commits. */
+async function usedOnRelay(ctx: RoundContext): Promise<number> {
+  const data = (await ctx.store.listData()).filter((d) => d.cid === ctx.me);
+  const commits = ctx.commits.filter((c) => c.cid === ctx.me);
+  return [...data, ...commits].reduce((n, o) => n + o.size, 0);
 }
 
 /** Splits rows into commits of at most `maxBytes` new data (at least one file each). */
@@ -273,32 +305,35 @@ function unchanged(ctx: RoundContext, commit: Commit): boolean {
 }
 
 /**
- * Late joiners: when a puller registers after some of this client's commits were already
- * released, it gets a snapshot commit addressed to it alone, with every file this client
- * authored (or whose author is no longer registered).
+ * Late joiners and pullers that missed released commits: a puller whose record says it first
+ * saw this client's commits at a sequence above 1 (or saw none while some were released) gets a
+ * snapshot commit addressed to it alone, with every file this client produced (or whose producer
+ * is no longer registered). `served` remembers the last snapshot per puller, so a puller gets a
+ * new one only when it reports a newer gap.
  */
 async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
-  const welcomed = new Set<string>(JSON.parse(ctx.state.getMeta("welcomed") ?? "[]"));
-  const gcFloor = Number(ctx.state.getMeta("gcFloor") ?? "0");
+  // With a puller count, as in Escale, only that many pullers are meant to get each change.
+  if (ctx.opts.pullerCount) return false;
+  const served: Record<string, number> = JSON.parse(ctx.state.getMeta("served") ?? "{}");
   const pushers = new Set([...ctx.clients.values()].filter((c) => c.pushes).map((c) => c.id));
   pushers.add(ctx.me);
   let published = false;
-  for (const c of ctx.clients.values()) {
-    if (!c.pulls || c.id === ctx.me || welcomed.has(c.id)) continue;
-    const first = c.first?.[ctx.me];
-    const missed = first === undefined ? (c.acks[ctx.me] ?? 0) === 0 && gcFloor > 0 : first > 1;
-    if (missed) {
-      const rows = [...ctx.state.allFiles()].filter((r) =>
-        !r.deleted && !r.dirty && (r.origin === ctx.me || !pushers.has(r.origin))
+  for (const c of expectedPullers(ctx)) {
+    const first = c.first?.[ctx.me] ?? 0;
+    if (first <= 1 || (served[c.id] !== undefined && first <= served[c.id])) continue;
+    const rows = [...ctx.state.allFiles()].filter((r) =>
+      !r.deleted && !r.dirty && (r.origin === ctx.me || !pushers.has(r.origin))
+    );
+    if (rows.length) {
+      ctx.log.log(
+        "info",
+        `sending a full copy of ${rows.length} files to client ${c.name}, which joined late or missed released changes`,
       );
-      if (rows.length) {
-        ctx.log.log("info", `sending a full copy of ${rows.length} files to new client ${c.name}`);
-        for (const g of groups(rows, ctx.opts.maxPageSize)) await publish(ctx, g, [c.id]);
-        published = true;
-      }
+      for (const g of groups(rows, ctx.opts.maxPageSize)) await publish(ctx, g, [c.id]);
+      published = true;
     }
-    welcomed.add(c.id);
-    ctx.state.setMeta("welcomed", JSON.stringify([...welcomed]));
+    served[c.id] = Number(ctx.state.getMeta("seq") ?? "0");
+    ctx.state.setMeta("served", JSON.stringify(served));
   }
   return published;
 }

@@ -4,6 +4,7 @@ import type { RelayStore } from "../protocol/relay_store.ts";
 import { StateDb } from "../state/state_db.ts";
 import {
   emptyStats,
+  HEARTBEAT_MS,
   type ProgressEvent,
   type RepoOptions,
   type RoundContext,
@@ -88,6 +89,12 @@ export class Repository {
       clients: await this.#readClients(),
       commits: await this.store.listCommits(),
     };
+    if (this.state.getMeta("registered") && !ctx.clients.has(this.me)) {
+      // Evicted by an operator (or the relay lost the record): join again from scratch, so the
+      // pushers send what was released meanwhile.
+      this.log.log("warn", `this client was evicted from ${this.store.name}; joining again`);
+      this.state.forgetProgress();
+    }
     await recoverPending(ctx);
     const scan = await scanLocal({
       root: ctx.root,
@@ -106,8 +113,9 @@ export class Repository {
       `scanned ${scan.files} files, hashed ${scan.hashed}, ${scan.changed.length} changed, ${scan.deleted.length} deleted`,
     );
     if (rules.pulls) await pullPhase(ctx);
+    // Release before publishing, so that space freed by pullers counts against the quota now.
+    if (ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
     if (rules.pushes) await pushPhase(ctx);
-    if (rules.pushes || ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
     await this.#updateOwnRecord(ctx);
     return ctx.stats;
   }
@@ -143,12 +151,14 @@ export class Repository {
       seen: new Date().toISOString(),
       acks: this.state.allAcks(),
       first: JSON.parse(this.state.getMeta("first") ?? "{}"),
+      seq: Number(this.state.getMeta("seq") ?? "0"),
     };
     const same = onRelay && onRelay.name === rec.name && onRelay.pulls === rec.pulls &&
       onRelay.pushes === rec.pushes &&
       JSON.stringify(sorted(onRelay.acks)) === JSON.stringify(sorted(rec.acks)) &&
-      JSON.stringify(sorted(onRelay.first ?? {})) === JSON.stringify(sorted(rec.first ?? {}));
-    if (same) return;
+      JSON.stringify(sorted(onRelay.first ?? {})) === JSON.stringify(sorted(rec.first ?? {})) &&
+      (onRelay.seq ?? 0) === rec.seq;
+    if (same && Date.now() - Date.parse(onRelay.seen) < HEARTBEAT_MS) return;
     for (const other of ctx.clients.values()) {
       if (other.id !== this.me && other.name === rec.name && !onRelay) {
         this.log.log(
@@ -158,6 +168,7 @@ export class Repository {
       }
     }
     await this.store.writeClient(rec);
+    this.state.setMeta("registered", "1");
     ctx.stats.relayWrites++;
   }
 }

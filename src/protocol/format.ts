@@ -76,6 +76,8 @@ export interface ClientRecord {
   /** per pusher cid: lowest commit seq this client found when it first read that pusher's
    * commits; above 1 it missed released commits and the pusher sends it a full copy */
   first?: Record<string, number>;
+  /** last commit sequence this client published (lets pullers see released commits they missed) */
+  seq?: number;
 }
 
 /** Version vector: per client id, the counter of that client's last edit included. */
@@ -161,6 +163,7 @@ export function validateClientRecord(x: unknown, where: string, cid: string): Cl
   for (const [k, v] of Object.entries(r.acks)) {
     if (!CID.test(k) || !isCount(v)) fail(where, "bad ack");
   }
+  if (r.seq !== undefined && !isCount(r.seq)) fail(where, "bad seq");
   if (r.first !== undefined) {
     if (typeof r.first !== "object" || r.first === null) fail(where, "bad first");
     for (const [k, v] of Object.entries(r.first)) {

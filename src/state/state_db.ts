@@ -297,9 +297,17 @@ export class StateDb {
       );
       this.#db.exec("DELETE FROM files WHERE deleted = 1");
       this.#db.exec("UPDATE files SET vv = '{}', dirty = 1, moved_from = NULL");
-      for (const k of ["seq", "welcomed", "gcFloor"]) {
+      for (const k of ["seq", "served", "gcFloor", "first"]) {
         this.#q("DELETE FROM meta WHERE k = ?").run(k);
       }
+    });
+  }
+
+  /** Forgets how far other clients' commits were applied (after an eviction). */
+  forgetProgress(): void {
+    this.tx(() => {
+      this.#db.exec("DELETE FROM acks");
+      for (const k of ["first", "registered"]) this.#q("DELETE FROM meta WHERE k = ?").run(k);
     });
   }
 

@@ -1,0 +1,79 @@
+import { EscaleError, isKind } from "../errors/errors.ts";
+import { collect, fromUtf8, utf8 } from "../util/streams.ts";
+import { LEASES_DIR } from "./format.ts";
+import type { RelayStore } from "./relay_store.ts";
+
+interface LeaseRecord {
+  owner: string;
+  expires: string;
+}
+
+/**
+ * Runs `fn` while holding the lease `leases/<name>`: an object with its owner and expiry,
+ * created with create-if-absent, renewed every third of its lifetime while held, deleted at the
+ * end. A lease whose expiry has passed is stale and may be taken over. Only maintenance
+ * operations (evict, migrate, restore, fix) take leases; normal sync never does.
+ */
+export async function withLease<T>(
+  store: RelayStore,
+  name: string,
+  owner: string,
+  fn: () => Promise<T>,
+  ttlMs = 5 * 60_000,
+): Promise<T> {
+  const key = `${LEASES_DIR}/${name}`;
+  const body = () =>
+    utf8.encode(JSON.stringify({ owner, expires: new Date(Date.now() + ttlMs).toISOString() }));
+  for (let attempt = 0;; attempt++) {
+    try {
+      await store.relay.write(key, body(), { ifAbsent: true });
+      break;
+    } catch (e) {
+      if (!isKind(e, "exists") || attempt > 0) throw busy(e, key);
+      const held = await readLease(store, key);
+      if (held && Date.parse(held.expires) > Date.now()) {
+        throw new EscaleError(
+          "permanent",
+          `${store.name}: busy: ${held.owner} holds the ${name} lease until ${held.expires}`,
+        );
+      }
+      await store.relay.delete(key); // stale: take it over
+    }
+  }
+  // Verify we won (relays without atomic create-if-absent).
+  const mine = await readLease(store, key);
+  if (mine?.owner !== owner) {
+    throw new EscaleError(
+      "permanent",
+      `${store.name}: busy: ${mine?.owner ?? "another client"} took the ${name} lease`,
+    );
+  }
+  const timer = setInterval(() => {
+    store.relay.write(key, body()).catch(() => {});
+  }, ttlMs / 3);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+    await store.relay.delete(key).catch(() => {});
+  }
+}
+
+function busy(e: unknown, key: string): unknown {
+  return isKind(e, "exists")
+    ? new EscaleError("permanent", `${key}: the lease is held by another client`)
+    : e;
+}
+
+async function readLease(store: RelayStore, key: string): Promise<LeaseRecord | null> {
+  try {
+    const r = JSON.parse(
+      fromUtf8.decode(await collect(await store.relay.read(key), 64 * 1024, key)),
+    );
+    return typeof r?.owner === "string" && typeof r?.expires === "string" ? r : null;
+  } catch (e) {
+    if (isKind(e, "not-found")) return null;
+    if (e instanceof SyntaxError) return { owner: "unknown", expires: new Date(0).toISOString() };
+    throw e;
+  }
+}

@@ -9,7 +9,11 @@ export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
   if (a !== e) throw new Error(`${msg ? msg + ": " : ""}expected\n${e}\ngot\n${a}`);
 }
 
-export async function assertRejects(fn: () => Promise<unknown>, check?: (e: unknown) => boolean, msg?: string): Promise<unknown> {
+export async function assertRejects(
+  fn: () => Promise<unknown>,
+  check?: (e: unknown) => boolean,
+  msg?: string,
+): Promise<unknown> {
   try {
     await fn();
   } catch (e) {

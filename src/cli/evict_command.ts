@@ -69,6 +69,6 @@ export async function evictCommand(
       },
     );
   } finally {
-    repo.close();
+    await repo.close();
   }
 }

@@ -5,6 +5,7 @@ import type { Level } from "../log/logger.ts";
 import { runCommand } from "./run_command.ts";
 import { accessCommand } from "./access_command.ts";
 import { evictCommand } from "./evict_command.ts";
+import { testRelayCommand } from "./test_relay_command.ts";
 import { generateKeyFile } from "../crypto/secret_source.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -54,6 +55,10 @@ export function buildProgram(setCode: (n: number) => void): Command {
     )
     .option("-v, --verbose", "log every step")
     .option("-q, --quiet", "log only warnings and errors")
+    .option(
+      "--json",
+      "write one JSON event per line on stdout (round start/end, files, progress, errors)",
+    )
     .addHelpText(
       "after",
       `
@@ -70,6 +75,8 @@ ${exitCodeHelp()}`,
           once: o.once,
           repository: o.repository,
           force: o.force,
+          json: o.json,
+          level: levelOf(o),
         }, new ConsoleLogger(levelOf(o))),
       );
     });
@@ -127,6 +134,27 @@ With "puller timeout" set, silent pullers are no longer waited for, without evic
     )
     .action(async (client, o) => {
       await evictCommand(o, client, new ConsoleLogger(levelOf(o)), (l) => console.log(l));
+    });
+  ctl
+    .command("test-relay")
+    .description(
+      "check that the configured relay behaves as escale needs (atomic writes, listings, ranges, ...)",
+    )
+    .option("-c, --config <file>", "configuration file")
+    .addOption(
+      new Option("-r, --repository <section>", "only this section (repeatable)").argParser(
+        (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+      ),
+    )
+    .addHelpText(
+      "after",
+      `
+Works in a scratch folder "escale-test-relay-<random>" inside the relay folder, removed at the end.
+Example:
+  escale ctl test-relay -r photos`,
+    )
+    .action(async (o) => {
+      await testRelayCommand(o, (l) => console.log(l));
     });
   ctl
     .command("keygen")

@@ -1,14 +1,79 @@
 import type { RelaySettings } from "../config/settings.ts";
-import { EscaleError } from "../errors/errors.ts";
+import { ConfigError } from "../errors/errors.ts";
 import { FileRelay } from "../relay/file_relay.ts";
+import { FtpRelay } from "../relay/ftp/ftp_relay.ts";
+import { RcloneRelay } from "../relay/rclone/rclone_relay.ts";
 import type { Relay } from "../relay/relay.ts";
+import { S3Relay } from "../relay/s3/s3_relay.ts";
+import { WebDavRelay } from "../relay/webdav/webdav_relay.ts";
 
 /** Builds the backend a section's relay settings describe, and checks it can be reached. */
 export async function openRelay(s: RelaySettings): Promise<Relay> {
+  const timeoutMs = s.timeoutSec * 1000;
   switch (s.protocol) {
     case "file":
       return await new FileRelay(s.directory).open();
-    default:
-      throw new EscaleError("config", `protocol ${s.protocol} is not available in this build`);
+    case "webdav": {
+      const port = s.port ? `:${s.port}` : "";
+      const dir = s.directory.startsWith("/") ? s.directory : `/${s.directory}`;
+      return await new WebDavRelay({
+        url: `${s.scheme ?? "https"}://${s.host}${port}${dir.endsWith("/") ? dir : dir + "/"}`,
+        user: s.user,
+        password: s.password,
+        caFile: s.caFile,
+        verifySsl: s.verifySsl,
+        certFile: s.certFile,
+        keyFile: s.keyFile,
+        timeoutMs,
+      }).open();
+    }
+    case "s3": {
+      if (!s.bucket) {
+        throw new ConfigError(
+          "protocol s3 needs a bucket ('bucket = …' or host address s3://bucket/prefix)",
+        );
+      }
+      if (!s.user || !s.password) {
+        throw new ConfigError(
+          "protocol s3 needs credentials: 'access key id' and 'secret access key' (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+        );
+      }
+      const region = s.region ?? "us-east-1";
+      return await new S3Relay({
+        endpoint: s.endpoint ?? `https://s3.${region}.amazonaws.com`,
+        region,
+        bucket: s.bucket,
+        prefix: s.directory,
+        pathStyle: s.pathStyle ?? s.endpoint !== undefined,
+        accessKeyId: s.user,
+        secretAccessKey: s.password,
+        sessionToken: s.sessionToken,
+        caFile: s.caFile,
+        verifySsl: s.verifySsl,
+        timeoutMs,
+      }).open();
+    }
+    case "ftp":
+    case "ftps":
+      return await new FtpRelay({
+        host: s.host!,
+        port: s.port,
+        user: s.user,
+        password: s.password,
+        directory: s.directory,
+        tls: s.protocol === "ftps" ? "explicit" : "none",
+        caFile: s.caFile,
+        verifySsl: s.verifySsl,
+        clearDataChannel: s.ftpsClearData,
+        timeoutMs,
+      }).open();
+    case "rclone":
+      return await new RcloneRelay({
+        binary: s.rcloneBinary,
+        remote: s.rcloneRemote!,
+        directory: s.directory,
+        configFile: s.rcloneConfig,
+        timeoutMs,
+      }).open();
   }
 }

@@ -62,12 +62,17 @@ export async function openRepository(
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
   });
-  const enc: EncryptionSetting = s.encryption === "aead"
-    ? { mode: "aead", secret: await readSecret(s.passphrase!) }
-    : { mode: "none" };
-  const { store, header } = await openStore(relay, enc);
-  const statePath = await ensureStateDir(cfg, s);
-  const opts = repoOptions(s, flags, relay, statePath.slice(0, statePath.lastIndexOf("/")));
-  const repo = Repository.open(opts, store, header.created, statePath, log);
-  return { repo, relay };
+  try {
+    const enc: EncryptionSetting = s.encryption === "aead"
+      ? { mode: "aead", secret: await readSecret(s.passphrase!) }
+      : { mode: "none" };
+    const { store, header } = await openStore(relay, enc);
+    const statePath = await ensureStateDir(cfg, s);
+    const opts = repoOptions(s, flags, relay, statePath.slice(0, statePath.lastIndexOf("/")));
+    const repo = Repository.open(opts, store, header.created, statePath, log);
+    return { repo, relay };
+  } catch (e) {
+    await relay.close().catch(() => {});
+    throw e;
+  }
 }

@@ -4,15 +4,28 @@ import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
 import { describeError, EscaleError, ExitCode, exitCodeOf } from "../errors/errors.ts";
 import type { RoundStats } from "../engine/context.ts";
 import { RefreshSchedule } from "../engine/refresh_schedule.ts";
-import type { Logger } from "../log/logger.ts";
-import { openRepository } from "./open_repository.ts";
 import type { Repository } from "../engine/repository.ts";
+import { ConsoleLogger } from "../log/console_logger.ts";
+import { ErrorLog } from "../log/error_log.ts";
+import { FailureReporter } from "../log/failure_reporter.ts";
+import { JsonEventWriter } from "../log/json_events.ts";
+import { defaultLogFile } from "../log/log_location.ts";
+import type { Level, Logger } from "../log/logger.ts";
+import { Notifier } from "../log/notifier.ts";
+import { ProgressBars } from "../log/progress_bar.ts";
+import type { ProgressSink } from "../log/progress_sink.ts";
+import { RedactingLogger } from "../log/redact.ts";
+import { RotatingLog } from "../log/rotating_log.ts";
+import { TeeLogger } from "../log/tee_logger.ts";
+import { openRepository } from "./open_repository.ts";
 
 export interface RunOptions {
   config?: string;
   once?: boolean;
   repository?: string[];
   force?: boolean;
+  json?: boolean;
+  level?: Level;
 }
 
 export function formatBytes(n: number): string {
@@ -25,36 +38,24 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n > 1 ? "s" : ""}`;
+
 export function summarize(s: RoundStats): string {
   const parts: string[] = [];
   if (s.uploaded) {
-    parts.push(
-      `sent ${s.uploaded} file${s.uploaded > 1 ? "s" : ""} (${formatBytes(s.uploadedBytes)})`,
-    );
+    parts.push(`sent ${plural(s.uploaded, "file")} (${formatBytes(s.uploadedBytes)})`);
   }
   if (s.published > s.uploaded) {
-    parts.push(
-      `published ${s.published - s.uploaded} deletion/rename${
-        s.published - s.uploaded > 1 ? "s" : ""
-      }`,
-    );
+    parts.push(`published ${plural(s.published - s.uploaded, "deletion/rename")}`);
   }
   if (s.downloaded) {
-    parts.push(
-      `received ${s.downloaded} file${s.downloaded > 1 ? "s" : ""} (${
-        formatBytes(s.downloadedBytes)
-      })`,
-    );
+    parts.push(`received ${plural(s.downloaded, "file")} (${formatBytes(s.downloadedBytes)})`);
   }
-  if (s.deletedLocal) {
-    parts.push(`deleted ${s.deletedLocal} local file${s.deletedLocal > 1 ? "s" : ""}`);
-  }
-  if (s.movedLocal) parts.push(`moved ${s.movedLocal} local file${s.movedLocal > 1 ? "s" : ""}`);
-  if (s.conflicts) parts.push(`${s.conflicts} conflict${s.conflicts > 1 ? "s" : ""} resolved`);
+  if (s.deletedLocal) parts.push(`deleted ${plural(s.deletedLocal, "local file")}`);
+  if (s.movedLocal) parts.push(`moved ${plural(s.movedLocal, "local file")}`);
+  if (s.conflicts) parts.push(`${plural(s.conflicts, "conflict")} resolved`);
   if (s.garbageCollected) {
-    parts.push(
-      `released ${s.garbageCollected} commit${s.garbageCollected > 1 ? "s" : ""} on the relay`,
-    );
+    parts.push(`released ${plural(s.garbageCollected, "commit")} on the relay`);
   }
   return parts.length ? parts.join(", ") : "up to date";
 }
@@ -62,9 +63,70 @@ export function summarize(s: RoundStats): string {
 const active = (s: RoundStats) =>
   s.uploaded + s.downloaded + s.published + s.deletedLocal + s.movedLocal > 0;
 
+/** Every secret of a configuration: what redaction must remove from any output. */
+export function secretsOf(cfg: LoadedConfig): string[] {
+  const out = new Set<string>();
+  for (const s of cfg.sections) {
+    for (const v of [s.relay.password, s.relay.sessionToken, s.passphrase?.value]) {
+      if (v && v.length >= 3) out.add(v);
+    }
+  }
+  return [...out];
+}
+
+/** What a run writes to: console (or progress bars), the log file, JSON events, error.log. */
+interface Outputs {
+  log: Logger;
+  sink(section: string): ProgressSink | null;
+  reporter: FailureReporter;
+  secrets: string[];
+  close(): void;
+}
+
+function openOutputs(cfg: LoadedConfig, opts: RunOptions, console: Logger): Outputs {
+  const secrets = secretsOf(cfg);
+  const logPath = cfg.global.logFile ?? defaultLogFile(cfg.file);
+  let file: RotatingLog | null = null;
+  try {
+    file = RotatingLog.open({
+      path: logPath,
+      level: cfg.global.logLevel,
+      rotate: cfg.global.logRotate,
+    });
+  } catch (e) {
+    console.log("warn", `no log file: ${describeError(e)}`);
+  }
+  const bars = opts.json ? null : new ProgressBars();
+  const consoleLog = bars?.enabled
+    ? new ConsoleLogger(opts.level ?? "info", "escale", bars.logLine)
+    : console;
+  const log = new RedactingLogger(file ? new TeeLogger(consoleLog, file) : consoleLog, secrets);
+  let errorLog: ErrorLog | null = null;
+  try {
+    errorLog = file ? ErrorLog.beside(logPath, { secrets }) : null;
+  } catch { /* reported by the log file already */ }
+  return {
+    log,
+    secrets,
+    reporter: new FailureReporter(errorLog),
+    sink: (section) =>
+      opts.json
+        ? new JsonEventWriter(Deno.stdout, { secrets })
+        : bars?.enabled
+        ? bars.sink()
+        : (void section, null),
+    close() {
+      bars?.stop();
+      file?.close();
+    },
+  };
+}
+
 /** `escale run`: every selected section, concurrently; one round each or forever. */
-export async function runCommand(opts: RunOptions, log: Logger): Promise<number> {
+export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<number> {
   const cfg = await loadConfig(findConfigFile(opts.config), { sections: opts.repository });
+  const out = openOutputs(cfg, opts, consoleLog);
+  const log = out.log;
   for (const w of cfg.warnings) log.log("warn", w);
   if (cfg.sections.length === 0) {
     throw new EscaleError("config", `${cfg.file}: no repository section to run`);
@@ -79,7 +141,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<number>
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
     const codes = await Promise.all(
-      cfg.sections.map((s) => runSection(cfg, s, opts, log.child(s.name), stop.signal)),
+      cfg.sections.map((s) => runSection(cfg, s, opts, log.child(s.name), out, stop.signal)),
     );
     const failed = codes.filter((c) => c !== 0);
     if (failed.length === 0) {
@@ -88,6 +150,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<number>
     return failed.every((c) => c === failed[0]) ? failed[0] : ExitCode.failure;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    out.close();
   }
 }
 
@@ -96,39 +159,64 @@ async function runSection(
   s: SectionSettings,
   opts: RunOptions,
   log: Logger,
+  out: Outputs,
   signal: AbortSignal,
 ): Promise<number> {
   let repo: Repository | null = null;
   const schedule = new RefreshSchedule(s.refreshSec);
+  const notifier = new Notifier({
+    maintainer: s.maintainer,
+    smtpHost: (s.options["smtp host"] as string | undefined) ?? "localhost",
+    smtpPort: (s.options["smtp port"] as number | undefined) ?? 25,
+    onFailure: s.options["on failure"] as string | undefined,
+    secrets: out.secrets,
+    log,
+  });
   let failures = 0;
   try {
     while (!signal.aborted) {
+      const sink = out.sink(s.name);
       try {
         repo ??= (await openRepository(cfg, s, { force: opts.force }, log)).repo;
+        repo.emit = (e) => sink?.event(e);
+        sink?.begin(s.name);
         const stats = await repo.round();
+        sink?.end(stats);
         log.log(active(stats) || opts.once ? "info" : "debug", summarize(stats));
+        out.reporter.succeeded(s.name);
         failures = 0;
         if (opts.once) return ExitCode.ok;
         await sleep(schedule.next(active(stats)) * 1000, signal);
       } catch (e) {
-        log.log("error", describeError(e));
+        const message = describeError(e);
+        const code = exitCodeOf(e);
+        sink?.fail(message, code);
+        log.log("error", message);
         if (!(e instanceof EscaleError)) log.log("debug", (e as Error).stack ?? String(e));
-        if (opts.once) return exitCodeOf(e);
         // Configuration, key and safety problems do not heal by waiting.
-        if (e instanceof EscaleError && ["config", "usage", "key", "safety"].includes(e.kind)) {
-          return exitCodeOf(e);
-        }
-        repo?.close();
+        const final = opts.once ||
+          (e instanceof EscaleError && ["config", "usage", "key", "safety"].includes(e.kind));
+        await repo?.close();
         repo = null;
         failures++;
         const wait = Math.min(s.refreshSec * 10, 5 * 2 ** Math.min(failures, 8));
+        await out.reporter.failed(
+          {
+            section: s.name,
+            message,
+            exitCode: code,
+            detail: final ? undefined : `retrying in ${wait} s`,
+          },
+          notifier,
+        );
+        if (final) return code;
         log.log("info", `retrying in ${wait} s`);
         await sleep(wait * 1000, signal);
       }
     }
     return ExitCode.ok;
   } finally {
-    repo?.close();
+    await repo?.close();
   }
 }
 

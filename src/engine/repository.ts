@@ -70,8 +70,10 @@ export class Repository {
     return new Repository(opts, store, state, log, me);
   }
 
-  close(): void {
+  /** Closes the state and the relay connection (network clients, an rclone daemon). */
+  async close(): Promise<void> {
     this.state.close();
+    await this.store.relay.close().catch(() => {});
   }
 
   async round(): Promise<RoundStats> {

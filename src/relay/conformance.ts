@@ -56,7 +56,11 @@ async function expectKind(p: Promise<unknown>, kind: string, what: string): Prom
     await p;
   } catch (e) {
     if (isKind(e, kind as never)) return;
-    fail(`${what}: expected a "${kind}" error, got ${e instanceof EscaleError ? e.kind + ": " : ""}${e}`);
+    fail(
+      `${what}: expected a "${kind}" error, got ${
+        e instanceof EscaleError ? e.kind + ": " : ""
+      }${e}`,
+    );
   }
   fail(`${what}: expected a "${kind}" error, got success`);
 }
@@ -122,7 +126,11 @@ const checks: Check[] = [
   }],
   ["create-if-absent refuses an existing object", async (r, d) => {
     await r.write(`${d}/once`, utf8.encode("one"), { ifAbsent: true });
-    await expectKind(r.write(`${d}/once`, utf8.encode("two"), { ifAbsent: true }), "exists", "second create");
+    await expectKind(
+      r.write(`${d}/once`, utf8.encode("two"), { ifAbsent: true }),
+      "exists",
+      "second create",
+    );
     const got = new TextDecoder().decode(await collect(await r.read(`${d}/once`)));
     if (got !== "one") fail(`content became ${JSON.stringify(got)}`);
   }],
@@ -149,8 +157,12 @@ const checks: Check[] = [
   }],
   ["parallel writes and reads of distinct objects", async (r, d) => {
     const n = 12;
-    await Promise.all(Array.from({ length: n }, (_, i) => r.write(`${d}/par/${i}`, pattern(10_000 + i, i))));
-    const back = await Promise.all(Array.from({ length: n }, async (_, i) => collect(await r.read(`${d}/par/${i}`))));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => r.write(`${d}/par/${i}`, pattern(10_000 + i, i))),
+    );
+    const back = await Promise.all(
+      Array.from({ length: n }, async (_, i) => collect(await r.read(`${d}/par/${i}`))),
+    );
     back.forEach((b, i) => {
       if (!same(b, pattern(10_000 + i, i))) fail(`object ${i} differs`);
     });
@@ -190,7 +202,12 @@ export async function runConformance(relay: Relay, scratch: string): Promise<Che
       await fn(relay, scratch);
       results.push({ name, ok: true, ms: performance.now() - t0 });
     } catch (e) {
-      results.push({ name, ok: false, detail: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 });
+      results.push({
+        name,
+        ok: false,
+        detail: e instanceof Error ? e.message : String(e),
+        ms: performance.now() - t0,
+      });
     }
   }
   await removeTree(relay, scratch);

@@ -1,6 +1,13 @@
 import { RelayError } from "../errors/errors.ts";
 import { checkKey, parentOf } from "./keys.ts";
-import type { Body, ReadOptions, Relay, RelayCapabilities, RelayEntry, WriteOptions } from "./relay.ts";
+import type {
+  Body,
+  ReadOptions,
+  Relay,
+  RelayCapabilities,
+  RelayEntry,
+  WriteOptions,
+} from "./relay.ts";
 import { bytesStream, collect, toStream } from "../util/streams.ts";
 
 /** A relay held in memory: fast engine tests, and a reference for what backends must do. */
@@ -40,7 +47,9 @@ export class MemoryRelay implements Relay {
     const o = this.objects.get(key);
     if (!o) return Promise.reject(new RelayError("not-found", `${key}: not found on relay`, key));
     const start = Math.min(opts.offset ?? 0, o.data.length);
-    const end = opts.length === undefined ? o.data.length : Math.min(o.data.length, start + opts.length);
+    const end = opts.length === undefined
+      ? o.data.length
+      : Math.min(o.data.length, start + opts.length);
     return Promise.resolve(bytesStream(o.data.slice(start, end)));
   }
 

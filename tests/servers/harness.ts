@@ -12,7 +12,11 @@ export function freePort(): number {
 }
 
 /** Waits until something accepts TCP connections on the port, or the child exits, or timeout. */
-export async function waitForPort(port: number, child?: Deno.ChildProcess, timeoutMs = 15_000): Promise<void> {
+export async function waitForPort(
+  port: number,
+  child?: Deno.ChildProcess,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   child?.status.then(() => (exited = true));
@@ -35,7 +39,11 @@ export interface RunningProcess {
 }
 
 /** Spawns a server process with output sent to a log file; `stop` sends SIGTERM then SIGKILL. */
-export function spawnServer(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; log: string }): RunningProcess {
+export function spawnServer(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; log: string },
+): RunningProcess {
   const logFile = Deno.openSync(opts.log, { write: true, create: true, append: true });
   const child = new Deno.Command(cmd, {
     args,
@@ -46,8 +54,12 @@ export function spawnServer(cmd: string, args: string[], opts: { env?: Record<st
     stderr: "piped",
   }).spawn();
   const pump = Promise.all([
-    child.stdout.pipeTo(new WritableStream({ write: (c) => void logFile.writeSync(c) })).catch(() => {}),
-    child.stderr.pipeTo(new WritableStream({ write: (c) => void logFile.writeSync(c) })).catch(() => {}),
+    child.stdout.pipeTo(new WritableStream({ write: (c) => void logFile.writeSync(c) })).catch(
+      () => {},
+    ),
+    child.stderr.pipeTo(new WritableStream({ write: (c) => void logFile.writeSync(c) })).catch(
+      () => {},
+    ),
   ]);
   let stopped = false;
   return {
@@ -72,7 +84,11 @@ export function spawnServer(cmd: string, args: string[], opts: { env?: Record<st
 }
 
 /** Runs a command to completion and returns its stdout; throws with stderr on failure. */
-export async function run(cmd: string, args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<string> {
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<string> {
   const child = new Deno.Command(cmd, {
     args,
     env: opts.env,
@@ -88,7 +104,9 @@ export async function run(cmd: string, args: string[], opts: { env?: Record<stri
   const out = await child.output();
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`,
+    );
   }
   return text;
 }
@@ -98,11 +116,25 @@ export async function makeTestCert(dir: string): Promise<{ cert: string; key: st
   const cert = `${dir}/cert.pem`;
   const key = `${dir}/key.pem`;
   await run("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "7",
-    "-subj", "/CN=127.0.0.1",
-    "-addext", "basicConstraints=critical,CA:FALSE",
-    "-addext", "extendedKeyUsage=serverAuth",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-days",
+    "7",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+    "-addext",
+    "extendedKeyUsage=serverAuth",
+    "-addext",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
   ]);
   return { cert, key };
 }

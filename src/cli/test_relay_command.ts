@@ -1,0 +1,48 @@
+import { loadConfig } from "../config/load_config.ts";
+import { findConfigFile } from "../config/find_config.ts";
+import { EscaleError } from "../errors/errors.ts";
+import { runConformance } from "../relay/conformance.ts";
+import { openRelay } from "./open_relay.ts";
+
+/**
+ * `escale ctl test-relay`: runs the backend conformance suite against the configured relay, in a
+ * scratch folder beside the relay's objects that it removes afterwards, and reports each check.
+ * Returns whether everything passed.
+ */
+export async function testRelayCommand(
+  opts: { config?: string; repository?: string[] },
+  print: (line: string) => void,
+): Promise<boolean> {
+  const cfg = await loadConfig(findConfigFile(opts.config), { sections: opts.repository });
+  let allOk = true;
+  for (const s of cfg.sections) {
+    const relay = await openRelay(s.relay);
+    try {
+      print(`${s.name}: testing ${relay.name}`);
+      const scratch = `escale-test-relay-${crypto.randomUUID().slice(0, 8)}`;
+      const results = await runConformance(relay, scratch);
+      for (const r of results) {
+        print(
+          `  ${r.ok ? "ok  " : "FAIL"} ${r.name} (${Math.round(r.ms)} ms)${
+            r.ok ? "" : `: ${r.detail}`
+          }`,
+        );
+      }
+      const failed = results.filter((r) => !r.ok).length;
+      const caps = relay.capabilities;
+      print(
+        `  capabilities: atomic create-if-absent ${caps.createIfAbsent ? "yes" : "no"}, rename ${
+          caps.rename ? "yes" : "no"
+        }, range reads ${caps.rangeRead ? "yes" : "no"}, ${caps.parallel} parallel requests`,
+      );
+      print(`  ${results.length - failed} passed, ${failed} failed`);
+      if (failed) allOk = false;
+    } finally {
+      await relay.close().catch(() => {});
+    }
+  }
+  if (!allOk) {
+    throw new EscaleError("permanent", "the relay failed some conformance checks (see above)");
+  }
+  return allOk;
+}

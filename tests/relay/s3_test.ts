@@ -1,0 +1,379 @@
+import { AwsClient } from "aws4fetch";
+import { conformanceSteps } from "./conformance.ts";
+import { EscaleError } from "../../src/errors/errors.ts";
+import { RetryRelay } from "../../src/relay/retry_relay.ts";
+import { S3Client } from "../../src/relay/s3/s3_client.ts";
+import { type S3Options, S3Relay } from "../../src/relay/s3/s3_relay.ts";
+import { collect, toArray, utf8 } from "../../src/util/streams.ts";
+import { freePort } from "../servers/harness.ts";
+import { type S3Server, startS3Server } from "../servers/s3_server.ts";
+
+const MIB = 1024 * 1024;
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a failure, got success");
+}
+
+function options(s: S3Server, extra: Partial<S3Options> = {}): S3Options {
+  return {
+    endpoint: s.endpoint,
+    region: s.region,
+    bucket: s.bucket,
+    prefix: "relay",
+    pathStyle: true,
+    accessKeyId: s.accessKeyId,
+    secretAccessKey: s.secretAccessKey,
+    partSize: 5 * MIB,
+    ...extra,
+  };
+}
+
+function pattern(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** Streams `data` in 100 kB chunks; runs `at(offset)` before each chunk, may fail at `failAt`. */
+function chunks(
+  data: Uint8Array,
+  opts: { failAt?: number; at?: (offset: number) => Promise<void> } = {},
+): ReadableStream<Uint8Array> {
+  let off = 0;
+  return new ReadableStream({
+    async pull(c) {
+      await opts.at?.(off);
+      if (opts.failAt !== undefined && off >= opts.failAt) {
+        c.error(new Error("simulated source failure"));
+        return;
+      }
+      if (off >= data.length) return c.close();
+      c.enqueue(data.slice(off, off + 100_000));
+      off += 100_000;
+    },
+  });
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Multipart uploads still open in the bucket (each one is storage a failed write leaked). */
+async function openUploads(s: S3Server): Promise<number> {
+  const c = new AwsClient({ ...s, service: "s3", retries: 0 });
+  const res = await c.fetch(`${s.endpoint}/${s.bucket}?uploads`);
+  const text = await res.text();
+  assert(res.ok, `ListMultipartUploads: ${res.status} ${text}`);
+  return (text.match(/<Upload>/g) ?? []).length;
+}
+
+/**
+ * A proxy in front of moto that can answer some requests itself (faults, canned S3 errors) or
+ * rewrite the URL of others. moto without auth mode does not check signatures, so rewriting
+ * signed requests is fine here.
+ */
+function startProxy(
+  target: string,
+  hook: (req: Request, url: URL) => Response | null,
+): { endpoint: string; stop(): Promise<void> } {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const canned = hook(req, url);
+    if (canned) {
+      await req.body?.cancel();
+      return canned;
+    }
+    const headers = new Headers(req.headers);
+    for (const h of ["host", "content-length", "connection", "transfer-encoding"]) {
+      headers.delete(h);
+    }
+    const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+    const res = await fetch(new URL(url.pathname + url.search, target), {
+      method: req.method,
+      headers,
+      body,
+    });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  });
+  return {
+    endpoint: `http://127.0.0.1:${server.addr.port}`,
+    stop: () => server.shutdown(),
+  };
+}
+
+function s3Error(status: number, code: string): Response {
+  return new Response(
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>canned ${code}</Message></Error>`,
+    { status, headers: { "content-type": "application/xml" } },
+  );
+}
+
+Deno.test("s3 relay passes the conformance suite on moto, multipart included", async (t) => {
+  const s = await startS3Server();
+  try {
+    await t.step("prefix relay/, part size 5 MiB", async (t) => {
+      const r = await new S3Relay(options(s)).open();
+      try {
+        await conformanceSteps(t, r);
+      } finally {
+        await r.close();
+      }
+    });
+    await t.step("bucket root, no prefix", async (t) => {
+      const r = await new S3Relay(options(s, { prefix: "" })).open();
+      try {
+        await conformanceSteps(t, r, "root-conformance");
+      } finally {
+        await r.close();
+      }
+    });
+    assert((await openUploads(s)) === 0, "the conformance run left multipart uploads open");
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("s3 relay multipart uploads: big objects, create-if-absent, failures", async (t) => {
+  const s = await startS3Server();
+  const r = await new S3Relay(options(s, { prefix: "mp" })).open();
+  try {
+    const data = pattern(12 * MIB + 321);
+    await t.step("a 12 MiB stream goes up in three parts and comes back intact", async () => {
+      await r.write("big/stream", chunks(data));
+      const st = await r.stat("big/stream");
+      assert(st?.size === data.length, `stat size ${st?.size}`);
+      assert(same(await collect(await r.read("big/stream"), 64 * MIB), data), "content differs");
+      const tail = await collect(await r.read("big/stream", { offset: 11 * MIB, length: 1000 }));
+      assert(same(tail, data.subarray(11 * MIB, 11 * MIB + 1000)), "range across parts differs");
+    });
+    await t.step("a 12 MiB Uint8Array goes up in parts too", async () => {
+      await r.write("big/bytes", data);
+      assert(same(await collect(await r.read("big/bytes"), 64 * MIB), data), "content differs");
+    });
+    await t.step("create-if-absent refuses an existing key before uploading", async () => {
+      const e = await failure(r.write("big/bytes", chunks(data), { ifAbsent: true }));
+      assert(e instanceof EscaleError && e.kind === "exists", `got ${e}`);
+    });
+    await t.step("create-if-absent loses a race at completion, atomically", async () => {
+      let raced = false;
+      const body = chunks(data, {
+        at: async (off) => {
+          if (!raced && off >= 8 * MIB) {
+            raced = true;
+            await r.write("big/race", utf8.encode("the other writer"));
+          }
+        },
+      });
+      const e = await failure(r.write("big/race", body, { ifAbsent: true }));
+      assert(raced, "the competing write never ran");
+      assert(e instanceof EscaleError && e.kind === "exists", `got ${e}`);
+      const got = new TextDecoder().decode(await collect(await r.read("big/race")));
+      assert(got === "the other writer", "the winner's content was replaced");
+    });
+    await t.step("a source failing mid-upload leaves no object and no open upload", async () => {
+      const e = await failure(r.write("big/broken", chunks(data, { failAt: 7 * MIB })));
+      assert(e instanceof Error && e.message === "simulated source failure", `got ${e}`);
+      assert((await r.stat("big/broken")) === null, "a partial object became visible");
+    });
+    await t.step("no multipart upload is left open", async () => {
+      assert((await openUploads(s)) === 0, "uploads left open");
+    });
+    await t.step("listing shows whole objects only", async () => {
+      const keys = (await toArray(r.list("big"))).map((e) => `${e.key}:${e.size}`).sort();
+      const want = [`big/bytes:${data.length}`, "big/race:16", `big/stream:${data.length}`];
+      assert(JSON.stringify(keys) === JSON.stringify(want), `listed ${keys}`);
+    });
+  } finally {
+    await r.close();
+    await s.stop();
+  }
+});
+
+Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", async (t) => {
+  const s = await startS3Server();
+  const partTries = new Map<string, number>();
+  let failPart2 = 1;
+  const proxy = startProxy(s.endpoint, (req, url) => {
+    const part = url.searchParams.get("partNumber");
+    if (req.method === "PUT" && part) {
+      partTries.set(part, (partTries.get(part) ?? 0) + 1);
+      if (part === "2" && failPart2-- > 0) return s3Error(503, "SlowDown");
+    }
+    const key = url.pathname.split("/").pop() ?? "";
+    if (key === "quota") return s3Error(403, "QuotaExceeded");
+    if (key === "too-large") return s3Error(400, "EntityTooLarge");
+    if (key === "slow") return s3Error(503, "SlowDown");
+    if (key === "denied") return s3Error(403, "AccessDenied");
+    if (key === "html") return new Response("<html>bad gateway</html>", { status: 502 });
+    if (url.searchParams.get("list-type") === "2") {
+      // Small pages make the relay follow continuation tokens.
+      url.searchParams.set("max-keys", "3");
+    }
+    return null;
+  });
+  const r = new S3Relay(options(s, { endpoint: proxy.endpoint, prefix: "faults" }));
+  try {
+    await t.step("a part answered SlowDown is sent again and the write succeeds", async () => {
+      const data = pattern(11 * MIB, 5);
+      await r.write("retried", chunks(data));
+      assert(partTries.get("2") === 2 && partTries.get("1") === 1, `tries ${[...partTries]}`);
+      assert(same(await collect(await r.read("retried"), 64 * MIB), data), "content differs");
+    });
+    await t.step("a part failing every time aborts the upload", async () => {
+      failPart2 = 100;
+      const e = await failure(r.write("doomed", chunks(pattern(11 * MIB, 6))));
+      assert(e instanceof EscaleError && e.kind === "transient", `got ${e}`);
+      assert((await r.stat("doomed")) === null, "object visible");
+      assert((await openUploads(s)) === 0, "the failed upload was not aborted");
+      failPart2 = 0;
+    });
+    await t.step("S3 error codes decide the kind, not the status", async () => {
+      const cases: [string, string][] = [
+        ["quota", "space"],
+        ["too-large", "space"],
+        ["slow", "transient"],
+        ["denied", "auth"],
+        ["html", "transient"],
+      ];
+      for (const [key, kind] of cases) {
+        const e = await failure(r.write(key, utf8.encode("x")));
+        assert(e instanceof EscaleError && e.kind === kind, `${key}: got ${e}`);
+        assert(e.message.includes(key), `message does not name the key: ${e.message}`);
+      }
+    });
+    await t.step("listings follow continuation tokens", async () => {
+      const pr = new S3Relay(options(s, { endpoint: proxy.endpoint, prefix: "pages" }));
+      const want: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        await pr.write(`d/k${i}`, utf8.encode(String(i)));
+        want.push(`d/k${i}`);
+      }
+      await pr.write("d/sub/deeper", utf8.encode("no"));
+      const got = (await toArray(pr.list("d"))).map((e) => e.key).sort();
+      assert(JSON.stringify(got) === JSON.stringify(want), `listed ${got}`);
+      await pr.close();
+    });
+  } finally {
+    await r.close();
+    await proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("s3 relay failures end in one clear line of the right kind, without secrets", async (t) => {
+  const messages: string[] = [];
+  const secrets: string[] = [];
+  const expectKind = async (p: Promise<unknown>, kind: string, ...words: string[]) => {
+    const e = await failure(p);
+    assert(e instanceof EscaleError, `not an EscaleError: ${e}`);
+    messages.push(e.message);
+    assert(e.kind === kind, `expected ${kind}, got ${e.kind}: ${e.message}`);
+    assert(!e.message.includes("\n"), `message has several lines: ${e.message}`);
+    for (const w of words) assert(e.message.includes(w), `"${w}" missing from: ${e.message}`);
+  };
+  const s = await startS3Server({ auth: true });
+  try {
+    secrets.push(s.secretAccessKey);
+    await t.step("the right key opens the bucket in moto's auth mode", async () => {
+      const r = await new S3Relay(options(s)).open();
+      await r.close();
+    });
+    await t.step("a wrong secret key is an auth error", async () => {
+      const wrong = `${s.secretAccessKey.slice(0, -4)}XXXX`;
+      secrets.push(wrong);
+      const r = new S3Relay(options(s, { secretAccessKey: wrong }));
+      await expectKind(r.open(), "auth", "403", "access key");
+      await expectKind(r.read("some/key"), "auth", "SignatureDoesNotMatch");
+      await expectKind(r.write("some/key", utf8.encode("x")), "auth");
+      await r.close();
+    });
+    await t.step("an unknown access key is an auth error", async () => {
+      const r = new S3Relay(options(s, { accessKeyId: "AKIANOTAREALKEY00000" }));
+      await expectKind(r.open(), "auth");
+      await r.close();
+    });
+    await t.step("a missing bucket says so", async () => {
+      const r = new S3Relay(options(s, { bucket: "no-such-bucket" }));
+      await expectKind(r.open(), "not-found", "bucket no-such-bucket not found");
+      await r.close();
+    });
+  } finally {
+    await s.stop();
+  }
+  await t.step("a refused port is transient, and unreachable after retries", async () => {
+    const endpoint = `http://127.0.0.1:${freePort()}`;
+    const secret = "refused-port-secret";
+    secrets.push(secret);
+    const r = new S3Relay({
+      endpoint,
+      region: "us-east-1",
+      bucket: "whatever",
+      prefix: "",
+      pathStyle: true,
+      accessKeyId: "AKIAEXAMPLE",
+      secretAccessKey: secret,
+      timeoutMs: 2000,
+    });
+    await expectKind(r.open(), "transient", "cannot reach the server");
+    const rr = new RetryRelay(r, { retries: 2, baseDelayMs: 10 });
+    const t0 = Date.now();
+    await expectKind(rr.stat("k"), "unreachable", "s3://whatever/", "3 attempts");
+    assert(Date.now() - t0 < 3000, "retries took too long");
+    await r.close();
+  });
+  await t.step("no message carries a secret", () => {
+    assert(messages.length >= 7, `only ${messages.length} messages collected`);
+    if (Deno.env.get("SHOW_MESSAGES")) console.log(messages.join("\n"));
+    for (const m of messages) {
+      for (const secret of secrets) assert(!m.includes(secret), `secret in message: ${m}`);
+    }
+  });
+});
+
+Deno.test("s3 addressing: path style and virtual-host style URLs", () => {
+  const base = {
+    region: "eu-west-1",
+    bucket: "my-bucket",
+    accessKeyId: "AKIAEXAMPLE",
+    secretAccessKey: "example-secret",
+    label: "test",
+  };
+  const path = new S3Client({ ...base, endpoint: "http://127.0.0.1:9000", pathStyle: true });
+  const vhost = new S3Client({ ...base, endpoint: "s3.example.com", pathStyle: false });
+  try {
+    const key = "pre/a b+c/ü(1)";
+    assert(
+      path.objectUrl(key) === "http://127.0.0.1:9000/my-bucket/pre/a%20b%2Bc/%C3%BC%281%29",
+      path.objectUrl(key),
+    );
+    assert(
+      vhost.objectUrl(key).startsWith("https://my-bucket.s3.example.com/pre/"),
+      vhost.objectUrl(key),
+    );
+    assert(
+      path.bucketUrl({ "list-type": "2", prefix: "a b/" }) ===
+        "http://127.0.0.1:9000/my-bucket?list-type=2&prefix=a%20b%2F",
+      path.bucketUrl({ prefix: "x" }),
+    );
+    assert(
+      vhost.objectUrl("k", { uploads: "" }) === "https://my-bucket.s3.example.com/k?uploads",
+      "query",
+    );
+  } finally {
+    path.close();
+    vhost.close();
+  }
+});

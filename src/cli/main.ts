@@ -5,6 +5,7 @@ import type { Level } from "../log/logger.ts";
 import { runCommand } from "./run_command.ts";
 import { accessCommand } from "./access_command.ts";
 import { evictCommand } from "./evict_command.ts";
+import { registerInit } from "./init_command.ts";
 import { testRelayCommand } from "./test_relay_command.ts";
 import { generateKeyFile } from "../crypto/secret_source.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -175,6 +176,7 @@ Example:
       console.log(`wrote a new key to ${file} (mode 0600); copy it to every client of the relay`);
     });
 
+  registerInit(program);
   return program;
 }
 

@@ -40,9 +40,9 @@ export function cancelled(): EscaleError {
 /** A prompter on the process's terminal. Call only when `Deno.stdin.isTerminal()` is true. */
 export async function terminalPrompter(): Promise<Prompter> {
   const p = await import("@clack/prompts");
-  const answer = <T>(v: T | symbol): T => {
+  const answer = <T>(v: T): Exclude<T, symbol> => {
     if (p.isCancel(v) || typeof v === "symbol") throw cancelled();
-    return v;
+    return v as Exclude<T, symbol>;
   };
   return {
     intro: (title) => p.intro(title),

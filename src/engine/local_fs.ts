@@ -76,11 +76,13 @@ export async function safeLocalPath(
   root: string,
   rel: string,
   createParents: boolean,
+  checked?: Set<string>,
 ): Promise<string> {
   const segs = rel.split("/");
   let cur = root;
   for (let i = 0; i < segs.length - 1; i++) {
     cur = `${cur}/${segs[i]}`;
+    if (checked?.has(cur)) continue;
     let st: Deno.FileInfo | null = null;
     try {
       st = await Deno.lstat(cur);
@@ -94,6 +96,10 @@ export async function safeLocalPath(
       } catch (e) {
         if (!(e instanceof Deno.errors.AlreadyExists)) throw localIoError(e, `creating ${cur}`);
       }
+      if (!(await Deno.lstat(cur)).isDirectory) {
+        throw new EscaleError("hostile", `refusing to write ${rel}: ${cur} is not a folder`);
+      }
+      checked?.add(cur);
       continue;
     }
     if (st.isSymlink) {
@@ -102,6 +108,7 @@ export async function safeLocalPath(
     if (!st.isDirectory) {
       throw new EscaleError("local-io", `cannot write ${rel}: ${cur} is a file, not a folder`);
     }
+    checked?.add(cur);
   }
   const target = `${root}/${rel}`;
   try {

@@ -3,7 +3,7 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { Sandbox } from "./sandbox.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
-import { EscaleError, isKind } from "../../src/errors/errors.ts";
+import { type EscaleError, isKind } from "../../src/errors/errors.ts";
 
 const NAMES = ["Zanzibar-Quarterly-Secrets.txt", "Project-Nightingale", "kumquat-ledger.csv"];
 const CONTENT = [

@@ -1,0 +1,395 @@
+import { conformanceSteps } from "./conformance.ts";
+import { type FtpServer, startFtpServer } from "../servers/ftp_server.ts";
+import { freePort, waitForPort } from "../servers/harness.ts";
+import { FtpRelay, type FtpRelayOptions } from "../../src/relay/ftp/ftp_relay.ts";
+import { EscaleError } from "../../src/errors/errors.ts";
+import { collect, toArray, utf8 } from "../../src/util/streams.ts";
+
+function relayFor(s: FtpServer, extra: Partial<FtpRelayOptions> = {}): FtpRelay {
+  return new FtpRelay({
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    directory: "relay",
+    tls: "none",
+    timeoutMs: 10_000,
+    ...extra,
+  });
+}
+
+async function failure(p: Promise<unknown>): Promise<EscaleError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof EscaleError) return e;
+    throw new Error(`expected an EscaleError, got ${e}`);
+  }
+  throw new Error("expected a failure, got success");
+}
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+
+function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+Deno.test("ftp: plain FTP passes the conformance suite", async (t) => {
+  const s = await startFtpServer();
+  const r = relayFor(s, { directory: "deep/relay folder" });
+  try {
+    await r.open();
+    await conformanceSteps(t, r);
+    await t.step("the relay folder was created inside the user's root", async () => {
+      const st = await Deno.stat(`${s.dataDir}/deep/relay folder`);
+      assert(st.isDirectory, "relay folder missing on disk");
+    });
+  } finally {
+    await r.close();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: explicit FTPS passes the conformance suite", async (t) => {
+  const s = await startFtpServer({ tlsRequired: true });
+  const r = relayFor(s, { tls: "explicit", caFile: s.certFile });
+  try {
+    await r.open();
+    await conformanceSteps(t, r);
+  } finally {
+    await r.close();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: FTPS without verification works with node:tls, and verification is on by default", async () => {
+  const s = await startFtpServer({ tlsRequired: true });
+  try {
+    const strict = relayFor(s, { tls: "explicit" });
+    const e = await failure(strict.open());
+    await strict.close();
+    assert(e.kind === "permanent" && /certificate/.test(e.message), `got ${e.kind}: ${e.message}`);
+
+    const lax = relayFor(s, { tls: "explicit", verifySsl: false });
+    try {
+      await lax.open();
+      await lax.write("a/b", utf8.encode("unverified but encrypted"));
+      const back = new TextDecoder().decode(await collect(await lax.read("a/b")));
+      assert(back === "unverified but encrypted", `read back ${back}`);
+      const range = new TextDecoder().decode(
+        await collect(await lax.read("a/b", { offset: 11, length: 3 })),
+      );
+      assert(range === "but", `range read ${range}`);
+    } finally {
+      await lax.close();
+    }
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: a server that requires TLS session reuse gets one clear line; clear data works", async () => {
+  const s = await startFtpServer({ requireSessionReuse: true });
+  try {
+    const r = relayFor(s, { tls: "explicit", caFile: s.certFile });
+    const e = await failure(r.open());
+    await r.close();
+    assert(e.kind === "config", `kind ${e.kind}: ${e.message}`);
+    assert(!e.message.includes("\n"), "message is not one line");
+    for (const needle of ["NoSessionReuseRequired", "require_ssl_reuse=NO", "ftps clear data"]) {
+      assert(e.message.includes(needle), `message lacks ${needle}: ${e.message}`);
+    }
+
+    const clear = relayFor(s, { tls: "explicit", caFile: s.certFile, clearDataChannel: true });
+    try {
+      await clear.open();
+      await clear.write("x/y", utf8.encode("clear data, encrypted control"));
+      const keys = (await toArray(clear.list("x"))).map((e) => e.key);
+      assert(keys.join() === "x/y", `listed ${keys}`);
+    } finally {
+      await clear.close();
+    }
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: wrong password is an auth error that never shows the password", async () => {
+  const s = await startFtpServer({ password: "Pa55-word-in-no-message" });
+  try {
+    for (const tls of ["none", "explicit"] as const) {
+      const r = relayFor(s, { password: "Wr0ng-pa55-in-no-message", tls, caFile: s.certFile });
+      const e = await failure(r.open());
+      await r.close();
+      assert(e.kind === "auth", `${tls}: kind ${e.kind}: ${e.message}`);
+      assert(e.exitCode === 4, `exit code ${e.exitCode}`);
+      assert(!e.message.includes("pa55"), `password in message: ${e.message}`);
+      assert(!r.name.includes("pa55"), "password in relay name");
+    }
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: no error message contains the password", async () => {
+  const password = "Secr3t-Zebra-42";
+  const s = await startFtpServer({ password });
+  const r = relayFor(s, { password });
+  try {
+    await r.open();
+    const messages: string[] = [];
+    const collectMsg = async (p: Promise<unknown>) => {
+      messages.push((await failure(p)).message);
+    };
+    await collectMsg(r.read("missing/object").then(collect));
+    await collectMsg(r.rename!("missing", "elsewhere"));
+    await collectMsg(r.read("bad\nkey"));
+    await Deno.chmod(s.dataDir + "/relay", 0o500).catch(() => {});
+    // As root the chmod does not stop writes; the messages above are enough there.
+    if (Deno.uid() !== 0) await collectMsg(r.write("denied", utf8.encode("x")));
+    await Deno.chmod(s.dataDir + "/relay", 0o755);
+    // A password the server echoes back must be scrubbed too.
+    const bad = relayFor(s, { user: password, password });
+    await collectMsg(bad.open());
+    await bad.close();
+    assert(messages.length >= 4, "not enough failures collected");
+    for (const m of messages) assert(!m.includes(password.slice(0, 12)), `password in: ${m}`);
+  } finally {
+    await r.close();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: a server without AUTH TLS is refused, never used in clear text", async () => {
+  const s = await startFtpServer({ tls: false });
+  try {
+    const r = relayFor(s, { tls: "explicit" });
+    const e = await failure(r.open());
+    await r.close();
+    assert(e.kind === "config" && /AUTH TLS/.test(e.message), `${e.kind}: ${e.message}`);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: an unreachable server is an unreachable error", async () => {
+  const r = new FtpRelay({ host: "127.0.0.1", port: freePort(), directory: "", tls: "none" });
+  const e = await failure(r.open());
+  await r.close();
+  assert(e.kind === "unreachable", `${e.kind}: ${e.message}`);
+});
+
+/** socat as a killable proxy for the control connection (data connections go direct). */
+async function startProxy(port: number, target: number): Promise<{ stop(): Promise<void> }> {
+  const child = new Deno.Command("setsid", {
+    args: [
+      "socat",
+      `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,linger=0`,
+      `TCP:127.0.0.1:${target}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(port, child);
+  let stopped = false;
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // The whole process group: socat forks one child per connection.
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}
+
+Deno.test("ftp: a connection cut mid-transfer is transient and leaves no partial object", async () => {
+  const s = await startFtpServer();
+  const port = freePort();
+  let proxy = await startProxy(port, s.port);
+  const r = relayFor(s, { port, timeoutMs: 5000 });
+  try {
+    await r.open();
+    const big = pattern(24 * 1024 * 1024, 5);
+    await r.write("kept", big);
+    // Three idle connections that the cut will kill.
+    await Promise.all([r.stat("kept"), r.stat("kept"), r.stat("kept")]);
+
+    const chunk = pattern(256 * 1024, 1);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (sent >= 128 * 1024 * 1024) return c.close();
+        if (sent === 4 * 1024 * 1024) await proxy.stop();
+        c.enqueue(chunk);
+        sent += chunk.length;
+      },
+    });
+    const we = await failure(r.write("cut", body));
+    assert(we.kind === "transient", `write: ${we.kind}: ${we.message}`);
+
+    proxy = await startProxy(port, s.port);
+    const stream = await r.read("kept");
+    let got = 0;
+    const re = await failure((async () => {
+      for await (const c of stream) {
+        got += c.length;
+        if (got >= 2 * 1024 * 1024) await proxy.stop();
+      }
+    })());
+    assert(re.kind === "transient", `read: ${re.kind}: ${re.message}`);
+
+    proxy = await startProxy(port, s.port);
+    // Dead pooled connections are replaced without an error reaching the caller.
+    assert((await r.stat("cut")) === null, "a partial object is visible");
+    const listed = (await toArray(r.list(""))).map((e) => e.key);
+    assert(listed.join() === "kept", `listing shows ${listed}`);
+    // What a retry at a higher level does: the same calls again, now succeeding.
+    await r.write("cut", pattern(3 * 1024 * 1024, 8));
+    const back = await collect(await r.read("cut"));
+    assert(back.length === 3 * 1024 * 1024 && back[12345] === pattern(12346, 8)[12345], "retry");
+    const whole = await collect(await r.read("kept"));
+    assert(whole.length === big.length, "kept object damaged");
+  } finally {
+    await r.close();
+    await proxy.stop();
+    await s.stop();
+  }
+});
+
+/**
+ * A control-connection proxy that makes ProFTPD look like a server without RFC 3659 and RFC
+ * 2428 (vsftpd, old IIS): MLSD, MLST and EPSV are refused and hidden from FEAT, so the client
+ * must fall back to LIST, SIZE/MDTM and PASV. Data connections go straight to the server.
+ */
+function legacyProxy(target: number): { port: number; stop(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const pumps: Promise<void>[] = [];
+  const hidden = /^(MLSD|MLST|EPSV)\b/i;
+  const lines = async (from: Deno.Conn, each: (line: string) => Promise<void>) => {
+    let pending = "";
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of from.readable) {
+        pending += dec.decode(chunk, { stream: true });
+        let i: number;
+        while ((i = pending.indexOf("\n")) >= 0) {
+          await each(pending.slice(0, i + 1));
+          pending = pending.slice(i + 1);
+        }
+      }
+    } catch { /* closed */ }
+  };
+  const enc = new TextEncoder();
+  const accepting = (async () => {
+    for await (const client of listener) {
+      const server = await Deno.connect({ hostname: "127.0.0.1", port: target });
+      conns.add(client).add(server);
+      const end = () => {
+        for (const c of [client, server]) {
+          // A readable that reached its end has closed its conn already.
+          if (conns.delete(c)) {
+            try {
+              c.close();
+            } catch { /* already closed */ }
+          }
+        }
+      };
+      pumps.push(
+        lines(client, async (line) => {
+          if (hidden.test(line)) await client.write(enc.encode("502 Command not implemented\r\n"));
+          else await server.write(enc.encode(line));
+        }).finally(end),
+        lines(server, async (line) => {
+          if (!hidden.test(line.trimStart()) || !line.startsWith(" ")) {
+            await client.write(enc.encode(line));
+          }
+        }).finally(end),
+      );
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async stop() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      conns.clear();
+      await accepting;
+      await Promise.all(pumps);
+    },
+  };
+}
+
+Deno.test("ftp: a server without MLSD, MLST and EPSV works through LIST, SIZE/MDTM and PASV", async (t) => {
+  const s = await startFtpServer();
+  const proxy = legacyProxy(s.port);
+  const r = relayFor(s, { port: proxy.port });
+  try {
+    await r.open();
+    await conformanceSteps(t, r);
+    await t.step("LIST shows names with spaces and unicode, with sizes and times", async () => {
+      await r.write("odd/a name with  spaces", utf8.encode("12345"));
+      await r.write("odd/ünïcödé 名前", utf8.encode("1234567"));
+      const got = (await toArray(r.list("odd"))).map((e) => `${e.key}:${e.size}`).sort();
+      const want = ["odd/a name with  spaces:5", "odd/ünïcödé 名前:7"];
+      assert(JSON.stringify(got) === JSON.stringify(want), `listed ${got}`);
+      const st = await r.stat("odd/ünïcödé 名前");
+      assert(st && st.size === 7 && Math.abs(st.mtime - Date.now()) < 120_000, `stat ${st}`);
+    });
+  } finally {
+    await r.close();
+    await proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: an abort signal interrupts a read and a write, and the relay stays usable", async () => {
+  const s = await startFtpServer();
+  const r = relayFor(s);
+  try {
+    await r.open();
+    await r.write("big", new Uint8Array(16 * 1024 * 1024));
+    const reading = new AbortController();
+    const re = await failure((async () => {
+      let n = 0;
+      for await (const c of await r.read("big", { signal: reading.signal })) {
+        n += c.length;
+        if (n > 1_000_000) reading.abort();
+      }
+    })());
+    assert(re.kind === "interrupted", `read: ${re.kind}: ${re.message}`);
+    const writing = new AbortController();
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent > 2_000_000) writing.abort();
+        if (sent > 64_000_000) return c.close();
+        c.enqueue(new Uint8Array(65536));
+        sent += 65536;
+      },
+    });
+    const we = await failure(r.write("w", body, { signal: writing.signal }));
+    assert(we.kind === "interrupted", `write: ${we.kind}: ${we.message}`);
+    assert((await r.stat("w")) === null, "an interrupted write became visible");
+    assert((await r.stat("big"))?.size === 16 * 1024 * 1024, "relay unusable after aborts");
+  } finally {
+    await r.close();
+    await s.stop();
+  }
+});

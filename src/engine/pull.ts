@@ -588,10 +588,8 @@ async function readObject(
       ctx.emit({ type: "bytes", direction: "down", bytes: take });
       if (pos >= p.off + p.len) i++;
     }
-    if (i >= parts.length) {
-      await stream.cancel().catch(() => {});
-      break;
-    }
+    // The range asked ends with the last part, so the stream ends by itself; cancelling it
+    // instead would make some servers (FTP) wait for an abort that never completes.
   }
   if (i < parts.length) {
     throw new EscaleError(

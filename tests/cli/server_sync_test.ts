@@ -6,12 +6,15 @@ import { conf, escale } from "./cli_helpers.ts";
 import { readTree } from "../engine/sandbox.ts";
 import { startWebDavServer } from "../servers/webdav_server.ts";
 import { startS3Server } from "../servers/s3_server.ts";
+import { startFtpServer } from "../servers/ftp_server.ts";
+import { run } from "../servers/harness.ts";
 
 /** Runs the scenario with `relayLines` as the relay part of both configurations. */
 async function scenario(
   name: string,
   relayLines: (dir: string) => Promise<string>,
   secrets: string[],
+  env: Record<string, string> = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: `escale-${name}-` });
   try {
@@ -31,12 +34,12 @@ async function scenario(
     for (let i = 0; i < 30; i++) await Deno.writeTextFile(`${dir}/A/small-${i}.txt`, `small ${i}`);
     const outputs: string[] = [];
     for (const c of ["B", "A", "B", "A"]) {
-      const r = await escale(["run", "--once", "-v", "-c", `${dir}/${c}.conf`]);
+      const r = await escale(["run", "--once", "-v", "-c", `${dir}/${c}.conf`], env);
       outputs.push(r.stdout, r.stderr);
       assertEquals(r.code, 0, `${c}: ${r.stderr}`);
     }
     assertEquals(await readTree(`${dir}/B`, true), await readTree(`${dir}/A`, true));
-    const t = await escale(["ctl", "test-relay", "-c", `${dir}/A.conf`]);
+    const t = await escale(["ctl", "test-relay", "-c", `${dir}/A.conf`], env);
     outputs.push(t.stdout, t.stderr);
     assertEquals(t.code, 0, t.stdout + t.stderr);
     assert(/\d+ passed, 0 failed/.test(t.stdout), t.stdout);
@@ -132,4 +135,73 @@ Deno.test("cli: wrong credentials and an unreachable relay end in one line with 
     await Deno.remove(dir, { recursive: true });
     await dav.stop();
   }
+});
+
+Deno.test("cli: sync through ProFTPD over FTP and explicit FTPS", async (t) => {
+  const ftp = await startFtpServer({ password: "ftp-Secret-7731" });
+  try {
+    await t.step(
+      "plain ftp",
+      () =>
+        scenario(
+          "ftp",
+          (dir) =>
+            credential(dir, ftp.user, ftp.password).then((f) =>
+              `host address = ftp://${ftp.host}:${ftp.port}/relay-plain\nsecret file = ${f}\n`
+            ),
+          [ftp.password],
+        ),
+    );
+    await t.step("ftps with a test CA", () =>
+      scenario("ftps", () =>
+        Promise.resolve(
+          `protocol = ftps\nhost address = ${ftp.host}\nport = ${ftp.port}\nhost directory = relay-tls\nuser = ${ftp.user}\npassword = ${ftp.password}\nca file = ${ftp.certFile}\n`,
+        ), [ftp.password]));
+  } finally {
+    await ftp.stop();
+  }
+});
+
+Deno.test("cli: sync through rclone remotes (a local remote, and an ftp remote on ProFTPD)", async (t) => {
+  const base = { RCLONE_CONFIG: "/dev/null" };
+  await t.step("local remote from environment variables", async () => {
+    const target = await Deno.makeTempDir({ prefix: "escale-rclone-local-" });
+    try {
+      await scenario(
+        "rclone-local",
+        () =>
+          Promise.resolve(
+            `protocol = rclone\nhost address = disk\nhost directory = ${target}/relay\n`,
+          ),
+        [],
+        {
+          ...base,
+          RCLONE_CONFIG_DISK_TYPE: "local",
+        },
+      );
+    } finally {
+      await Deno.remove(target, { recursive: true });
+    }
+  });
+  await t.step("ftp remote", async () => {
+    const ftp = await startFtpServer({ password: "rc-Secret-5519", tls: false });
+    try {
+      const obscured = (await run("rclone", ["obscure", "-"], { stdin: ftp.password })).trim();
+      await scenario(
+        "rclone-ftp",
+        () => Promise.resolve(`protocol = rclone\nhost address = srv\nhost directory = relay\n`),
+        [ftp.password],
+        {
+          ...base,
+          RCLONE_CONFIG_SRV_TYPE: "ftp",
+          RCLONE_CONFIG_SRV_HOST: ftp.host,
+          RCLONE_CONFIG_SRV_PORT: String(ftp.port),
+          RCLONE_CONFIG_SRV_USER: ftp.user,
+          RCLONE_CONFIG_SRV_PASS: obscured,
+        },
+      );
+    } finally {
+      await ftp.stop();
+    }
+  });
 });

@@ -7,6 +7,12 @@ import { accessCommand } from "./access_command.ts";
 import { evictCommand } from "./evict_command.ts";
 import { registerInit } from "./init_command.ts";
 import { testRelayCommand } from "./test_relay_command.ts";
+import {
+  type ServiceOptions,
+  startCommand,
+  statusCommand,
+  stopCommand,
+} from "./service_command.ts";
 import { generateKeyFile } from "../crypto/secret_source.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -60,6 +66,9 @@ export function buildProgram(setCode: (n: number) => void): Command {
       "--json",
       "write one JSON event per line on stdout (round start/end, files, progress, errors)",
     )
+    .addOption(
+      new Option("--pid-file <file>", "write this process's pid there while it runs").hideHelp(),
+    )
     .addHelpText(
       "after",
       `
@@ -78,6 +87,7 @@ ${exitCodeHelp()}`,
           force: o.force,
           json: o.json,
           level: levelOf(o),
+          pidFile: o.pidFile,
         }, new ConsoleLogger(levelOf(o))),
       );
     });
@@ -85,6 +95,41 @@ ${exitCodeHelp()}`,
   const ctl = program
     .command("ctl")
     .description("inspect and manage repositories (access modifiers, ...)");
+  const service = (name: string, description: string, fn: (o: ServiceOptions) => Promise<void>) =>
+    ctl
+      .command(name)
+      .description(description)
+      .option("-c, --config <file>", "configuration file")
+      .addOption(
+        new Option("-r, --repository <section>", "only this section (repeatable)").argParser(
+          (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+        ),
+      )
+      .addOption(
+        new Option("--timeout <seconds>", "how long to wait").argParser(Number).default(30),
+      )
+      .option("--json", "machine-readable output (status)")
+      .action(async (o) => await fn(o));
+  const print = (l: string) => console.log(l);
+  service(
+    "start",
+    "start escale in the background for this configuration (a pid file prevents a second instance)",
+    (o) => startCommand(o, print),
+  );
+  service(
+    "stop",
+    "stop the background instance: it finishes its current step, or is killed after --timeout",
+    (o) => stopCommand(o, print),
+  );
+  service("restart", "stop, then start the background instance", async (o) => {
+    await stopCommand(o, print);
+    await startCommand(o, print);
+  });
+  service(
+    "status",
+    "show whether escale runs, and per repository its last round, pending work, relay usage, last error",
+    (o) => statusCommand(o, print),
+  );
   ctl
     .command("access")
     .description(

@@ -18,6 +18,7 @@ import { RedactingLogger } from "../log/redact.ts";
 import { RotatingLog } from "../log/rotating_log.ts";
 import { TeeLogger } from "../log/tee_logger.ts";
 import { openRepository } from "./open_repository.ts";
+import { readJson, type SectionStatus, statusFile, writeJsonAtomic } from "./service_files.ts";
 
 export interface RunOptions {
   config?: string;
@@ -26,6 +27,8 @@ export interface RunOptions {
   force?: boolean;
   json?: boolean;
   level?: Level;
+  /** written while this process runs (by `escale ctl start`), removed at exit */
+  pidFile?: string;
 }
 
 export function formatBytes(n: number): string {
@@ -139,6 +142,13 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
   };
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
+  if (opts.pidFile) {
+    writeJsonAtomic(opts.pidFile, {
+      pid: Deno.pid,
+      started: new Date().toISOString(),
+      config: cfg.file,
+    });
+  }
   try {
     const codes = await Promise.all(
       cfg.sections.map((s) => runSection(cfg, s, opts, log.child(s.name), out, stop.signal)),
@@ -150,6 +160,12 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
     return failed.every((c) => c === failed[0]) ? failed[0] : ExitCode.failure;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    // Only our own pid file: a newer instance may have replaced it meanwhile.
+    if (opts.pidFile && readJson<{ pid: number }>(opts.pidFile)?.pid === Deno.pid) {
+      try {
+        Deno.removeSync(opts.pidFile);
+      } catch { /* already gone */ }
+    }
     out.close();
   }
 }
@@ -177,11 +193,12 @@ async function runSection(
     while (!signal.aborted) {
       const sink = out.sink(s.name);
       try {
+        sink?.begin(s.name);
         repo ??= (await openRepository(cfg, s, { force: opts.force }, log)).repo;
         repo.emit = (e) => sink?.event(e);
-        sink?.begin(s.name);
         const stats = await repo.round();
         sink?.end(stats);
+        saveStatus(cfg, s, { ok: true, lastStats: stats, repo: repo.status ?? undefined });
         log.log(active(stats) || opts.once ? "info" : "debug", summarize(stats));
         out.reporter.succeeded(s.name);
         failures = 0;
@@ -191,6 +208,11 @@ async function runSection(
         const message = describeError(e);
         const code = exitCodeOf(e);
         sink?.fail(message, code);
+        saveStatus(cfg, s, {
+          ok: false,
+          lastError: message,
+          lastErrorAt: new Date().toISOString(),
+        });
         log.log("error", message);
         if (!(e instanceof EscaleError)) log.log("debug", (e as Error).stack ?? String(e));
         // Configuration, key and safety problems do not heal by waiting.
@@ -218,6 +240,21 @@ async function runSection(
   } finally {
     await repo?.close();
   }
+}
+
+/** Rewrites the section's status file; a failed round keeps the figures of the last good one. */
+function saveStatus(cfg: LoadedConfig, s: SectionSettings, update: Partial<SectionStatus>): void {
+  const file = statusFile(cfg, s);
+  const prev = readJson<SectionStatus>(file);
+  try {
+    writeJsonAtomic(file, {
+      ...prev,
+      ...(update.ok ? { lastError: undefined, lastErrorAt: undefined } : {}),
+      ...update,
+      section: s.name,
+      lastRound: new Date().toISOString(),
+    });
+  } catch { /* status is informative only */ }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

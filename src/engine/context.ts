@@ -101,3 +101,16 @@ export function clientName(ctx: RoundContext, cid: string): string {
   if (cid === ctx.me) return ctx.opts.clientName;
   return ctx.clients.get(cid)?.name ?? cid;
 }
+
+/** What `escale ctl status` shows about a repository after a round. */
+export interface RepoStatus {
+  /** local changes not yet published (waiting for quota, access or a failed round) */
+  pendingUploads: number;
+  /** commits of other clients not applied yet */
+  pendingDownloads: number;
+  /** per expected puller, how many of this client's commits it has not acknowledged */
+  waitingOn: { client: string; commits: number }[];
+  /** data bytes this client keeps on the relay */
+  relayBytes: number;
+  diskQuota?: number;
+}

@@ -258,7 +258,12 @@ export function finalize(ctx: RoundContext, commit: Commit): void {
         }
       }
     }
-    ctx.state.recordPublished(commit.seq, commit.for, commit.objects.map((o) => o.key));
+    ctx.state.recordPublished(
+      commit.seq,
+      commit.for,
+      commit.objects.map((o) => o.key),
+      commit.objects.reduce((n, o) => n + o.size, 0),
+    );
     ctx.state.setMeta("seq", String(commit.seq));
     ctx.state.clearPending(commit.seq);
   });

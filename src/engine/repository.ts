@@ -4,9 +4,11 @@ import type { RelayStore } from "../protocol/relay_store.ts";
 import { StateDb } from "../state/state_db.ts";
 import {
   emptyStats,
+  expectedPullers,
   HEARTBEAT_MS,
   type ProgressEvent,
   type RepoOptions,
+  type RepoStatus,
   type RoundContext,
   type RoundStats,
 } from "./context.ts";
@@ -119,7 +121,28 @@ export class Repository {
     if (ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
     if (rules.pushes) await pushPhase(ctx);
     await this.#updateOwnRecord(ctx);
+    this.status = this.#status(ctx);
     return ctx.stats;
+  }
+
+  /** The state after the last round (for `escale ctl status`). */
+  status: RepoStatus | null = null;
+
+  #status(ctx: RoundContext): RepoStatus {
+    const mine = ctx.commits.filter((c) => c.cid === this.me);
+    return {
+      pendingUploads: this.state.countDirty(),
+      pendingDownloads:
+        ctx.commits.filter((c) => c.cid !== this.me && c.seq > this.state.getAck(c.cid)).length,
+      waitingOn: expectedPullers(ctx)
+        .map((p) => ({
+          client: p.name,
+          commits: mine.filter((c) => (p.acks[this.me] ?? 0) < c.seq).length,
+        }))
+        .filter((w) => w.commits > 0),
+      relayBytes: this.state.publishedBytes() + mine.reduce((n, c) => n + c.size, 0),
+      diskQuota: this.opts.diskQuota,
+    };
   }
 
   /** Client records, re-read only when their size or time changed since the last round. */

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS clients(cid TEXT PRIMARY KEY, size INTEGER NOT NULL, 
   record TEXT NOT NULL, welcomed INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS access(path TEXT PRIMARY KEY, r TEXT NOT NULL, w TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending(seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS published(seq INTEGER PRIMARY KEY, targets TEXT, objects TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS published(seq INTEGER PRIMARY KEY, targets TEXT, objects TEXT NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0);
 `;
 
 type Row = Record<string, unknown>;
@@ -269,9 +270,18 @@ export class StateDb {
   }
 
   /** Own commits still on the relay: their targets and data objects, for space release. */
-  recordPublished(seq: number, targets: string[] | undefined, objects: string[]): void {
-    this.#q("INSERT OR REPLACE INTO published(seq, targets, objects) VALUES(?, ?, ?)")
-      .run(seq, targets ? JSON.stringify(targets) : null, JSON.stringify(objects));
+  recordPublished(seq: number, targets: string[] | undefined, objects: string[], bytes = 0): void {
+    this.#q("INSERT OR REPLACE INTO published(seq, targets, objects, bytes) VALUES(?, ?, ?, ?)")
+      .run(seq, targets ? JSON.stringify(targets) : null, JSON.stringify(objects), bytes);
+  }
+
+  /** Data bytes of this client's commits still on the relay. */
+  publishedBytes(): number {
+    return Number((this.#q("SELECT coalesce(sum(bytes), 0) AS n FROM published").get() as Row).n);
+  }
+
+  countDirty(): number {
+    return Number((this.#q("SELECT count(*) AS n FROM files WHERE dirty = 1").get() as Row).n);
   }
 
   getPublished(seq: number): { targets?: string[]; objects: string[] } | undefined {

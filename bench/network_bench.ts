@@ -1,0 +1,437 @@
+// Network benchmarks of issues 6 and 7: escale against `rclone copy` through the same real server
+// in the same run, for Apache WebDAV (http), moto S3, ProFTPD plain FTP and explicit FTPS.
+//   small: 10,000 files of 1 KiB    big: one 1 GiB file
+// escale: B registers (untimed), then A `run --once` (up) and B `run --once` (down);
+// rclone: `rclone copy` A→server (up), then server→B (down). Each command runs under
+// /usr/bin/time (wall seconds, peak RSS). Every repetition gets a freshly started server, so
+// neither tool finds the other's leftovers and moto's memory does not pile up; repetitions
+// alternate which tool goes first, so page cache and server warm-up favour neither.
+// Usage: deno run -A bench/network_bench.ts [--reps N] [--files N] [--big-mib N]
+//          [--once SERVER:WORKLOAD ...] [--out FILE.md] [--json FILE]
+//          [webdav|s3|ftp|ftps ...] [small|big ...]
+// --once measures one combination a single time (e.g. webdav:small, where rclone alone needs
+// minutes), to keep the whole run near 20 minutes.
+import { startWebDavServer } from "../tests/servers/webdav_server.ts";
+import { startS3Server } from "../tests/servers/s3_server.ts";
+import { startFtpServer } from "../tests/servers/ftp_server.ts";
+import { run } from "../tests/servers/harness.ts";
+
+const launcher = new URL("../scripts/escale", import.meta.url).pathname;
+
+const SERVERS = ["webdav", "s3", "ftp", "ftps"] as const;
+type ServerKind = typeof SERVERS[number];
+const WORKLOADS = ["small", "big"] as const;
+type Workload = typeof WORKLOADS[number];
+
+interface Args {
+  reps: number;
+  files: number;
+  bigMiB: number;
+  out?: string;
+  json?: string;
+  once: Set<string>;
+  servers: ServerKind[];
+  workloads: Workload[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    reps: 2,
+    files: 10_000,
+    bigMiB: 1024,
+    once: new Set(),
+    servers: [],
+    workloads: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i];
+    const next = () => {
+      const n = argv[++i];
+      if (n === undefined) throw new Error(`${v} needs a value`);
+      return n;
+    };
+    if (v === "--reps") a.reps = Number(next());
+    else if (v === "--files") a.files = Number(next());
+    else if (v === "--big-mib") a.bigMiB = Number(next());
+    else if (v === "--out") a.out = next();
+    else if (v === "--json") a.json = next();
+    else if (v === "--once") a.once.add(next());
+    else if ((SERVERS as readonly string[]).includes(v)) a.servers.push(v as ServerKind);
+    else if ((WORKLOADS as readonly string[]).includes(v)) a.workloads.push(v as Workload);
+    else throw new Error(`unknown argument ${v}`);
+  }
+  if (!a.servers.length) a.servers = [...SERVERS];
+  if (!a.workloads.length) a.workloads = [...WORKLOADS];
+  return a;
+}
+
+interface Timed {
+  seconds: number;
+  rssMiB: number;
+}
+
+async function timed(cmd: string[], env: Record<string, string> = {}): Promise<Timed> {
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%e %M", ...cmd],
+    env: { RCLONE_CONFIG: "/dev/null", NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n");
+  if (!out.success) {
+    throw new Error(`${cmd.slice(0, 3).join(" ")} failed: ${err.slice(-15).join("\n")}`);
+  }
+  const [s, kb] = err[err.length - 1].split(" ").map(Number);
+  return { seconds: s, rssMiB: Math.round(kb / 1024) };
+}
+
+function loadAvg(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+}
+
+async function makeTree(dir: string, files: number, size: number): Promise<void> {
+  const block = new Uint8Array(size).map((_, i) => (i * 131 + 7) & 0xff);
+  for (let d = 0; d * 100 < files; d++) {
+    await Deno.mkdir(`${dir}/d${d}`, { recursive: true });
+    for (let f = 0; f < 100 && d * 100 + f < files; f++) {
+      // Distinct contents, so that no tool can deduplicate its way out of the work.
+      block[0] = f;
+      block[1] = d & 0xff;
+      block[2] = d >> 8;
+      await Deno.writeFile(`${dir}/d${d}/f${f}.bin`, block);
+    }
+  }
+}
+
+async function makeBig(path: string, bytes: number): Promise<void> {
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  // Random bytes: incompressible, like most big files users sync.
+  const buf = new Uint8Array(8 * 1024 * 1024);
+  for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, i + 65536));
+  for (let done = 0; done < bytes; done += buf.length) {
+    buf[0] = (done >> 23) & 0xff;
+    await f.write(buf.subarray(0, Math.min(buf.length, bytes - done)));
+  }
+  f.close();
+}
+
+/** A running server and how each tool reaches a folder `name` on it. */
+interface Target {
+  escaleLines(name: string, dir: string): Promise<string>;
+  rcloneEnv: Record<string, string>;
+  rcloneRemote(name: string): string;
+  rcloneFlags: string[];
+  stop(): Promise<void>;
+}
+
+async function obscure(password: string): Promise<string> {
+  // Through stdin: a password never appears in a process argument.
+  return (await run("rclone", ["obscure", "-"], { stdin: password })).trim();
+}
+
+async function secretFile(dir: string, user: string, password: string): Promise<string> {
+  const path = `${dir}/relay.credential`;
+  await Deno.writeTextFile(path, `${user}:${password}\n`, { mode: 0o600 });
+  return path;
+}
+
+async function startTarget(kind: ServerKind): Promise<Target> {
+  if (kind === "webdav") {
+    const dav = await startWebDavServer();
+    return {
+      escaleLines: async (name, dir) =>
+        `host address = ${dav.url}${name}\nsecret file = ${await secretFile(
+          dir,
+          dav.user,
+          dav.password,
+        )}\n`,
+      rcloneEnv: {
+        RCLONE_CONFIG_SRV_TYPE: "webdav",
+        RCLONE_CONFIG_SRV_URL: dav.url,
+        RCLONE_CONFIG_SRV_VENDOR: "other",
+        RCLONE_CONFIG_SRV_USER: dav.user,
+        RCLONE_CONFIG_SRV_PASS: await obscure(dav.password),
+      },
+      rcloneRemote: (name) => `srv:${name}`,
+      rcloneFlags: [],
+      stop: () => dav.stop(),
+    };
+  }
+  if (kind === "s3") {
+    const s3 = await startS3Server();
+    return {
+      escaleLines: (name) =>
+        Promise.resolve(
+          `protocol = s3\nendpoint = ${s3.endpoint}\nbucket = ${s3.bucket}\nregion = ${s3.region}\nhost directory = ${name}\naccess key id = ${s3.accessKeyId}\nsecret access key = ${s3.secretAccessKey}\n`,
+        ),
+      rcloneEnv: {
+        RCLONE_CONFIG_SRV_TYPE: "s3",
+        RCLONE_CONFIG_SRV_PROVIDER: "Other",
+        RCLONE_CONFIG_SRV_ENDPOINT: s3.endpoint,
+        RCLONE_CONFIG_SRV_REGION: s3.region,
+        RCLONE_CONFIG_SRV_ACCESS_KEY_ID: s3.accessKeyId,
+        RCLONE_CONFIG_SRV_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        RCLONE_CONFIG_SRV_FORCE_PATH_STYLE: "true",
+      },
+      rcloneRemote: (name) => `srv:${s3.bucket}/${name}`,
+      // rclone's S3 backend refuses this machine's AWS_CA_BUNDLE (see environment.md); a HEAD
+      // after each upload is a request escale does not make either.
+      rcloneFlags: ["--s3-no-head"],
+      stop: () => s3.stop(),
+    };
+  }
+  const tls = kind === "ftps";
+  const ftp = await startFtpServer({ tls });
+  const env: Record<string, string> = {
+    RCLONE_CONFIG_SRV_TYPE: "ftp",
+    RCLONE_CONFIG_SRV_HOST: ftp.host,
+    RCLONE_CONFIG_SRV_PORT: String(ftp.port),
+    RCLONE_CONFIG_SRV_USER: ftp.user,
+    RCLONE_CONFIG_SRV_PASS: await obscure(ftp.password),
+  };
+  if (tls) {
+    env.RCLONE_CONFIG_SRV_EXPLICIT_TLS = "true";
+    // rclone's FTP backend ignores --ca-cert, but Go reads its trusted roots from SSL_CERT_FILE:
+    // this way rclone verifies the server's certificate, as escale does with `ca file`.
+    env.SSL_CERT_FILE = ftp.certFile;
+  }
+  return {
+    escaleLines: async (name, dir) =>
+      tls
+        ? `protocol = ftps\nhost address = ${ftp.host}\nport = ${ftp.port}\nhost directory = ${name}\nsecret file = ${await secretFile(
+          dir,
+          ftp.user,
+          ftp.password,
+        )}\nca file = ${ftp.certFile}\n`
+        : `host address = ftp://${ftp.host}:${ftp.port}/${name}\nsecret file = ${await secretFile(
+          dir,
+          ftp.user,
+          ftp.password,
+        )}\n`,
+    rcloneEnv: env,
+    rcloneRemote: (name) => `srv:${name}`,
+    rcloneFlags: [],
+    stop: () => ftp.stop(),
+  };
+}
+
+interface Pair {
+  load: string;
+  up: Timed;
+  down: Timed;
+  verified: boolean;
+}
+
+interface Rep {
+  server: ServerKind;
+  workload: Workload;
+  rep: number;
+  first: "escale" | "rclone";
+  register: Timed;
+  escale: Pair;
+  rclone: Pair;
+}
+
+async function same(a: string, b: string): Promise<boolean> {
+  const out = await new Deno.Command("diff", {
+    args: ["-r", "-q", "-x", ".escale", a, b],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
+async function sync(): Promise<void> {
+  // Flush what the previous command wrote, so its writeback is not billed to the next one.
+  await new Deno.Command("sync").output();
+}
+
+async function escalePair(dir: string, src: string): Promise<Pair> {
+  const load = loadAvg();
+  const up = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/A.conf`]);
+  await sync();
+  const down = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/B.conf`]);
+  await sync();
+  const verified = await same(src, `${dir}/B`);
+  if (!verified) throw new Error(`escale: ${dir}/B differs from ${src}`);
+  return { load, up, down, verified };
+}
+
+async function rclonePair(dir: string, src: string, target: Target): Promise<Pair> {
+  const rc = (from: string, to: string) =>
+    timed(
+      ["env", "-u", "AWS_CA_BUNDLE", "rclone", "copy", ...target.rcloneFlags, from, to],
+      target.rcloneEnv,
+    );
+  const load = loadAvg();
+  const up = await rc(src, target.rcloneRemote("rc-relay"));
+  await sync();
+  const down = await rc(target.rcloneRemote("rc-relay"), `${dir}/rc-B`);
+  await sync();
+  const verified = await same(src, `${dir}/rc-B`);
+  if (!verified) throw new Error(`rclone: ${dir}/rc-B differs from ${src}`);
+  return { load, up, down, verified };
+}
+
+async function repetition(
+  server: ServerKind,
+  workload: Workload,
+  rep: number,
+  src: string,
+): Promise<Rep> {
+  const dir = await Deno.makeTempDir({ prefix: `escale-netbench-${server}-${workload}-` });
+  const target = await startTarget(server);
+  try {
+    await Deno.mkdir(`${dir}/B`);
+    await Deno.mkdir(`${dir}/rc-B`);
+    const relay = await target.escaleLines("relay", dir);
+    await Deno.writeTextFile(
+      `${dir}/A.conf`,
+      `[A]\nclient = A\nlocal path = ${src}\nmode = upload\n${relay}`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/B.conf`,
+      `[B]\nclient = B\nlocal path = ${dir}/B\nmode = download\n${relay}`,
+    );
+    // A's state (cache dir) lives next to its configuration, so the shared source stays clean and
+    // every repetition starts as a first upload.
+    const register = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/B.conf`]);
+    const first = rep % 2 === 1 ? "escale" : "rclone";
+    let escale: Pair;
+    let rclone: Pair;
+    if (first === "escale") {
+      escale = await escalePair(dir, src);
+      rclone = await rclonePair(dir, src, target);
+    } else {
+      rclone = await rclonePair(dir, src, target);
+      escale = await escalePair(dir, src);
+    }
+    const r: Rep = { server, workload, rep, first, register, escale, rclone };
+    console.error(JSON.stringify(r));
+    return r;
+  } finally {
+    await target.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const total = (p: Pair) => p.up.seconds + p.down.seconds;
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+function table(reps: Rep[], workload: Workload, a: Args): string {
+  const big = workload === "big";
+  const rate = (s: number) =>
+    big ? `${f1(a.bigMiB / s)} MiB/s` : `${Math.round(a.files / s)} files/s`;
+  const lines = [
+    `| server | rep | tool | load at start | up s | up RSS MiB | down s | down RSS MiB | A→B s | ${
+      big ? "up / down / A→B" : "A→B"
+    } throughput | B = A |`,
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of reps.filter((x) => x.workload === workload)) {
+    const order = r.first === "escale"
+      ? ["escale", "rclone"] as const
+      : ["rclone", "escale"] as const;
+    for (const tool of order) {
+      const p = r[tool];
+      const thr = big
+        ? `${rate(p.up.seconds)} / ${rate(p.down.seconds)} / ${rate(total(p))}`
+        : rate(total(p));
+      lines.push(
+        `| ${r.server} | ${r.rep} | ${tool} | ${p.load} | ${f2(p.up.seconds)} | ${p.up.rssMiB} | ${
+          f2(p.down.seconds)
+        } | ${p.down.rssMiB} | ${f2(total(p))} | ${thr} | ${p.verified ? "yes" : "NO"} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+function verdicts(reps: Rep[], workload: Workload): string {
+  const lines = [
+    "| server | escale A→B s (reps) | rclone A→B s (reps) | escale / rclone time | target | met |",
+    "|---|---|---|---|---|---|",
+  ];
+  const servers = [...new Set(reps.map((r) => r.server))];
+  for (const s of servers) {
+    const rs = reps.filter((r) => r.server === s && r.workload === workload);
+    if (!rs.length) continue;
+    const ratios = rs.map((r) => total(r.escale) / total(r.rclone));
+    // Small files: escale must take less time than rclone. Big file: escale's throughput at
+    // least 80% of rclone's, that is, at most 1.25 times rclone's time.
+    const limit = workload === "small" ? 1 : 1 / 0.8;
+    const met = ratios.filter((x) => workload === "small" ? x < limit : x <= limit).length;
+    lines.push(
+      `| ${s} | ${rs.map((r) => f2(total(r.escale))).join(", ")} | ${
+        rs.map((r) => f2(total(r.rclone))).join(", ")
+      } | ${ratios.map(f2).join(", ")} | ${
+        workload === "small" ? "< 1.00" : "≤ 1.25 (≥ 80% throughput)"
+      } | ${met === rs.length ? "yes" : met === 0 ? "no" : `${met} of ${rs.length} reps`} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function machine(): Promise<string> {
+  const mem = Deno.readTextFileSync("/proc/meminfo").match(/MemTotal:\s+(\d+)/)?.[1];
+  const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.+)/)?.[1];
+  const rclone = (await run("rclone", ["version"])).split("\n")[0];
+  const deno = (await run(Deno.execPath(), ["--version"])).split("\n")[0];
+  return [
+    `- date: ${new Date().toISOString()}`,
+    `- nproc: ${navigator.hardwareConcurrency} (${cpu?.trim() ?? "unknown CPU"}), memory: ${
+      f1(Number(mem) / 1024 / 1024)
+    } GiB`,
+    `- ${deno}, ${rclone}, Apache ${
+      (await run("/usr/sbin/apache2", ["-v"])).match(/Apache\/(\S+)/)?.[1]
+    }, ${(await run("proftpd", ["--version"])).trim()}, moto_server ${
+      (await run("python3", ["-c", "import moto; print(moto.__version__)"])).trim()
+    }`,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(Deno.args);
+  const header = await machine();
+  const started = Date.now();
+  const reps: Rep[] = [];
+  for (const workload of a.workloads) {
+    const base = await Deno.makeTempDir({ prefix: `escale-netbench-src-${workload}-` });
+    try {
+      const src = `${base}/A`;
+      if (workload === "small") await makeTree(src, a.files, 1024);
+      else await makeBig(`${src}/big.bin`, a.bigMiB * 1024 * 1024);
+      await sync();
+      // Warm the page cache and Deno's module cache so that every tool starts equal.
+      await timed(["sh", "-c", `find ${src} -type f -exec cat {} + > /dev/null`]);
+      await timed([launcher, "--version"]);
+      for (const server of a.servers) {
+        const count = a.once.has(`${server}:${workload}`) ? 1 : a.reps;
+        for (let rep = 1; rep <= count; rep++) {
+          reps.push(await repetition(server, workload, rep, src));
+        }
+      }
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
+  }
+  const minutes = (Date.now() - started) / 60_000;
+  const cmd = `deno run -A bench/network_bench.ts ${Deno.args.join(" ")}`.trim();
+  const parts = [`Command: \`${cmd}\` (${f1(minutes)} min)`, "", header];
+  const names: Record<Workload, string> = {
+    small: `${a.files.toLocaleString("en-US")} files of 1 KiB`,
+    big: `one ${a.bigMiB === 1024 ? "1 GiB" : `${a.bigMiB} MiB`} file`,
+  };
+  for (const w of a.workloads) {
+    parts.push("", `### ${names[w]}`, "", table(reps, w, a), "", verdicts(reps, w));
+  }
+  const md = parts.join("\n") + "\n";
+  if (a.out) await Deno.writeTextFile(a.out, md);
+  if (a.json) await Deno.writeTextFile(a.json, JSON.stringify(reps, null, 1) + "\n");
+  console.log(md);
+}
+
+await main();

@@ -170,7 +170,9 @@ function decide(ctx: RoundContext, item: Item): Plan {
   if (!o.filter.acceptFile(e.path) || (!o.hiddenFiles && hiddenPath(e.path))) return { t: "skip" };
   const row = ctx.state.getFile(e.path);
   const order = compareVV(e.vv, row?.vv ?? {});
-  if (order === "before" || order === "equal") return { t: "skip" };
+  // A replica restores the version it had when the local copy was edited or deleted.
+  const restore = ctx.rules.mirrorLocal && order === "equal" && row?.dirty === true && e.op !== "del";
+  if (order === "before" || (order === "equal" && !restore)) return { t: "skip" };
   const concurrent = order === "concurrent";
   const merged = mergeVV(row?.vv ?? {}, e.vv);
 
@@ -665,6 +667,40 @@ function record(ctx: RoundContext, done: Sink[]): void {
 }
 
 /** The safety stop shared by both directions: too large a share of the tree deleted at once. */
+/**
+ * Mirror-download: local changes are undone. Files that exist only here are deleted; edited or
+ * deleted files are restored from a full copy the pushers are asked for (first[p] past their
+ * last commit, see noteGaps and push.ts).
+ */
+export async function undoLocalChanges(ctx: RoundContext): Promise<void> {
+  const dirty = ctx.state.dirtyFiles();
+  const extras = dirty.filter((r) => !r.deleted && Object.keys(r.vv).length === 0);
+  checkDeleteShare(ctx, extras.length, "mirroring would delete local-only files:");
+  for (const r of extras) {
+    const abs = await safeLocalPath(ctx.root, r.path, false);
+    await Deno.remove(abs).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw localIoError(e, `deleting ${r.path}`);
+    });
+    await pruneEmptyParents(ctx.root, r.path);
+    ctx.state.deleteFile(r.path);
+    ctx.stats.deletedLocal++;
+    ctx.emit({ type: "deleted", path: r.path });
+    ctx.log.log("info", `${r.path}: not on the other side; removed from this mirror`);
+  }
+  if (dirty.length === extras.length) return;
+  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  let asked = false;
+  for (const p of ctx.clients.values()) {
+    if (p.id === ctx.me || !p.pushes || !p.seq || (first[p.id] ?? 0) > p.seq) continue;
+    first[p.id] = p.seq + 1;
+    asked = true;
+  }
+  if (asked) {
+    ctx.state.setMeta("first", JSON.stringify(first));
+    ctx.log.log("info", `${dirty.length - extras.length} locally changed files will be restored from the other side`);
+  }
+}
+
 export function checkDeleteShare(ctx: RoundContext, count: number, what: string): void {
   if (ctx.opts.force || count <= 1) return;
   const live = ctx.state.countLiveFiles();

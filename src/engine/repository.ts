@@ -14,7 +14,7 @@ import {
 } from "./context.ts";
 import { gcPhase } from "./gc.ts";
 import { modeRules } from "./modes.ts";
-import { checkDeleteShare, pullPhase } from "./pull.ts";
+import { checkDeleteShare, pullPhase, undoLocalChanges } from "./pull.ts";
 import { pushPhase, recoverPending } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 
@@ -117,6 +117,7 @@ export class Repository {
       `scanned ${scan.files} files, hashed ${scan.hashed}, ${scan.changed.length} changed, ${scan.deleted.length} deleted`,
     );
     if (rules.pulls) await pullPhase(ctx);
+    if (rules.mirrorLocal) await undoLocalChanges(ctx);
     // Release before publishing, so that space freed by pullers counts against the quota now.
     if (ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
     if (rules.pushes) await pushPhase(ctx);

@@ -239,3 +239,32 @@ Deno.test("a round deleting more than the threshold stops unless forced", () =>
     await b.sync();
     assertEquals(Object.keys(await b.tree()).sort(), ["f8.txt", "f9.txt"]);
   }));
+
+Deno.test("mirror-download undoes local changes: edits and deletions restored, extra files removed", () =>
+  withSandbox(async (sb) => {
+    const a = await sb.client("A", "upload");
+    const b = await sb.client("B", "mirror-download");
+    for (const f of ["one", "two", "three", "four"]) await a.write(`${f}.txt`, `${f} from A`);
+    await rounds(b, a, b, a);
+    const reference = await a.tree();
+    assertEquals(await b.tree(), reference);
+    await b.write("one.txt", "edited on the mirror");
+    await b.rm("two.txt");
+    await b.write("extra.txt", "only on the mirror");
+    await rounds(b, a, b, a, b);
+    assertEquals(await b.tree(), reference);
+  }));
+
+Deno.test("mirror-upload undoes changes made elsewhere by republishing its own version", () =>
+  withSandbox(async (sb) => {
+    const a = await sb.client("A", "mirror-upload");
+    const b = await sb.client("B");
+    await a.write("doc.txt", "reference");
+    await a.write("keep.txt", "keep");
+    await rounds(b, a, b, a);
+    await b.write("doc.txt", "changed on B");
+    await b.write("new-on-b.txt", "B's addition");
+    await rounds(b, a, b, a, b);
+    assertEquals(await b.tree(), { "doc.txt": "reference", "keep.txt": "keep" });
+    assertEquals(await a.tree(), { "doc.txt": "reference", "keep.txt": "keep" });
+  }));

@@ -111,6 +111,9 @@ export async function safeLocalPath(
     checked?.add(cur);
   }
   const target = `${root}/${rel}`;
+  // Batch writers (with `checked`) rename over the target, which replaces a symbolic link
+  // instead of following it and fails on a folder: no need to look at the target first.
+  if (checked) return target;
   try {
     const st = await Deno.lstat(target);
     if (st.isSymlink || st.isDirectory) {

@@ -614,15 +614,19 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
       } does not match its hash; not applied`,
     );
   }
+  let stat: Deno.FileInfo;
   try {
+    // One open file for write, time and stat: each path lookup costs on slow file systems.
     if (s.small) {
-      await Deno.writeFile(s.tmp, concat(s.small, e.size), { createNew: true, mode: 0o644 });
-    } else {
-      s.file ??= await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
-      s.file.close();
-      s.file = null;
-    }
-    if (ctx.opts.modificationTime) await Deno.utime(s.tmp, new Date(), new Date(e.mtime));
+      s.file = await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
+      const data = concat(s.small, e.size);
+      let w = 0;
+      while (w < data.length) w += await s.file.write(data.subarray(w));
+    } else s.file ??= await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
+    if (ctx.opts.modificationTime) await s.file.utime(new Date(), new Date(e.mtime));
+    stat = await s.file.stat();
+    s.file.close();
+    s.file = null;
   } catch (err) {
     throw localIoError(err, `writing ${plan.dest}`);
   }
@@ -647,7 +651,8 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
   } catch (err) {
     throw localIoError(err, `writing ${plan.dest}`);
   }
-  s.stat = (await statLocal(abs))!;
+  // rename keeps the inode and times: the stat of the open file describes the final one
+  s.stat = { size: stat.size, mtime: stat.mtime?.getTime() ?? 0, ino: stat.ino ?? 0 };
   ctx.stats.downloaded++;
   ctx.emit({ type: "file-done", direction: "down", path: plan.dest, size: e.size });
   return true;

@@ -5,7 +5,8 @@
 //   (c) a no-change round over 100,000 files      escale run --once on an up-to-date pair
 // Wall time and peak RSS come from /usr/bin/time around each command; relay objects and
 // requests from an in-process round through a counting wrapper.
-// Usage: deno run -A bench/transfer_bench.ts [a|b|c ...]   (default: all)
+// a-enc and b-enc repeat (a) and (b) with encryption on (a key file), for the cost of encryption.
+// Usage: deno run -A bench/transfer_bench.ts [a|b|c|a-enc|b-enc ...]   (default: all)
 import { CountingRelay } from "../src/relay/counting_relay.ts";
 import { FileRelay } from "../src/relay/file_relay.ts";
 import { RelayStore } from "../src/protocol/relay_store.ts";
@@ -14,7 +15,7 @@ import { collectingLogger } from "../src/log/logger.ts";
 import type { RepoOptions } from "../src/engine/context.ts";
 
 const launcher = new URL("../scripts/escale", import.meta.url).pathname;
-const which = Deno.args.length ? Deno.args : ["a", "b", "c"];
+const which = Deno.args.length ? Deno.args : ["a", "b", "c", "a-enc", "b-enc"];
 
 interface Timed {
   seconds: number;
@@ -64,11 +65,17 @@ async function makeBig(path: string, bytes: number): Promise<void> {
   f.close();
 }
 
-async function confs(dir: string): Promise<void> {
+async function confs(dir: string, encrypted = false): Promise<void> {
+  if (encrypted) {
+    await Deno.writeTextFile(`${dir}/relay.key`, crypto.randomUUID() + crypto.randomUUID(), {
+      mode: 0o600,
+    });
+  }
   for (const [c, mode] of [["A", "upload"], ["B", "download"]]) {
     await Deno.writeTextFile(
       `${dir}/${c}.conf`,
-      `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\nmode = ${mode}\n`,
+      `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\nmode = ${mode}\n` +
+        (encrypted ? `passphrase = ${dir}/relay.key\n` : ""),
     );
   }
 }
@@ -126,6 +133,7 @@ async function counted(
 async function transfer(
   label: string,
   fill: (dir: string) => Promise<void>,
+  encrypted = false,
 ): Promise<Record<string, unknown>> {
   const dir = await Deno.makeTempDir({ prefix: `escale-bench-${label}-` });
   try {
@@ -133,7 +141,7 @@ async function transfer(
     for (const d of ["B", "relay", "rc-relay", "rc-B", "cp-relay", "cp-B"]) {
       await Deno.mkdir(`${dir}/${d}`);
     }
-    await confs(dir);
+    await confs(dir, encrypted);
     // Warm the page cache and Deno's module cache so that every tool starts equal.
     await timed(["sh", "-c", `cat $(find ${dir}/A -type f) > /dev/null`]);
     await timed([launcher, "--version"]);
@@ -156,13 +164,13 @@ async function transfer(
     }).output();
     if (!check.success) throw new Error("escale: B differs from A");
     return {
-      workload: label,
+      workload: label + (encrypted ? ", encrypted" : ""),
       escale: sum(up, down),
       escaleUp: up,
       escaleDown: down,
       rclone: sum(rcUp, rcDown),
       cp: sum(cpUp, cpDown),
-      ...(await counted(dir)),
+      ...(encrypted ? {} : await counted(dir)),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -218,4 +226,10 @@ if (which.includes("b")) {
   results.push(await transfer("one 1 GiB file", (d) => makeBig(`${d}/big.bin`, 1024 ** 3)));
 }
 if (which.includes("c")) results.push(await noChange(100_000));
+if (which.includes("a-enc")) {
+  results.push(await transfer("10,000 files of 1 KiB", (d) => makeTree(d, 10_000, 1024), true));
+}
+if (which.includes("b-enc")) {
+  results.push(await transfer("one 1 GiB file", (d) => makeBig(`${d}/big.bin`, 1024 ** 3), true));
+}
 console.log(JSON.stringify(results, null, 1));

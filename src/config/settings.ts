@@ -4,19 +4,12 @@
  * raw file.
  */
 
-export type Mode =
-  | "upload"
-  | "download"
-  | "shared"
-  | "conservative"
-  | "mirror-upload"
-  | "mirror-download"
-  | "backup-upload"
-  | "backup-download";
+// The engine owns these vocabularies; the configuration only parses into them.
+import type { Mode } from "../engine/modes.ts";
+import type { ConflictStrategy } from "../engine/context.ts";
+export type { ConflictStrategy, Mode };
 
 export type RelayProtocol = "file" | "ftp" | "ftps" | "webdav" | "s3" | "rclone";
-
-export type ConflictStrategy = "keep-both" | "newest" | "local" | "remote";
 
 /**
  * Where and how to reach the relay. Only the fields that apply to `protocol` are set, so a

@@ -171,7 +171,8 @@ function decide(ctx: RoundContext, item: Item): Plan {
   const row = ctx.state.getFile(e.path);
   const order = compareVV(e.vv, row?.vv ?? {});
   // A replica restores the version it had when the local copy was edited or deleted.
-  const restore = ctx.rules.mirrorLocal && order === "equal" && row?.dirty === true && e.op !== "del";
+  const restore = ctx.rules.mirrorLocal && order === "equal" && row?.dirty === true &&
+    e.op !== "del";
   if (order === "before" || (order === "equal" && !restore)) return { t: "skip" };
   const concurrent = order === "concurrent";
   const merged = mergeVV(row?.vv ?? {}, e.vv);
@@ -469,6 +470,7 @@ interface Sink {
   tmp: string;
   file: Deno.FsFile | null;
   small: Uint8Array[] | null;
+  finished?: boolean;
   stat?: { size: number; mtime: number; ino: number };
   hash: Hash;
   left: number;
@@ -529,19 +531,31 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
           need.set(obj, l);
         }
       }
+      // Files are finished as soon as their last byte arrived, so that memory holds at most
+      // the small files of one data object (chunk size), whatever the size of the commit.
+      const settle = async (ready: Sink[]) => {
+        const done: Sink[] = [];
+        try {
+          // File creation is latency-bound on most file systems: overlap it.
+          await forEachLimit(ready, 16, async (s) => {
+            s.finished = true;
+            if (await finish(ctx, commit, s)) done.push(s);
+          });
+        } finally {
+          // One transaction per batch: per-file commits dominate with many small files.
+          record(ctx, done);
+        }
+      };
       for (const obj of [...need.keys()].sort((a, b) => a - b)) {
         await readObject(ctx, commit, obj, need.get(obj)!.sort((a, b) => a.off - b.off));
+        await settle(
+          sinks.filter((s) =>
+            !s.finished && s.left === 0 && s.plan.item.entry.op === "put" &&
+            (s.plan.item.entry as Extract<Entry, { op: "put" }>).data.every(([o]) => o <= obj)
+          ),
+        );
       }
-      const done: Sink[] = [];
-      try {
-        // File creation is latency-bound on most file systems: overlap it.
-        await forEachLimit(sinks, 16, async (s) => {
-          if (await finish(ctx, commit, s)) done.push(s);
-        });
-      } finally {
-        // One transaction for the whole batch: per-file commits dominate with many small files.
-        record(ctx, done);
-      }
+      await settle(sinks.filter((s) => !s.finished));
     } finally {
       for (const s of sinks) {
         s.file?.close();
@@ -622,6 +636,7 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
       const data = concat(s.small, e.size);
       let w = 0;
       while (w < data.length) w += await s.file.write(data.subarray(w));
+      s.small = []; // written: let the buffers go
     } else s.file ??= await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
     if (ctx.opts.modificationTime) await s.file.utime(new Date(), new Date(e.mtime));
     stat = await s.file.stat();
@@ -702,7 +717,10 @@ export async function undoLocalChanges(ctx: RoundContext): Promise<void> {
   }
   if (asked) {
     ctx.state.setMeta("first", JSON.stringify(first));
-    ctx.log.log("info", `${dirty.length - extras.length} locally changed files will be restored from the other side`);
+    ctx.log.log(
+      "info",
+      `${dirty.length - extras.length} locally changed files will be restored from the other side`,
+    );
   }
 }
 

@@ -108,6 +108,7 @@ export class StateDb {
       return out;
     } catch (e) {
       this.#db.exec("ROLLBACK");
+      this.#access = null; // may hold changes that were just rolled back
       throw e;
     } finally {
       this.#depth--;
@@ -256,20 +257,29 @@ export class StateDb {
     this.#q("DELETE FROM clients WHERE cid = ?").run(cid);
   }
 
+  /** Access modifiers are few and read for every file of a round: kept in memory. */
+  #access: Map<string, { r: string; w: string }> | null = null;
+
   getAccess(path: string): { r: string; w: string } {
-    const row = this.#q("SELECT r, w FROM access WHERE path = ?").get(path) as Row | undefined;
-    return { r: (row?.r as string) ?? "?", w: (row?.w as string) ?? "?" };
+    if (!this.#access) {
+      this.#access = new Map();
+      for (const row of this.#q("SELECT path, r, w FROM access").all() as Row[]) {
+        this.#access.set(row.path as string, { r: row.r as string, w: row.w as string });
+      }
+    }
+    return this.#access.get(path) ?? { r: "?", w: "?" };
   }
 
   setAccess(path: string, r: string, w: string): void {
     if (r === "?" && w === "?") {
       this.#q("DELETE FROM access WHERE path = ?").run(path);
+      this.#access?.delete(path);
       return;
     }
     this.#q(
       "INSERT INTO access(path, r, w) VALUES(?, ?, ?) ON CONFLICT(path) DO UPDATE SET r=excluded.r, w=excluded.w",
-    )
-      .run(path, r, w);
+    ).run(path, r, w);
+    this.#access?.set(path, { r, w });
   }
 
   getPending(): { seq: number; body: string } | undefined {

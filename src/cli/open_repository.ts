@@ -35,7 +35,8 @@ export function repoOptions(
     modificationTime: s.modificationTime,
     chunkSize: s.chunkSize,
     maxPageSize: s.maxPageSize,
-    transfers: s.transfers ?? relay.capabilities.parallel,
+    // Each transfer holds up to a chunk in memory (more on S3): 4 keeps RSS well under 200 MB.
+    transfers: s.transfers ?? Math.min(4, relay.capabilities.parallel),
     pullerCount: s.pullerCount,
     pullerTimeoutSec: s.pullerTimeoutSec,
     diskQuota: s.diskQuota,

@@ -14,7 +14,7 @@ import {
   tempPathFor,
 } from "./local_fs.ts";
 import { compareVV, mergeVV } from "./version_vector.ts";
-import { concat } from "../util/streams.ts";
+import { bytesStream, collect, concat } from "../util/streams.ts";
 import { forEachLimit } from "./pool.ts";
 
 /** Commits read and applied together (bounds memory: their entries are held at once). */
@@ -546,8 +546,22 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
           record(ctx, done);
         }
       };
-      for (const obj of [...need.keys()].sort((a, b) => a - b)) {
-        await readObject(ctx, commit, obj, need.get(obj)!.sort((a, b) => a.off - b.off));
+      // Objects are applied in order (files are hashed as they are written), but up to
+      // `transfers` of them are fetched ahead into memory, so transfers overlap.
+      const objs = [...need.keys()].sort((a, b) => a - b);
+      for (const o of objs) need.get(o)!.sort((a, b) => a.off - b.off);
+      const ahead = new Map<number, Promise<Uint8Array | null>>();
+      for (let k = 0; k < objs.length; k++) {
+        for (let j = k; j < Math.min(objs.length, k + Math.max(1, ctx.opts.transfers)); j++) {
+          if (ahead.has(objs[j])) continue;
+          const p = prefetch(ctx, commit, objs[j], need.get(objs[j])!);
+          p.catch(() => {}); // awaited in turn below; an early failure must not go unhandled
+          ahead.set(objs[j], p);
+        }
+        const obj = objs[k];
+        const data = await ahead.get(obj)!;
+        ahead.delete(obj);
+        await readObject(ctx, commit, obj, need.get(obj)!, data);
         await settle(
           sinks.filter((s) =>
             !s.finished && s.left === 0 && s.plan.item.entry.op === "put" &&
@@ -565,16 +579,37 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
   }
 }
 
+/** Ranges up to this size are fetched ahead into memory; larger ones are streamed in turn. */
+const PREFETCH_MAX = 64 * 1024 * 1024;
+
+function neededRange(parts: { off: number; len: number }[]): [number, number] {
+  return [parts[0].off, Math.max(...parts.map((p) => p.off + p.len))];
+}
+
+async function prefetch(
+  ctx: RoundContext,
+  commit: Commit,
+  obj: number,
+  parts: { off: number; len: number }[],
+): Promise<Uint8Array | null> {
+  const [start, end] = neededRange(parts);
+  if (end - start > PREFETCH_MAX) return null;
+  const key = commit.objects[obj].key;
+  return await collect(await ctx.store.relay.read(key, { offset: start, length: end - start }), end - start, key);
+}
+
 async function readObject(
   ctx: RoundContext,
   commit: Commit,
   obj: number,
   parts: { sink: Sink; off: number; len: number }[],
+  fetched: Uint8Array | null,
 ): Promise<void> {
   const key = commit.objects[obj].key;
-  const start = parts[0].off;
-  const end = Math.max(...parts.map((p) => p.off + p.len));
-  const stream = await ctx.store.relay.read(key, { offset: start, length: end - start });
+  const [start, end] = neededRange(parts);
+  const stream = fetched
+    ? bytesStream(fetched)
+    : await ctx.store.relay.read(key, { offset: start, length: end - start });
   let pos = start;
   let i = 0;
   for await (const chunk of stream) {

@@ -1,4 +1,5 @@
 import { localIoError } from "../errors/errors.ts";
+import { concat } from "../util/streams.ts";
 import type { Extent } from "../protocol/format.ts";
 
 /** One slice of a local file placed into a data object. */
@@ -59,13 +60,22 @@ export function partsStream(parts: Part[]): ReadableStream<Uint8Array> {
             if (i >= parts.length) return c.close();
             const p = parts[i];
             if (p.offset === 0 && p.length <= SMALL_PART) {
-              // Whole small file: one synchronous read instead of open/seek/read/close.
-              const data = Deno.readFileSync(p.abs);
-              if (data.length < p.length) {
-                throw new Error(`${p.abs} became shorter while it was being sent`);
+              // Whole small files: one synchronous read each instead of open/seek/read/close,
+              // gathered into one chunk of up to BUF bytes (one write downstream, not one each).
+              const batch: Uint8Array[] = [];
+              let size = 0;
+              while (i < parts.length && size < BUF) {
+                const q = parts[i];
+                if (q.offset !== 0 || q.length > SMALL_PART) break;
+                const data = Deno.readFileSync(q.abs);
+                if (data.length < q.length) {
+                  throw new Error(`${q.abs} became shorter while it was being sent`);
+                }
+                batch.push(data.length === q.length ? data : data.subarray(0, q.length));
+                size += q.length;
+                i++;
               }
-              i++;
-              c.enqueue(data.length === p.length ? data : data.subarray(0, p.length));
+              c.enqueue(concat(batch, size));
               return;
             }
             file = await Deno.open(p.abs, { read: true });

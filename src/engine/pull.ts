@@ -595,7 +595,11 @@ async function prefetch(
   const [start, end] = neededRange(parts);
   if (end - start > PREFETCH_MAX) return null;
   const key = commit.objects[obj].key;
-  return await collect(await ctx.store.relay.read(key, { offset: start, length: end - start }), end - start, key);
+  return await collect(
+    await ctx.store.relay.read(key, { offset: start, length: end - start }),
+    end - start,
+    key,
+  );
 }
 
 async function readObject(

@@ -120,30 +120,17 @@ function walkInProcess(o: ScanOptions): Map<string, Seen> {
  * exactly as Deno's stat does, so both walks agree. Returns null when find is unavailable.
  */
 async function walkWithFind(o: ScanOptions): Promise<Map<string, Seen> | null> {
-  let out: Deno.CommandOutput;
+  let child: Deno.ChildProcess;
   try {
-    out = await new Deno.Command("find", {
-      args: [
-        o.root,
-        "-mindepth",
-        "1",
-        "(",
-        "-type",
-        "d",
-        "-o",
-        "-type",
-        "f",
-        ")",
-        "-printf",
-        "%y %T@ %i %s %P\\0",
-      ],
+    child = new Deno.Command("find", {
+      args: [o.root, "-mindepth", "1", "-type", "f", "-printf", "%T@ %i %s %P\\0"],
+      stdin: "null",
       stdout: "piped",
-      stderr: "piped",
-    }).output();
+      stderr: "null",
+    }).spawn();
   } catch {
     return null;
   }
-  if (!out.success) return null; // e.g. a folder vanished or is unreadable: the walk in process explains
   const seen = new Map<string, Seen>();
   const okDir = new Map<string, boolean>([["", true]]);
   const dirAccepted = (dir: string): boolean => {
@@ -157,25 +144,32 @@ async function walkWithFind(o: ScanOptions): Promise<Map<string, Seen> | null> {
     okDir.set(dir, ok);
     return ok;
   };
-  const text = new TextDecoder().decode(out.stdout);
-  for (const rec of text.split("\0")) {
-    if (rec.length < 8 || rec[0] !== "f") continue;
-    const a = rec.indexOf(" ", 2);
+  const record = (rec: string) => {
+    const a = rec.indexOf(" ");
     const b = rec.indexOf(" ", a + 1);
     const c = rec.indexOf(" ", b + 1);
+    if (c < 0) return;
     const path = rec.slice(c + 1);
     const slash = path.lastIndexOf("/");
     const name = path.slice(slash + 1);
-    if (name.startsWith(LOCAL_TEMP_PREFIX) || (!o.hiddenFiles && name.startsWith("."))) continue;
-    if (!dirAccepted(slash < 0 ? "" : path.slice(0, slash)) || !o.filter.acceptFile(path)) continue;
-    const t = rec.slice(2, a);
+    if (name.startsWith(LOCAL_TEMP_PREFIX) || (!o.hiddenFiles && name.startsWith("."))) return;
+    if (!dirAccepted(slash < 0 ? "" : path.slice(0, slash)) || !o.filter.acceptFile(path)) return;
+    const t = rec.slice(0, a);
     const dot = t.indexOf(".");
     const mtime = dot < 0
       ? Number(t) * 1000
       : Number(t.slice(0, dot)) * 1000 + Number((t.slice(dot + 1) + "000").slice(0, 3));
     seen.set(path, { size: Number(rec.slice(b + 1, c)), mtime, ino: Number(rec.slice(a + 1, b)) });
+  };
+  // Parsed as it streams: the whole listing is never held at once.
+  let rest = "";
+  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+    const recs = (rest + text).split("\0");
+    rest = recs.pop()!;
+    for (const rec of recs) record(rec);
   }
-  return seen;
+  // A failure (a folder vanished or is unreadable) leaves the explanation to the walk in process.
+  return (await child.status).success ? seen : null;
 }
 
 function walk(o: ScanOptions, rel: string, seen: Map<string, Seen>): void {

@@ -14,7 +14,7 @@ import {
   tempPathFor,
 } from "./local_fs.ts";
 import { compareVV, mergeVV } from "./version_vector.ts";
-import { bytesStream, collect, concat } from "../util/streams.ts";
+import { bytesStream, concat } from "../util/streams.ts";
 import { forEachLimit } from "./pool.ts";
 
 /** Commits read and applied together (bounds memory: their entries are held at once). */
@@ -595,11 +595,19 @@ async function prefetch(
   const [start, end] = neededRange(parts);
   if (end - start > PREFETCH_MAX) return null;
   const key = commit.objects[obj].key;
-  return await collect(
-    await ctx.store.relay.read(key, { offset: start, length: end - start }),
-    end - start,
-    key,
-  );
+  // Filled in place: no list of chunks plus a concatenated copy.
+  const out = new Uint8Array(end - start);
+  let at = 0;
+  for await (
+    const chunk of await ctx.store.relay.read(key, { offset: start, length: end - start })
+  ) {
+    if (at + chunk.length > out.length) {
+      throw new EscaleError("integrity", `${key}: data object is longer than its commit says`);
+    }
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return at === out.length ? out : out.subarray(0, at); // shorter: readObject reports it
 }
 
 async function readObject(

@@ -333,7 +333,7 @@ export class StateDb {
       );
       this.#db.exec("DELETE FROM files WHERE deleted = 1");
       this.#db.exec("UPDATE files SET vv = '{}', dirty = 1, moved_from = NULL");
-      for (const k of ["seq", "served", "gcFloor", "first"]) {
+      for (const k of ["seq", "served", "gcFloor", "first", "registered"]) {
         this.#q("DELETE FROM meta WHERE k = ?").run(k);
       }
     });

@@ -89,13 +89,15 @@ Deno.test("cli: evicting a vanished puller releases the space; it gets everythin
 });
 
 Deno.test("cli: a puller silent for longer than 'puller timeout' is no longer waited for", async () => {
-  const { dir, run } = await setup({ A: "upload", B: "download" }, "puller timeout = 1s\n");
+  const { dir, run } = await setup({ A: "upload", B: "download" }, "puller timeout = 6s\n");
   try {
     await run("B");
     await Deno.writeTextFile(`${dir}/A/f.txt`, "data");
     await run("A");
     assert(relayData(dir).length > 0);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The timeout leaves room for slow process starts on a loaded machine: B's comeback round
+    // and A's next round must fall within it for A to count B as alive again.
+    await new Promise((r) => setTimeout(r, 6500));
     await run("A");
     assertEquals(relayData(dir), []);
     await run("B"); // comes back: asks for a full copy

@@ -1,7 +1,6 @@
-import { loadConfig } from "../config/load_config.ts";
-import { findConfigFile } from "../config/find_config.ts";
 import type { SectionSettings } from "../config/settings.ts";
 import { EscaleError } from "../errors/errors.ts";
+import { loadOneSection } from "./load_one_section.ts";
 import { StateDb } from "../state/state_db.ts";
 import { ensureStateDir } from "./state_location.ts";
 
@@ -48,18 +47,7 @@ export async function accessCommand(
   mods: string | undefined,
   print: (line: string) => void,
 ): Promise<void> {
-  const cfg = await loadConfig(findConfigFile(opts.config), {
-    sections: opts.repository ? [opts.repository] : undefined,
-  });
-  if (cfg.sections.length !== 1) {
-    throw new EscaleError(
-      "usage",
-      `the configuration has ${cfg.sections.length} repositories (${
-        cfg.sections.map((s) => s.name).join(", ")
-      }); choose one with -r`,
-    );
-  }
-  const section = cfg.sections[0];
+  const { cfg, section } = await loadOneSection(opts);
   const rel = resourcePath(section, file);
   const state = StateDb.open(await ensureStateDir(cfg, section));
   try {

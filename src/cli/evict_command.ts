@@ -1,6 +1,5 @@
-import { loadConfig } from "../config/load_config.ts";
-import { findConfigFile } from "../config/find_config.ts";
 import { EscaleError } from "../errors/errors.ts";
+import { loadOneSection } from "./load_one_section.ts";
 import type { Logger } from "../log/logger.ts";
 import { withLease } from "../protocol/lease.ts";
 import { openRepository } from "./open_repository.ts";
@@ -16,16 +15,7 @@ export async function evictCommand(
   log: Logger,
   print: (line: string) => void,
 ): Promise<void> {
-  const cfg = await loadConfig(findConfigFile(opts.config), {
-    sections: opts.repository ? [opts.repository] : undefined,
-  });
-  if (cfg.sections.length !== 1) {
-    throw new EscaleError(
-      "usage",
-      `the configuration has ${cfg.sections.length} repositories; choose one with -r`,
-    );
-  }
-  const section = cfg.sections[0];
+  const { cfg, section } = await loadOneSection(opts);
   const { repo } = await openRepository(cfg, section, {}, log);
   try {
     const store = repo.store;

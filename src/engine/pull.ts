@@ -14,7 +14,7 @@ import {
   tempPathFor,
 } from "./local_fs.ts";
 import { compareVV, mergeVV } from "./version_vector.ts";
-import { bytesStream, concat } from "../util/streams.ts";
+import { concat } from "../util/streams.ts";
 import { forEachLimit } from "./pool.ts";
 
 /** Commits read and applied together (bounds memory: their entries are held at once). */
@@ -550,7 +550,7 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       // two of them (at most `transfers`) are fetched ahead into memory, so transfers overlap.
       const objs = [...need.keys()].sort((a, b) => a - b);
       for (const o of objs) need.get(o)!.sort((a, b) => a.off - b.off);
-      const ahead = new Map<number, Promise<Uint8Array | null>>();
+      const ahead = new Map<number, Promise<Uint8Array[] | null>>();
       for (let k = 0; k < objs.length; k++) {
         for (
           let j = k;
@@ -595,23 +595,23 @@ async function prefetch(
   commit: Commit,
   obj: number,
   parts: { off: number; len: number }[],
-): Promise<Uint8Array | null> {
+): Promise<Uint8Array[] | null> {
   const [start, end] = neededRange(parts);
   if (end - start > PREFETCH_MAX) return null;
   const key = commit.objects[obj].key;
-  // Filled in place: no list of chunks plus a concatenated copy.
-  const out = new Uint8Array(end - start);
-  let at = 0;
+  // The chunks as they came (no copy); readObject checks the total length.
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   for await (
     const chunk of await ctx.store.relay.read(key, { offset: start, length: end - start })
   ) {
-    if (at + chunk.length > out.length) {
+    total += chunk.length;
+    if (total > end - start) {
       throw new EscaleError("integrity", `${key}: data object is longer than its commit says`);
     }
-    out.set(chunk, at);
-    at += chunk.length;
+    chunks.push(chunk);
   }
-  return at === out.length ? out : out.subarray(0, at); // shorter: readObject reports it
+  return chunks;
 }
 
 async function readObject(
@@ -619,13 +619,12 @@ async function readObject(
   commit: Commit,
   obj: number,
   parts: { sink: Sink; off: number; len: number }[],
-  fetched: Uint8Array | null,
+  fetched: Uint8Array[] | null,
 ): Promise<void> {
   const key = commit.objects[obj].key;
   const [start, end] = neededRange(parts);
-  const stream = fetched
-    ? bytesStream(fetched)
-    : await ctx.store.relay.read(key, { offset: start, length: end - start });
+  const stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = fetched ??
+    await ctx.store.relay.read(key, { offset: start, length: end - start });
   let pos = start;
   let i = 0;
   for await (const chunk of stream) {

@@ -3,7 +3,7 @@
 //   small: 10,000 files of 1 KiB    big: one 1 GiB file
 // escale: B registers (untimed), then A `run --once` (up) and B `run --once` (down);
 // rclone: `rclone copy` A→server (up), then server→B (down). Each command runs under
-// /usr/bin/time (wall seconds, peak RSS). Every repetition gets a freshly started server, so
+// /usr/bin/time (wall and CPU seconds, peak RSS). Every repetition gets a freshly started server, so
 // neither tool finds the other's leftovers and moto's memory does not pile up; repetitions
 // alternate which tool goes first, so page cache and server warm-up favour neither.
 // Usage: deno run -A bench/network_bench.ts [--reps N] [--files N] [--big-mib N]
@@ -67,12 +67,14 @@ function parseArgs(argv: string[]): Args {
 
 interface Timed {
   seconds: number;
+  /** user + system CPU seconds: on 2 cores, tells a CPU-bound command from a waiting one */
+  cpu: number;
   rssMiB: number;
 }
 
 async function timed(cmd: string[], env: Record<string, string> = {}): Promise<Timed> {
   const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%e %M", ...cmd],
+    args: ["-f", "%e %U %S %M", ...cmd],
     env: { RCLONE_CONFIG: "/dev/null", NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "null",
@@ -82,8 +84,8 @@ async function timed(cmd: string[], env: Record<string, string> = {}): Promise<T
   if (!out.success) {
     throw new Error(`${cmd.slice(0, 3).join(" ")} failed: ${err.slice(-15).join("\n")}`);
   }
-  const [s, kb] = err[err.length - 1].split(" ").map(Number);
-  return { seconds: s, rssMiB: Math.round(kb / 1024) };
+  const [s, user, sys, kb] = err[err.length - 1].split(" ").map(Number);
+  return { seconds: s, cpu: +(user + sys).toFixed(2), rssMiB: Math.round(kb / 1024) };
 }
 
 function loadAvg(): string {
@@ -212,16 +214,20 @@ async function startTarget(kind: ServerKind): Promise<Target> {
         )}\n`,
     rcloneEnv: env,
     rcloneRemote: (name) => `srv:${name}`,
-    rcloneFlags: [],
+    // rclone splits downloads above 250 MiB into 4 ranged RETRs and closes each data connection
+    // when its range is done; ProFTPD answers 426 and rclone fails the file three times over
+    // (rclone issues 3445, 3942, 7532). Its documented workaround is one stream per file.
+    rcloneFlags: ["--multi-thread-streams", "0"],
     stop: () => ftp.stop(),
   };
 }
 
+/** One tool's up and down commands; `error` when a command failed or B did not equal A. */
 interface Pair {
   load: string;
-  up: Timed;
-  down: Timed;
-  verified: boolean;
+  up?: Timed;
+  down?: Timed;
+  error?: string;
 }
 
 interface Rep {
@@ -229,7 +235,7 @@ interface Rep {
   workload: Workload;
   rep: number;
   first: "escale" | "rclone";
-  register: Timed;
+  register?: Timed;
   escale: Pair;
   rclone: Pair;
 }
@@ -248,31 +254,39 @@ async function sync(): Promise<void> {
   await new Deno.Command("sync").output();
 }
 
-async function escalePair(dir: string, src: string): Promise<Pair> {
-  const load = loadAvg();
-  const up = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/A.conf`]);
-  await sync();
-  const down = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/B.conf`]);
-  await sync();
-  const verified = await same(src, `${dir}/B`);
-  if (!verified) throw new Error(`escale: ${dir}/B differs from ${src}`);
-  return { load, up, down, verified };
+/** Times `up` then `down` and checks `dest` against `src`; a failure is recorded, not thrown. */
+async function pair(
+  up: () => Promise<Timed>,
+  down: () => Promise<Timed>,
+  src: string,
+  dest: string,
+): Promise<Pair> {
+  const p: Pair = { load: loadAvg() };
+  try {
+    p.up = await up();
+    await sync();
+    p.down = await down();
+    await sync();
+    if (!(await same(src, dest))) p.error = "B differs from A";
+  } catch (e) {
+    p.error = (e instanceof Error ? e.message : String(e)).split("\n").slice(0, 3).join(" ");
+  }
+  return p;
 }
 
-async function rclonePair(dir: string, src: string, target: Target): Promise<Pair> {
-  const rc = (from: string, to: string) =>
+function escalePair(dir: string, src: string): Promise<Pair> {
+  const round = (c: string) => () => timed([launcher, "run", "--once", "-q", "-c", `${dir}/${c}`]);
+  return pair(round("A.conf"), round("B.conf"), src, `${dir}/B`);
+}
+
+function rclonePair(dir: string, src: string, target: Target): Promise<Pair> {
+  const rc = (from: string, to: string) => () =>
     timed(
       ["env", "-u", "AWS_CA_BUNDLE", "rclone", "copy", ...target.rcloneFlags, from, to],
       target.rcloneEnv,
     );
-  const load = loadAvg();
-  const up = await rc(src, target.rcloneRemote("rc-relay"));
-  await sync();
-  const down = await rc(target.rcloneRemote("rc-relay"), `${dir}/rc-B`);
-  await sync();
-  const verified = await same(src, `${dir}/rc-B`);
-  if (!verified) throw new Error(`rclone: ${dir}/rc-B differs from ${src}`);
-  return { load, up, down, verified };
+  const remote = target.rcloneRemote("rc-relay");
+  return pair(rc(src, remote), rc(remote, `${dir}/rc-B`), src, `${dir}/rc-B`);
 }
 
 async function repetition(
@@ -295,20 +309,18 @@ async function repetition(
       `${dir}/B.conf`,
       `[B]\nclient = B\nlocal path = ${dir}/B\nmode = download\n${relay}`,
     );
-    // A's state (cache dir) lives next to its configuration, so the shared source stays clean and
-    // every repetition starts as a first upload.
-    const register = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/B.conf`]);
     const first = rep % 2 === 1 ? "escale" : "rclone";
-    let escale: Pair;
-    let rclone: Pair;
-    if (first === "escale") {
-      escale = await escalePair(dir, src);
-      rclone = await rclonePair(dir, src, target);
-    } else {
-      rclone = await rclonePair(dir, src, target);
-      escale = await escalePair(dir, src);
+    const r: Rep = { server, workload, rep, first, escale: { load: "" }, rclone: { load: "" } };
+    // A's state (cache dir) lives next to its configuration, so the shared source stays clean and
+    // every repetition starts as a first upload. B registers first, so A's commit is meant for it.
+    try {
+      r.register = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/B.conf`]);
+    } catch (e) {
+      r.escale.error = `registering B: ${(e as Error).message.split("\n")[0]}`;
     }
-    const r: Rep = { server, workload, rep, first, register, escale, rclone };
+    if (first === "rclone") r.rclone = await rclonePair(dir, src, target);
+    if (r.register) r.escale = await escalePair(dir, src);
+    if (first === "escale") r.rclone = await rclonePair(dir, src, target);
     console.error(JSON.stringify(r));
     return r;
   } finally {
@@ -317,18 +329,18 @@ async function repetition(
   }
 }
 
-const total = (p: Pair) => p.up.seconds + p.down.seconds;
+const total = (p: Pair) => p.error ? NaN : p.up!.seconds + p.down!.seconds;
 const f1 = (n: number) => n.toFixed(1);
-const f2 = (n: number) => n.toFixed(2);
+const f2 = (n: number) => Number.isNaN(n) ? "failed" : n.toFixed(2);
 
 function table(reps: Rep[], workload: Workload, a: Args): string {
   const big = workload === "big";
   const rate = (s: number) =>
     big ? `${f1(a.bigMiB / s)} MiB/s` : `${Math.round(a.files / s)} files/s`;
   const lines = [
-    `| server | rep | tool | load at start | up s | up RSS MiB | down s | down RSS MiB | A→B s | ${
+    `| server | rep | tool | load at start | up s | down s | A→B s | ${
       big ? "up / down / A→B" : "A→B"
-    } throughput | B = A |`,
+    } throughput | CPU s up / down | peak RSS MiB up / down | B = A |`,
     "|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of reps.filter((x) => x.workload === workload)) {
@@ -337,13 +349,27 @@ function table(reps: Rep[], workload: Workload, a: Args): string {
       : ["rclone", "escale"] as const;
     for (const tool of order) {
       const p = r[tool];
+      if (p.error) {
+        const timedPart = `${p.up ? f2(p.up.seconds) : "failed"} | ${
+          p.down ? f2(p.down.seconds) : p.up ? "failed" : "–"
+        }`;
+        lines.push(
+          `| ${r.server} | ${r.rep} | ${tool} | ${p.load} | ${timedPart} | – | – | – | – | ${
+            p.error.replaceAll("|", "/")
+          } |`,
+        );
+        continue;
+      }
+      const [up, down] = [p.up!, p.down!];
       const thr = big
-        ? `${rate(p.up.seconds)} / ${rate(p.down.seconds)} / ${rate(total(p))}`
+        ? `${rate(up.seconds)} / ${rate(down.seconds)} / ${rate(total(p))}`
         : rate(total(p));
       lines.push(
-        `| ${r.server} | ${r.rep} | ${tool} | ${p.load} | ${f2(p.up.seconds)} | ${p.up.rssMiB} | ${
-          f2(p.down.seconds)
-        } | ${p.down.rssMiB} | ${f2(total(p))} | ${thr} | ${p.verified ? "yes" : "NO"} |`,
+        `| ${r.server} | ${r.rep} | ${tool} | ${p.load} | ${f2(up.seconds)} | ${
+          f2(down.seconds)
+        } | ${f2(total(p))} | ${thr} | ${f1(up.cpu)} / ${
+          f1(down.cpu)
+        } | ${up.rssMiB} / ${down.rssMiB} | yes |`,
       );
     }
   }
@@ -361,15 +387,24 @@ function verdicts(reps: Rep[], workload: Workload): string {
     if (!rs.length) continue;
     const ratios = rs.map((r) => total(r.escale) / total(r.rclone));
     // Small files: escale must take less time than rclone. Big file: escale's throughput at
-    // least 80% of rclone's, that is, at most 1.25 times rclone's time.
+    // least 80% of rclone's, that is, at most 1.25 times rclone's time. A failed escale run
+    // misses the target; a failed rclone run leaves nothing to compare with.
     const limit = workload === "small" ? 1 : 1 / 0.8;
     const met = ratios.filter((x) => workload === "small" ? x < limit : x <= limit).length;
+    const open = rs.filter((r) => !r.escale.error && r.rclone.error).length;
+    const verdict = open
+      ? `${met} of ${rs.length - open} comparable reps (rclone failed in ${open})`
+      : met === rs.length
+      ? "yes"
+      : met === 0
+      ? "no"
+      : `${met} of ${rs.length} reps`;
     lines.push(
       `| ${s} | ${rs.map((r) => f2(total(r.escale))).join(", ")} | ${
         rs.map((r) => f2(total(r.rclone))).join(", ")
       } | ${ratios.map(f2).join(", ")} | ${
         workload === "small" ? "< 1.00" : "≤ 1.25 (≥ 80% throughput)"
-      } | ${met === rs.length ? "yes" : met === 0 ? "no" : `${met} of ${rs.length} reps`} |`,
+      } | ${verdict} |`,
     );
   }
   return lines.join("\n");
@@ -412,6 +447,8 @@ async function main(): Promise<void> {
         const count = a.once.has(`${server}:${workload}`) ? 1 : a.reps;
         for (let rep = 1; rep <= count; rep++) {
           reps.push(await repetition(server, workload, rep, src));
+          // Written after every repetition, so that an interrupted run keeps what it measured.
+          if (a.json) await Deno.writeTextFile(a.json, JSON.stringify(reps, null, 1) + "\n");
         }
       }
     } finally {

@@ -333,6 +333,45 @@ export function rangeHeaders(offset: number, length?: number): Record<string, st
  * The body of a ranged GET. A server may ignore Range and answer 200 with the whole object: the
  * range is then cut out here; a 206 is still held to `length`, whatever the server sends.
  */
+/** What `rangedGet` needs from an HTTP backend. */
+export interface RangedGetIo {
+  exists(): Promise<boolean>;
+  get(headers: Record<string, string>): Promise<HttpResponse>;
+  discard(res: HttpResponse): Promise<void>;
+  fail(res: HttpResponse): Promise<Error>;
+  notFound(): Error;
+}
+
+/**
+ * A read of the HTTP backends: GET with a Range header, 404 as not found, 416 (a range past the
+ * end) as empty, the body cut to the requested range when a server ignores Range.
+ */
+export async function rangedGet(
+  offset: number,
+  length: number | undefined,
+  io: RangedGetIo,
+): Promise<ReadableStream<Uint8Array>> {
+  if (length === 0) {
+    if (!(await io.exists())) throw io.notFound();
+    return emptyStream();
+  }
+  const res = await io.get(rangeHeaders(offset, length));
+  if (res.status === 404) {
+    await io.discard(res);
+    throw io.notFound();
+  }
+  if (res.status === 416) {
+    await io.discard(res);
+    return emptyStream();
+  }
+  if ((res.status !== 200 && res.status !== 206) || !res.body) throw await io.fail(res);
+  return rangedBody(res.status, res.body, offset, length);
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (c) => c.close() });
+}
+
 export function rangedBody(
   status: number,
   body: ReadableStream<Uint8Array>,

@@ -1,5 +1,5 @@
 import { RelayError } from "../../errors/errors.ts";
-import { rangedBody, rangeHeaders } from "../http_client.ts";
+import { rangedGet } from "../http_client.ts";
 import { checkKey, joinKey } from "../keys.ts";
 import {
   type Body,
@@ -11,7 +11,6 @@ import {
   type WriteOptions,
 } from "../relay.ts";
 import type { RetryOptions } from "../retry_relay.ts";
-import { bytesStream } from "../../util/streams.ts";
 import { MAX_PARTS, uploadMultipart } from "./multipart_upload.ts";
 import { PartReader } from "./part_reader.ts";
 import { S3Client } from "./s3_client.ts";
@@ -180,33 +179,22 @@ export class S3Relay implements Relay {
     };
   }
 
-  async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+  read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
     checkKey(key);
-    const offset = opts.offset ?? 0;
-    const length = opts.length;
-    if (length === 0) {
-      if (!(await this.stat(key))) throw this.#notFound(key);
-      return bytesStream(new Uint8Array(0));
-    }
     const what = `reading ${key}`;
-    const res = await this.#s3.send("GET", this.#s3.objectUrl(this.#full(key)), {
-      headers: rangeHeaders(offset, length),
-      what,
-      key,
-      signal: opts.signal,
+    return rangedGet(opts.offset ?? 0, opts.length, {
+      exists: async () => (await this.stat(key)) !== null,
+      get: (headers) =>
+        this.#s3.send("GET", this.#s3.objectUrl(this.#full(key)), {
+          headers,
+          what,
+          key,
+          signal: opts.signal,
+        }),
+      discard: (res) => this.#s3.discard(res),
+      fail: (res) => this.#s3.fail(res, what, key),
+      notFound: () => this.#notFound(key),
     });
-    if (res.status === 404) {
-      await this.#s3.discard(res);
-      throw this.#notFound(key);
-    }
-    if (res.status === 416) {
-      await this.#s3.discard(res);
-      return bytesStream(new Uint8Array(0));
-    }
-    if ((res.status !== 200 && res.status !== 206) || !res.body) {
-      throw await this.#s3.fail(res, what, key);
-    }
-    return rangedBody(res.status, res.body, offset, length);
   }
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {

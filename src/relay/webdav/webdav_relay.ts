@@ -1,11 +1,5 @@
 import { RelayError } from "../../errors/errors.ts";
-import {
-  type HttpResponse,
-  HttpSession,
-  rangedBody,
-  rangeHeaders,
-  type RequestBody,
-} from "../http_client.ts";
+import { type HttpResponse, HttpSession, rangedGet, type RequestBody } from "../http_client.ts";
 import { checkKey, joinKey, parentOf } from "../keys.ts";
 import {
   type Body,
@@ -16,7 +10,6 @@ import {
   TEMP_PREFIX,
   type WriteOptions,
 } from "../relay.ts";
-import { bytesStream } from "../../util/streams.ts";
 import { type DavResource, parseMultistatus, PROPFIND_BODY } from "./propfind.ts";
 
 export interface WebDavOptions {
@@ -177,34 +170,17 @@ export class WebDavRelay implements Relay {
     return size === null ? null : { key, size, mtime: self.mtime };
   }
 
-  async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+  read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
     checkKey(key);
-    const offset = opts.offset ?? 0;
-    const length = opts.length;
-    if (length === 0) {
-      if (!(await this.stat(key))) throw this.#notFound(key);
-      return bytesStream(new Uint8Array(0));
-    }
-    const headers = rangeHeaders(offset, length);
     const what = `reading ${key}`;
-    const res = await this.#send("GET", this.#url(key), {
-      headers,
-      what,
-      key,
-      signal: opts.signal,
+    return rangedGet(opts.offset ?? 0, opts.length, {
+      exists: async () => (await this.stat(key)) !== null,
+      get: (headers) =>
+        this.#send("GET", this.#url(key), { headers, what, key, signal: opts.signal }),
+      discard: (res) => this.#http.discard(res),
+      fail: (res) => this.#fail(res, what, key),
+      notFound: () => this.#notFound(key),
     });
-    if (res.status === 404) {
-      await this.#http.discard(res);
-      throw this.#notFound(key);
-    }
-    if (res.status === 416) {
-      await this.#http.discard(res);
-      return bytesStream(new Uint8Array(0));
-    }
-    if ((res.status !== 200 && res.status !== 206) || !res.body) {
-      throw await this.#fail(res, what, key);
-    }
-    return rangedBody(res.status, res.body, offset, length);
   }
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {

@@ -53,8 +53,10 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
 
   const port = freePort();
   // A busy port in the range is harmless: ProFTPD then lets the kernel pick one.
-  const pasvLo = freePort();
-  const pasvHi = Math.min(pasvLo + 40, 65535);
+  // Passive ports below Linux's ephemeral range (32768+), so that outgoing connections of the
+  // tests never occupy them; a random 300-port window keeps parallel servers apart.
+  const pasvLo = 20000 + Math.floor(Math.random() * 12000);
+  const pasvHi = pasvLo + 300;
   const tlsBlock = opts.tls === false ? "" : `
 <IfModule mod_tls.c>
   TLSEngine                  on

@@ -1,5 +1,5 @@
 import { RelayError } from "../errors/errors.ts";
-import { checkKey, joinKey, parentOf } from "./keys.ts";
+import { baseName, checkKey, joinKey, parentOf } from "./keys.ts";
 import {
   type Body,
   type ReadOptions,
@@ -103,13 +103,32 @@ export class FileRelay implements Relay {
     checkKey(key);
     const final = this.#path(key);
     const dir = this.#path(parentOf(key));
-    const tmp = `${dir}/${TEMP_PREFIX}${crypto.randomUUID()}`;
+    // The temporary name is derived from the key, so that the unfinished write of a process that
+    // was killed is replaced by the next write of the key and removed by its delete. Keys have a
+    // single writer; should the name be taken anyway (a racing create-if-absent), a random one is
+    // used instead.
+    let tmp = this.#tempOf(key);
     try {
       await Deno.mkdir(dir, { recursive: true });
       if (opts.ifAbsent && (await this.stat(key))) {
         throw new RelayError("exists", `${key}: already exists on relay`, key);
       }
-      const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+      let f: Deno.FsFile;
+      try {
+        f = await Deno.open(
+          tmp,
+          opts.ifAbsent ? { write: true, createNew: true, mode: 0o644 } : {
+            write: true,
+            create: true,
+            truncate: true,
+            mode: 0o644,
+          },
+        );
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        tmp = `${dir}/${TEMP_PREFIX}${crypto.randomUUID()}`;
+        f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+      }
       try {
         // Written by hand: piping into FsFile.writable loses data under Deno 2.9.6 when the
         // stream's chunks are produced asynchronously (seen with file-backed sources).
@@ -140,8 +159,14 @@ export class FileRelay implements Relay {
     }
   }
 
+  #tempOf(key: string): string {
+    return `${this.#path(parentOf(key))}/${TEMP_PREFIX}${baseName(key)}`;
+  }
+
   async delete(key: string): Promise<void> {
     checkKey(key);
+    // Also an unfinished write of the key left by a killed process (see write).
+    await Deno.remove(this.#tempOf(key)).catch(() => {});
     try {
       await Deno.remove(this.#path(key));
     } catch (e) {

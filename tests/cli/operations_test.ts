@@ -289,15 +289,18 @@ Deno.test("cli ops: progress bars on a terminal, none when the output is a file"
       `${dir}/to_file.sh`,
       `${launcher} run --once -c ${dir}/A2.conf > ${dir}/out.txt 2>&1; echo "exit=$?" > ${dir}/done\n`,
     );
+    // A server of its own: restarting one on the socket just killed can race its shutdown.
+    const tmux2 = new Tmux(`${dir}/tmux2.sock`);
     assert(
-      (await tmux.cmd("new-session", "-d", "-x", "120", "-y", "40", `sh ${dir}/to_file.sh`)).ok,
+      (await tmux2.cmd("new-session", "-d", "-x", "120", "-y", "40", `sh ${dir}/to_file.sh`)).ok,
+      "tmux did not start the second session",
     );
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (await Deno.stat(`${dir}/done`).then(() => true, () => false)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await tmux.kill();
+    await tmux2.kill();
     assertEquals((await Deno.readTextFile(`${dir}/done`)).trim(), "exit=0");
     const out = await Deno.readTextFile(`${dir}/out.txt`);
     assert(/sent 5 files \(8\.0 MiB\)/.test(out), out);

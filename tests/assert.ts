@@ -1,3 +1,5 @@
+import { EscaleError } from "../src/errors/errors.ts";
+
 /** Minimal assertions (JSR's @std/assert is unreachable from here). */
 export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
   if (!cond) throw new Error(msg);
@@ -21,4 +23,15 @@ export async function assertRejects(
     return e;
   }
   throw new Error(msg ?? "expected a rejection");
+}
+
+/** Awaits a promise that must fail with an EscaleError, and returns that error. */
+export async function failure(p: Promise<unknown>): Promise<EscaleError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof EscaleError) return e;
+    throw new Error(`expected an EscaleError, got ${e}`);
+  }
+  throw new Error("expected a failure, got success");
 }

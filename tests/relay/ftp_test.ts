@@ -1,8 +1,8 @@
+import { assert, failure } from "../assert.ts";
 import { conformanceSteps } from "./conformance.ts";
 import { type FtpServer, startFtpServer } from "../servers/ftp_server.ts";
 import { freePort, waitForPort } from "../servers/harness.ts";
 import { FtpRelay, type FtpRelayOptions } from "../../src/relay/ftp/ftp_relay.ts";
-import { EscaleError } from "../../src/errors/errors.ts";
 import { collect, toArray, utf8 } from "../../src/util/streams.ts";
 
 function relayFor(s: FtpServer, extra: Partial<FtpRelayOptions> = {}): FtpRelay {
@@ -16,20 +16,6 @@ function relayFor(s: FtpServer, extra: Partial<FtpRelayOptions> = {}): FtpRelay 
     timeoutMs: 10_000,
     ...extra,
   });
-}
-
-async function failure(p: Promise<unknown>): Promise<EscaleError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EscaleError) return e;
-    throw new Error(`expected an EscaleError, got ${e}`);
-  }
-  throw new Error("expected a failure, got success");
-}
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
 }
 
 function pattern(n: number, seed: number): Uint8Array {

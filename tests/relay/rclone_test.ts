@@ -1,26 +1,12 @@
+import { assert, failure } from "../assert.ts";
 import { conformanceSteps } from "./conformance.ts";
 import { startFtpServer } from "../servers/ftp_server.ts";
 import { run } from "../servers/harness.ts";
 import { RcloneRelay } from "../../src/relay/rclone/rclone_relay.ts";
-import { EscaleError } from "../../src/errors/errors.ts";
 import { collect, toArray, utf8 } from "../../src/util/streams.ts";
 
 /** Remotes come from environment variables only; no config file is read. */
 const NO_CONFIG = { RCLONE_CONFIG: "/dev/null" };
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-async function failure(p: Promise<unknown>): Promise<EscaleError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EscaleError) return e;
-    throw new Error(`expected an EscaleError, got ${e}`);
-  }
-  throw new Error("expected a failure, got success");
-}
 
 async function obscure(password: string): Promise<string> {
   // "-" reads the password from stdin, keeping it out of the process list.

@@ -1,23 +1,10 @@
+import { assert, failure } from "../assert.ts";
 import { conformanceSteps } from "./conformance.ts";
-import { EscaleError, RelayError } from "../../src/errors/errors.ts";
+import { RelayError } from "../../src/errors/errors.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import type { Body, ReadOptions, RelayEntry, WriteOptions } from "../../src/relay/relay.ts";
 import { RetryRelay, withRetries } from "../../src/relay/retry_relay.ts";
 import { bytesStream, collect, toArray, utf8 } from "../../src/util/streams.ts";
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-async function failure(p: Promise<unknown>): Promise<EscaleError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EscaleError) return e;
-    throw new Error(`expected an EscaleError, got ${e}`);
-  }
-  throw new Error("expected a failure, got success");
-}
 
 type Op = "list" | "stat" | "read" | "write" | "delete" | "rename";
 

@@ -1,3 +1,4 @@
+import { assert } from "../assert.ts";
 import { AwsClient } from "aws4fetch";
 import { conformanceSteps } from "./conformance.ts";
 import { EscaleError } from "../../src/errors/errors.ts";
@@ -9,10 +10,6 @@ import { freePort } from "../servers/harness.ts";
 import { type S3Server, startS3Server } from "../servers/s3_server.ts";
 
 const MIB = 1024 * 1024;
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {

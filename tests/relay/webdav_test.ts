@@ -1,5 +1,5 @@
+import { assert, failure } from "../assert.ts";
 import { conformanceSteps } from "./conformance.ts";
-import { EscaleError } from "../../src/errors/errors.ts";
 import { TEMP_PREFIX } from "../../src/relay/relay.ts";
 import { RetryRelay } from "../../src/relay/retry_relay.ts";
 import { rangedBody } from "../../src/relay/http_client.ts";
@@ -8,21 +8,6 @@ import { WebDavRelay } from "../../src/relay/webdav/webdav_relay.ts";
 import { bytesStream, collect, toArray, utf8 } from "../../src/util/streams.ts";
 import { freePort, run } from "../servers/harness.ts";
 import { startWebDavServer, type WebDavServer } from "../servers/webdav_server.ts";
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-/** Awaits a promise that must fail with an EscaleError, and returns that error. */
-async function failure(p: Promise<unknown>): Promise<EscaleError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EscaleError) return e;
-    throw new Error(`expected an EscaleError, got ${e}`);
-  }
-  throw new Error("expected a failure, got success");
-}
 
 function relay(s: WebDavServer, extra: Partial<ConstructorParameters<typeof WebDavRelay>[0]> = {}) {
   return new WebDavRelay({ url: s.url, user: s.user, password: s.password, ...extra });

@@ -5,17 +5,24 @@
 //   (c) a no-change round over 100,000 files      escale run --once on an up-to-date pair
 // Wall time and peak RSS come from /usr/bin/time around each command; relay objects and
 // requests from an in-process round through a counting wrapper.
-// a-enc and b-enc repeat (a) and (b) with encryption on (a key file), for the cost of encryption.
-// Usage: deno run -A bench/transfer_bench.ts [a|b|c|a-enc|b-enc ...]   (default: all)
+// a-enc and b-enc run (a) and (b) with escale alone, without and with encryption (a passphrase
+// file), alternately in the same run: the cost of encryption.
+// Each workload runs `--reps` times (default 3) in rotated tool order; see bench/settle.ts for
+// what happens before every timed command.
+// Usage: deno run -A bench/transfer_bench.ts [--reps N] [a|b|c|a-enc|b-enc ...] (default: all)
 import { CountingRelay } from "../src/relay/counting_relay.ts";
 import { FileRelay } from "../src/relay/file_relay.ts";
 import { RelayStore } from "../src/protocol/relay_store.ts";
 import { Repository } from "../src/engine/repository.ts";
 import { collectingLogger } from "../src/log/logger.ts";
 import type { RepoOptions } from "../src/engine/context.ts";
+import { median, settle } from "./settle.ts";
 
 const launcher = new URL("../scripts/escale", import.meta.url).pathname;
-const which = Deno.args.length ? Deno.args : ["a", "b", "c", "a-enc", "b-enc"];
+const args = [...Deno.args];
+const repsAt = args.indexOf("--reps");
+const reps = repsAt >= 0 ? Number(args.splice(repsAt, 2)[1]) : 3;
+const which = args.length ? args : ["a", "b", "c", "a-enc", "b-enc"];
 
 interface Timed {
   seconds: number;
@@ -34,11 +41,6 @@ async function timed(cmd: string[], env: Record<string, string> = {}): Promise<T
   const [s, kb] = err[err.length - 1].split(" ").map(Number);
   return { seconds: s, rssMiB: Math.round(kb / 1024) };
 }
-
-const sum = (a: Timed, b: Timed): Timed => ({
-  seconds: +(a.seconds + b.seconds).toFixed(2),
-  rssMiB: Math.max(a.rssMiB, b.rssMiB),
-});
 
 async function makeTree(dir: string, files: number, size: number): Promise<void> {
   const block = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
@@ -65,7 +67,7 @@ async function makeBig(path: string, bytes: number): Promise<void> {
   f.close();
 }
 
-async function confs(dir: string, encrypted = false): Promise<void> {
+async function confs(dir: string, source = `${dir}/A`, encrypted = false): Promise<void> {
   if (encrypted) {
     await Deno.writeTextFile(`${dir}/relay.key`, crypto.randomUUID() + crypto.randomUUID(), {
       mode: 0o600,
@@ -74,7 +76,9 @@ async function confs(dir: string, encrypted = false): Promise<void> {
   for (const [c, mode] of [["A", "upload"], ["B", "download"]]) {
     await Deno.writeTextFile(
       `${dir}/${c}.conf`,
-      `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\nmode = ${mode}\n` +
+      `[${c}]\nclient = ${c}\nlocal path = ${
+        c === "A" ? source : `${dir}/B`
+      }\nrelay path = ${dir}/relay\nmode = ${mode}\n` +
         (encrypted ? `passphrase = ${dir}/relay.key\n` : ""),
     );
   }
@@ -130,51 +134,92 @@ async function counted(
   return { dataObjects, requestsA, requestsB };
 }
 
+type Tool = "escale" | "escale-enc" | "rclone" | "cp";
+
+interface ToolRun {
+  up: Timed;
+  down: Timed;
+}
+
+/**
+ * One workload, `reps` repetitions. Each repetition gets new destination folders (and new
+ * escale state) and runs the tools in a rotated order, so that no tool is always first or last;
+ * every timed command is preceded by `settle` (bench/settle.ts).
+ */
 async function transfer(
   label: string,
   fill: (dir: string) => Promise<void>,
-  encrypted = false,
+  tools: Tool[],
+  warmBytes: number,
 ): Promise<Record<string, unknown>> {
-  const dir = await Deno.makeTempDir({ prefix: `escale-bench-${label}-` });
+  const dir = await Deno.makeTempDir({ prefix: "escale-bench-" });
   try {
     await fill(`${dir}/A`);
-    for (const d of ["B", "relay", "rc-relay", "rc-B", "cp-relay", "cp-B"]) {
-      await Deno.mkdir(`${dir}/${d}`);
-    }
-    await confs(dir, encrypted);
     // Warm the page cache and Deno's module cache so that every tool starts equal.
-    await timed(["sh", "-c", `cat $(find ${dir}/A -type f) > /dev/null`]);
+    await timed(["sh", "-c", `find ${dir}/A -type f -exec cat {} + > /dev/null`]);
     await timed([launcher, "--version"]);
-    await timed([launcher, "run", "--once", "-q", "-c", `${dir}/B.conf`]); // registers B
-    const up = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/A.conf`]);
-    const down = await timed([launcher, "run", "--once", "-q", "-c", `${dir}/B.conf`]);
-    const rcUp = await timed(["rclone", "copy", "--transfers", "4", `${dir}/A`, `${dir}/rc-relay`]);
-    const rcDown = await timed([
-      "rclone",
-      "copy",
-      "--transfers",
-      "4",
-      `${dir}/rc-relay`,
-      `${dir}/rc-B`,
-    ]);
-    const cpUp = await timed(["cp", "-r", `${dir}/A/.`, `${dir}/cp-relay`]);
-    const cpDown = await timed(["cp", "-r", `${dir}/cp-relay/.`, `${dir}/cp-B`]);
-    const check = await new Deno.Command("diff", {
-      args: ["-r", "-x", ".escale", `${dir}/A`, `${dir}/B`],
-    }).output();
-    if (!check.success) throw new Error("escale: B differs from A");
-    return {
-      workload: label + (encrypted ? ", encrypted" : ""),
-      escale: sum(up, down),
-      escaleUp: up,
-      escaleDown: down,
-      rclone: sum(rcUp, rcDown),
-      cp: sum(cpUp, cpDown),
-      ...(encrypted ? {} : await counted(dir)),
-    };
+    const runs = new Map<Tool, ToolRun[]>(tools.map((t) => [t, []]));
+    for (let rep = 0; rep < reps; rep++) {
+      const order = tools.map((_, i) => tools[(i + rep) % tools.length]);
+      for (const tool of order) {
+        const r = `${dir}/rep${rep}-${tool}`;
+        await Deno.mkdir(r);
+        const step = async (cmd: string[]) => {
+          await settle(dir, warmBytes);
+          return await timed(cmd);
+        };
+        let run: ToolRun;
+        if (tool === "escale" || tool === "escale-enc") {
+          for (const d of ["B", "relay"]) await Deno.mkdir(`${r}/${d}`);
+          await confs(r, `${dir}/A`, tool === "escale-enc");
+          await timed([launcher, "run", "--once", "-q", "-c", `${r}/B.conf`]); // registers B
+          const up = await step([launcher, "run", "--once", "-q", "-c", `${r}/A.conf`]);
+          const down = await step([launcher, "run", "--once", "-q", "-c", `${r}/B.conf`]);
+          await same(`${dir}/A`, `${r}/B`, tool);
+          run = { up, down };
+        } else if (tool === "rclone") {
+          const rc = (from: string, to: string) =>
+            step(["rclone", "copy", "--transfers", "4", from, to]);
+          run = { up: await rc(`${dir}/A`, `${r}/relay`), down: await rc(`${r}/relay`, `${r}/B`) };
+          await same(`${dir}/A`, `${r}/B`, tool);
+        } else {
+          await Deno.mkdir(`${r}/relay`);
+          await Deno.mkdir(`${r}/B`);
+          const up = await step(["cp", "-r", `${dir}/A/.`, `${r}/relay`]);
+          const down = await step(["cp", "-r", `${r}/relay/.`, `${r}/B`]);
+          run = { up, down };
+        }
+        runs.get(tool)!.push(run);
+        console.error(`${label} rep ${rep + 1} ${tool}: ${JSON.stringify(run)}`);
+        await Deno.remove(r, { recursive: true });
+      }
+    }
+    const summary: Record<string, unknown> = { workload: label, reps, load: loadAvg() };
+    for (const [tool, rs] of runs) {
+      const totals = rs.map((x) => +(x.up.seconds + x.down.seconds).toFixed(2));
+      summary[tool] = {
+        totals,
+        median: median(totals),
+        up: rs.map((x) => x.up.seconds),
+        down: rs.map((x) => x.down.seconds),
+        rssMiB: Math.max(...rs.flatMap((x) => [x.up.rssMiB, x.down.rssMiB])),
+      };
+    }
+    if (tools.includes("rclone")) Object.assign(summary, await counted(dir));
+    return summary;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+async function same(a: string, b: string, tool: string): Promise<void> {
+  const check = await new Deno.Command("diff", { args: ["-r", "-q", "-x", ".escale", a, b] })
+    .output();
+  if (!check.success) throw new Error(`${tool}: B differs from A`);
+}
+
+function loadAvg(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 }
 
 async function noChange(files: number): Promise<Record<string, unknown>> {
@@ -219,17 +264,22 @@ async function noChange(files: number): Promise<Record<string, unknown>> {
 }
 
 const results: Record<string, unknown>[] = [];
+const small = (d: string) => makeTree(d, 10_000, 1024);
+const big = (d: string) => makeBig(`${d}/big.bin`, 1024 ** 3);
+const GiB = 1024 ** 3;
 if (which.includes("a")) {
-  results.push(await transfer("10,000 files of 1 KiB", (d) => makeTree(d, 10_000, 1024)));
+  results.push(await transfer("10,000 files of 1 KiB", small, ["escale", "rclone", "cp"], 0));
 }
 if (which.includes("b")) {
-  results.push(await transfer("one 1 GiB file", (d) => makeBig(`${d}/big.bin`, 1024 ** 3)));
+  results.push(
+    await transfer("one 1 GiB file", big, ["escale", "rclone", "cp"], 1.5 * GiB),
+  );
 }
 if (which.includes("c")) results.push(await noChange(100_000));
 if (which.includes("a-enc")) {
-  results.push(await transfer("10,000 files of 1 KiB", (d) => makeTree(d, 10_000, 1024), true));
+  results.push(await transfer("10,000 files of 1 KiB", small, ["escale", "escale-enc"], 0));
 }
 if (which.includes("b-enc")) {
-  results.push(await transfer("one 1 GiB file", (d) => makeBig(`${d}/big.bin`, 1024 ** 3), true));
+  results.push(await transfer("one 1 GiB file", big, ["escale", "escale-enc"], 1.5 * GiB));
 }
 console.log(JSON.stringify(results, null, 1));

@@ -2,6 +2,7 @@ import { loadConfig } from "../config/load_config.ts";
 import { findConfigFile } from "../config/find_config.ts";
 import { EscaleError } from "../errors/errors.ts";
 import { runConformance } from "../relay/conformance.ts";
+import { RetryRelay } from "../relay/retry_relay.ts";
 import { openRelay } from "./open_relay.ts";
 
 /**
@@ -16,7 +17,13 @@ export async function testRelayCommand(
   const cfg = await loadConfig(findConfigFile(opts.config), { sections: opts.repository });
   let allOk = true;
   for (const s of cfg.sections) {
-    const relay = await openRelay(s.relay);
+    // Through the same retries as a sync round: a transient failure that a round would ride out
+    // is reported as retried, not as a failed check.
+    let retried = 0;
+    const relay = new RetryRelay(await openRelay(s.relay), {
+      retries: s.relay.maxRetries,
+      onRetry: () => retried++,
+    });
     try {
       print(`${s.name}: testing ${relay.name}`);
       const scratch = `escale-test-relay-${crypto.randomUUID().slice(0, 8)}`;
@@ -35,6 +42,7 @@ export async function testRelayCommand(
           caps.rename ? "yes" : "no"
         }, range reads ${caps.rangeRead ? "yes" : "no"}, ${caps.parallel} parallel requests`,
       );
+      if (retried) print(`  ${retried} transient failures were retried`);
       print(`  ${results.length - failed} passed, ${failed} failed`);
       if (failed) allOk = false;
     } finally {

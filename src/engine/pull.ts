@@ -642,9 +642,11 @@ async function readObject(
       const s = p.sink;
       if (s.small) s.small.push(piece.slice());
       else {
-        s.file ??= await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
+        // Synchronous writes: Deno's async file ops cost a thread hop and an fd dup each,
+        // several times the cost of the write itself (docs/benchmarks.md).
+        s.file ??= Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
         let w = 0;
-        while (w < piece.length) w += await s.file.write(piece.subarray(w));
+        while (w < piece.length) w += s.file.writeSync(piece.subarray(w));
       }
       s.hash.update(piece);
       s.left -= take;
@@ -682,14 +684,14 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
   try {
     // One open file for write, time and stat: each path lookup costs on slow file systems.
     if (s.small) {
-      s.file = await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
+      s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
       const data = concat(s.small, e.size);
       let w = 0;
-      while (w < data.length) w += await s.file.write(data.subarray(w));
+      while (w < data.length) w += s.file.writeSync(data.subarray(w));
       s.small = []; // written: let the buffers go
-    } else s.file ??= await Deno.open(s.tmp, { write: true, createNew: true, mode: 0o644 });
-    if (ctx.opts.modificationTime) await s.file.utime(new Date(), new Date(e.mtime));
-    stat = await s.file.stat();
+    } else s.file ??= Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
+    if (ctx.opts.modificationTime) s.file.utimeSync(new Date(), new Date(e.mtime));
+    stat = s.file.statSync();
     s.file.close();
     s.file = null;
   } catch (err) {
@@ -712,7 +714,7 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
       await Deno.rename(abs, await safeLocalPath(ctx.root, plan.saveLocalAs.to, true));
       ctx.state.putFile(plan.saveLocalAs.row);
     }
-    await Deno.rename(s.tmp, abs);
+    Deno.renameSync(s.tmp, abs);
   } catch (err) {
     throw localIoError(err, `writing ${plan.dest}`);
   }

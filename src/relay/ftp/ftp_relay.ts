@@ -40,12 +40,15 @@ export interface FtpRelayOptions {
 /** Most listing text read for one folder (about two million MLSD lines). */
 const MAX_LISTING_BYTES = 256 * 1024 * 1024;
 
+/** Bytes gathered from the data connection before they are handed downstream. */
+const READ_CHUNK = 256 * 1024;
+
 /**
  * A relay on an FTP or explicit-FTPS server, over our own client. Objects are uploaded under a
  * temporary name and renamed into place (RNFR/RNTO), so a cut transfer never leaves a partial
  * object visible. FTP has no atomic create: `ifAbsent` checks, uploads, checks again and renames,
- * which leaves a short race (hence `createIfAbsent: false`). Memory per transfer: one 64 KiB
- * socket read plus one queued chunk on downloads; uploads hold one chunk of the caller's body.
+ * which leaves a short race (hence `createIfAbsent: false`). Memory per transfer: one 256 KiB
+ * read buffer plus one queued chunk on downloads; uploads hold one chunk of the caller's body.
  */
 export class FtpRelay implements Relay {
   readonly name: string;
@@ -74,7 +77,7 @@ export class FtpRelay implements Relay {
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: connections,
-      bufferBytes: 2 * FTP_CHUNK,
+      bufferBytes: READ_CHUNK + FTP_CHUNK,
     };
     this.#pool = new FtpPool(
       () =>
@@ -262,7 +265,6 @@ export class FtpRelay implements Relay {
       c.startTransfer(`RETR ${this.#abs(key)}`, `reading ${key}`, key, offset)
     );
     let left = opts.length ?? Infinity;
-    const scratch = new Uint8Array(FTP_CHUNK);
     let released = false;
     const release = () => {
       if (released) return;
@@ -282,17 +284,27 @@ export class FtpRelay implements Relay {
     return new ReadableStream<Uint8Array>({
       async pull(ctl) {
         try {
-          const n = await dc.read(left < FTP_CHUNK ? scratch.subarray(0, left) : scratch);
-          if (n === null) {
+          // Reads fill a fresh buffer that is handed on as is: no copy, and few large chunks
+          // downstream even over TLS, whose reads return 16 KiB records.
+          const buf = new Uint8Array(Math.min(left, READ_CHUNK));
+          let got = 0;
+          let end = false;
+          while (got < buf.length) {
+            const n = await dc.read(buf.subarray(got));
+            if (n === null) {
+              end = true;
+              break;
+            }
+            got += n;
+          }
+          left -= got;
+          if (got) ctl.enqueue(got === buf.length ? buf : buf.subarray(0, got));
+          if (end) {
             await dc.finish(false);
             release();
             ctl.close();
             return;
           }
-          left -= n;
-          // A copy of exactly what arrived: TLS reads return 16 KiB records, and a view would
-          // pin a whole 64 KiB buffer for each.
-          ctl.enqueue(scratch.slice(0, n));
           if (left <= 0) {
             // The rest of the file is not wanted: drop the data connection (abort also reads
             // the server's 426/451 about it).

@@ -11,6 +11,7 @@
 //          [webdav|s3|ftp|ftps ...] [small|big ...]
 // --once measures one combination a single time (e.g. webdav:small, where rclone alone needs
 // minutes), to keep the whole run near 20 minutes.
+import { settle } from "./settle.ts";
 import { startWebDavServer } from "../tests/servers/webdav_server.ts";
 import { startS3Server } from "../tests/servers/s3_server.ts";
 import { startFtpServer } from "../tests/servers/ftp_server.ts";
@@ -249,6 +250,9 @@ async function same(a: string, b: string): Promise<boolean> {
   return out.success;
 }
 
+/** Bytes of page-cache memory warmed before each timed command (see bench/settle.ts). */
+let warmBytes = 0;
+
 async function sync(): Promise<void> {
   // Flush what the previous command wrote, so its writeback is not billed to the next one.
   await new Deno.Command("sync").output();
@@ -262,9 +266,11 @@ async function pair(
   dest: string,
 ): Promise<Pair> {
   const p: Pair = { load: loadAvg() };
+  const scratch = dest.slice(0, dest.lastIndexOf("/"));
   try {
+    await settle(scratch, warmBytes);
     p.up = await up();
-    await sync();
+    await settle(scratch, warmBytes);
     p.down = await down();
     await sync();
     if (!(await same(src, dest))) p.error = "B differs from A";
@@ -439,6 +445,9 @@ async function main(): Promise<void> {
       const src = `${base}/A`;
       if (workload === "small") await makeTree(src, a.files, 1024);
       else await makeBig(`${src}/big.bin`, a.bigMiB * 1024 * 1024);
+      // Each timed command of the big workload writes the file once (server or B): that much
+      // memory is warmed before it (bench/settle.ts).
+      warmBytes = workload === "big" ? 1.5 * a.bigMiB * 1024 * 1024 : 0;
       await sync();
       // Warm the page cache and Deno's module cache so that every tool starts equal.
       await timed(["sh", "-c", `find ${src} -type f -exec cat {} + > /dev/null`]);

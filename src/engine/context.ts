@@ -1,3 +1,4 @@
+import type { Hasher } from "./hasher.ts";
 import type { ClientRecord } from "../protocol/format.ts";
 import type { CommitRef, RelayStore } from "../protocol/relay_store.ts";
 import type { StateDb } from "../state/state_db.ts";
@@ -83,6 +84,8 @@ export interface RoundContext {
   /** client records on the relay, by client id (this round's view) */
   clients: Map<string, ClientRecord>;
   commits: CommitRef[];
+  /** hashes big files on a second thread (stopped when the round ends) */
+  hasher: Hasher;
 }
 
 /** Clients this client must wait for: registered pullers, minus those silent for too long. */

@@ -16,6 +16,8 @@ import {
 import { compareVV, mergeVV } from "./version_vector.ts";
 import { concat } from "../util/streams.ts";
 import { forEachLimit } from "./pool.ts";
+import { UNHASHED } from "./scan.ts";
+import { type Follower, WORKER_MIN } from "./hasher.ts";
 
 /** Commits read and applied together (bounds memory: their entries are held at once). */
 const BATCH = 32;
@@ -150,7 +152,13 @@ async function decideChecked(ctx: RoundContext, item: Item): Promise<Plan> {
 async function refreshIfChanged(ctx: RoundContext, row: FileRow): Promise<void> {
   const abs = `${ctx.root}/${row.path}`;
   const st = await statLocal(abs);
-  if (st && sameStat(st, row)) return;
+  if (st && sameStat(st, row)) {
+    // A new big file the scan left unhashed: the decision compares contents.
+    if (row.hash === UNHASHED) {
+      ctx.state.putFile({ ...row, hash: await ctx.hasher.file(abs, st.size) });
+    }
+    return;
+  }
   if (!st) {
     ctx.state.putFile({ ...row, deleted: true, dirty: true, movedFrom: null });
     return;
@@ -472,7 +480,12 @@ interface Sink {
   small: Uint8Array[] | null;
   finished?: boolean;
   stat?: { size: number; mtime: number; ino: number };
+  /** small files: hashed here as they arrive */
   hash: Hash;
+  /** big files: hashed on the worker from what was written (see Hasher.follow) */
+  follow: Follower | null;
+  /** bytes written to `tmp` so far */
+  written: number;
   left: number;
 }
 
@@ -519,6 +532,8 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
           file: null,
           small: e.size <= SMALL_FILE ? [] : null,
           hash: createHash("sha256"),
+          follow: null,
+          written: 0,
           left: e.size,
         });
         ctx.emit({ type: "file-start", direction: "down", path: plan.dest, size: e.size });
@@ -576,6 +591,7 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       await settle(sinks.filter((s) => !s.finished));
     } finally {
       for (const s of sinks) {
+        s.follow?.cancel();
         s.file?.close();
         if (!s.stat) await Deno.remove(s.tmp).catch(() => {});
       }
@@ -644,11 +660,16 @@ async function readObject(
       else {
         // Synchronous writes: Deno's async file ops cost a thread hop and an fd dup each,
         // several times the cost of the write itself (docs/benchmarks.md).
-        s.file ??= Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
+        if (!s.file) {
+          s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
+          if (s.left >= WORKER_MIN) s.follow = ctx.hasher.follow(s.tmp);
+        }
         let w = 0;
         while (w < piece.length) w += s.file.writeSync(piece.subarray(w));
+        s.written += piece.length;
       }
-      s.hash.update(piece);
+      if (s.follow) s.follow.progress(s.written);
+      else s.hash.update(piece);
       s.left -= take;
       c += take;
       pos += take;
@@ -671,7 +692,12 @@ async function readObject(
 async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boolean> {
   const plan = s.plan;
   const e = plan.item.entry as Extract<Entry, { op: "put" }>;
-  const got = s.hash.digest("hex");
+  let got: string;
+  if (s.follow) {
+    const f = s.follow;
+    s.follow = null;
+    got = await f.end(s.written);
+  } else got = s.hash.digest("hex");
   if (s.left !== 0 || got !== e.hash) {
     throw new EscaleError(
       "integrity",

@@ -7,6 +7,7 @@ import { withRetries } from "../relay/retry_relay.ts";
 import { sameStat, statLocalSync } from "./local_fs.ts";
 import { forEachLimit } from "./pool.ts";
 import { tap } from "../util/streams.ts";
+import { UNHASHED } from "./scan.ts";
 
 /** Entries per commit: bounds the size of a commit object and the memory to apply it. */
 const MAX_ENTRIES = 20_000;
@@ -143,6 +144,14 @@ export async function publish(
   for (const r of puts) {
     ctx.emit({ type: "file-start", direction: "up", path: r.path, size: r.size });
   }
+  // New big files left unhashed by the scan are hashed on the worker while they are sent.
+  const hashing = new Map<string, Promise<string>>();
+  for (const r of puts) {
+    if (r.hash !== UNHASHED) continue;
+    const p = ctx.hasher.file(`${ctx.root}/${r.path}`, r.size);
+    p.catch(() => {}); // awaited below; a failed upload must not leave it unhandled
+    hashing.set(r.path, p);
+  }
   await uploadObjects(ctx, commit, false);
   // A file that changed while it was being sent is left out; it is still dirty and goes next time.
   const kept: Entry[] = [];
@@ -159,6 +168,7 @@ export async function publish(
     kept.push(e);
   }
   commit.entries = kept;
+  await fillHashes(ctx, commit, hashing);
   try {
     await ctx.store.writeCommit(commit);
   } catch (e) {
@@ -200,6 +210,32 @@ async function writeCommit(ctx: RoundContext, commit: Commit): Promise<void> {
     throw e;
   }
   ctx.stats.relayWrites++;
+}
+
+/**
+ * Puts the hashes of files sent unhashed (see scan.ts) into the commit, the state and the
+ * pending copy of the commit, before the commit is written.
+ */
+async function fillHashes(
+  ctx: RoundContext,
+  commit: Commit,
+  started: Map<string, Promise<string>>,
+): Promise<void> {
+  const missing = commit.entries.filter((e) => e.op === "put" && e.hash === UNHASHED);
+  if (!missing.length) return;
+  for (const e of missing) {
+    if (e.op !== "put") continue;
+    e.hash = await (started.get(e.path) ?? ctx.hasher.file(`${ctx.root}/${e.path}`, e.size));
+  }
+  ctx.state.tx(() => {
+    for (const e of missing) {
+      const row = ctx.state.getFile(e.path);
+      if (row && e.op === "put" && row.hash === UNHASHED) {
+        ctx.state.putFile({ ...row, hash: e.hash });
+      }
+    }
+    ctx.state.setPending(commit.seq, JSON.stringify(commit));
+  });
 }
 
 /** The file slices each data object of a commit holds, rebuilt from the entries' extents. */
@@ -286,6 +322,7 @@ export async function recoverPending(ctx: RoundContext): Promise<void> {
   if (commit.for === undefined && unchanged(ctx, commit)) {
     ctx.log.log("info", `resuming the interrupted publication of commit ${p.seq}`);
     await uploadObjects(ctx, commit, true);
+    await fillHashes(ctx, commit, new Map());
     await writeCommit(ctx, commit);
     finalize(ctx, commit);
     ctx.stats.published += commit.entries.length;

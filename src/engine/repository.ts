@@ -13,10 +13,11 @@ import {
   type RoundStats,
 } from "./context.ts";
 import { gcPhase } from "./gc.ts";
-import { modeRules } from "./modes.ts";
+import { type ModeRules, modeRules } from "./modes.ts";
 import { checkDeleteShare, pullPhase, undoLocalChanges } from "./pull.ts";
 import { pushPhase, recoverPending } from "./push.ts";
 import { scanLocal } from "./scan.ts";
+import { Hasher, WORKER_MIN } from "./hasher.ts";
 
 /**
  * One local folder synchronised with one relay: owns the state database and runs rounds.
@@ -92,7 +93,16 @@ export class Repository {
       stats: emptyStats(),
       clients: await this.#readClients(),
       commits: await this.store.listCommits(),
+      hasher: new Hasher(),
     };
+    try {
+      return await this.#round(ctx, rules);
+    } finally {
+      ctx.hasher.close();
+    }
+  }
+
+  async #round(ctx: RoundContext, rules: ModeRules): Promise<RoundStats> {
     if (this.state.getMeta("registered") && !ctx.clients.has(this.me)) {
       // Evicted by an operator (or the relay lost the record): join again from scratch, so the
       // pushers send what was released meanwhile.
@@ -107,6 +117,7 @@ export class Repository {
       hiddenFiles: this.opts.hiddenFiles,
       me: this.me,
       skip: this.opts.skip,
+      lazyHashMin: WORKER_MIN,
     });
     if (rules.pushDeletes) {
       const published = scan.deleted.filter((p) => this.state.getFile(p)?.deleted === true).length;

@@ -16,6 +16,13 @@ export interface ScanOptions {
   me: string;
   /** absolute folders never scanned (escale's own state, a file relay inside the tree) */
   skip?: string[];
+  /**
+   * New files from this size are not hashed by the scan: their hash is left empty ("not yet
+   * hashed") and computed while they are sent (push.ts), so a big new file is read once by the
+   * sender, not twice. Those that could be a rename (a vanished file of the same size) are
+   * hashed here as usual.
+   */
+  lazyHashMin?: number;
 }
 
 export interface ScanResult {
@@ -24,6 +31,9 @@ export interface ScanResult {
   changed: string[];
   deleted: string[];
 }
+
+/** The hash of a new file not read yet (see `ScanOptions.lazyHashMin`). */
+export const UNHASHED = "";
 
 interface Seen {
   size: number;
@@ -48,13 +58,17 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
   const result: ScanResult = { files: seen.size, hashed: 0, changed: [], deleted: [] };
   const updates: FileRow[] = [];
   const removals: string[] = [];
+  const lazyMin = o.lazyHashMin ?? Infinity;
+  const goneSizes = new Set<number>();
+  for (const [path, k] of known) if (!k.deleted && !seen.has(path)) goneSizes.add(k.size);
 
   for (const [path, st] of seen) {
     const k = known.get(path);
     if (k && !k.deleted && sameStat(st, k)) continue;
     const row = k ? o.state.getFile(path) : undefined;
-    const hash = await hashFile(`${o.root}/${path}`, st.size);
-    result.hashed++;
+    const lazy = !k && st.size >= lazyMin && !goneSizes.has(st.size);
+    const hash = lazy ? UNHASHED : await hashFile(`${o.root}/${path}`, st.size);
+    if (!lazy) result.hashed++;
     if (row && !row.deleted && row.hash === hash) {
       updates.push({ ...row, ...st });
       continue;
@@ -101,7 +115,7 @@ function detectMoves(updates: FileRow[], gone: FileRow[]): void {
     byHash.set(k, [...(byHash.get(k) ?? []), g]);
   }
   for (const u of updates) {
-    if (u.deleted || !u.dirty || Object.keys(u.vv).length > 0) continue;
+    if (u.deleted || !u.dirty || u.hash === UNHASHED || Object.keys(u.vv).length > 0) continue;
     const cands = byHash.get(`${u.hash}:${u.size}`);
     const src = cands?.shift();
     if (src) u.movedFrom = src.path;

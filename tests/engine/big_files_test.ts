@@ -1,0 +1,127 @@
+// Big new files are not hashed by the scan but while they are sent (scan.ts, push.ts), and
+// received big files are checked by the hashing worker (hasher.ts). These scenarios cover the
+// paths where that matters: the commit's hash, conflicts with an unhashed local file, and a
+// publication interrupted before its commit.
+import { createHash } from "node:crypto";
+import { assert, assertEquals } from "../assert.ts";
+import { type Client, Sandbox } from "./sandbox.ts";
+import { MemoryRelay } from "../../src/relay/memory_relay.ts";
+import { FaultRelay } from "../../src/relay/fault_relay.ts";
+import { WORKER_MIN } from "../../src/engine/hasher.ts";
+
+function bigData(seed: number): Uint8Array {
+  const b = new Uint8Array(WORKER_MIN + 4096 + seed);
+  for (let i = 0; i < b.length; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536));
+  return b;
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+async function writeBig(c: Client, path: string, data: Uint8Array): Promise<void> {
+  await Deno.mkdir(`${c.root}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
+  await Deno.writeFile(`${c.root}/${path}`, data);
+}
+
+async function commitHashes(relay: MemoryRelay): Promise<string[]> {
+  const out: string[] = [];
+  for (const [k, v] of relay.objects) {
+    if (!k.startsWith("commits/")) continue;
+    const text = await new Response(
+      new Blob([v.data.slice()]).stream().pipeThrough(new DecompressionStream("gzip")),
+    ).text();
+    for (const e of JSON.parse(text).entries) if (e.hash) out.push(e.hash);
+  }
+  return out;
+}
+
+Deno.test("a new big file is hashed while sent: the commit and the state carry its SHA-256", async () => {
+  const relay = new MemoryRelay();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload", { chunkSize: 1024 * 1024 });
+    const b = await sb.client("B", "download");
+    await b.sync();
+    const data = bigData(1);
+    await writeBig(a, "dir/big.bin", data);
+    await a.write("small.txt", "small");
+    await a.sync();
+    assertEquals((await commitHashes(relay)).includes(sha(data)), true);
+    assertEquals((await a.repo()).state.getFile("dir/big.bin")?.hash, sha(data));
+    await b.sync();
+    assertEquals(sha(await Deno.readFile(`${b.root}/dir/big.bin`)), sha(data));
+    assertEquals(await b.read("small.txt"), "small");
+    // Published and hashed: the next round has nothing to send.
+    assertEquals((await a.sync()).relayWrites, 0);
+    assertEquals((await a.repo()).state.countDirty(), 0);
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+Deno.test("an unhashed local big file meets a remote one at the same path: contents decide", async () => {
+  const relay = new MemoryRelay();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "shared", { chunkSize: 1024 * 1024 });
+    const b = await sb.client("B", "shared", { chunkSize: 1024 * 1024 });
+    await a.sync();
+    await b.sync();
+    const same = bigData(2);
+    const mine = bigData(3);
+    const theirs = bigData(4);
+    await writeBig(a, "same.bin", same);
+    await writeBig(b, "same.bin", same);
+    await writeBig(a, "clash.bin", theirs);
+    await writeBig(b, "clash.bin", mine);
+    await a.sync();
+    const s = await b.sync(); // B's copies are new and unhashed when A's commit arrives
+    assertEquals(s.conflicts, 1, b.lines.join("\n"));
+    const names = [...Deno.readDirSync(b.root)].map((e) => e.name).sort();
+    assertEquals(names.filter((n) => n.startsWith("same")), ["same.bin"]);
+    assertEquals(names.filter((n) => n.startsWith("clash")).length, 2, names.join(", "));
+    await a.sync();
+    await b.sync();
+    await a.sync();
+    assertEquals(
+      [...Deno.readDirSync(a.root)].map((e) => e.name).sort(),
+      names,
+    );
+    assertEquals(sha(await Deno.readFile(`${b.root}/same.bin`)), sha(same));
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+for (
+  const [step, match, nth] of [["a data object", /^data\//, 3], [
+    "the commit",
+    /^commits\//,
+    1,
+  ]] as const
+) {
+  Deno.test(`a publication of an unhashed big file cut at ${step} resumes with the right hash`, async () => {
+    const mem = new MemoryRelay();
+    const relay = new FaultRelay(mem);
+    const sb = await Sandbox.create(relay);
+    try {
+      const a = await sb.client("A", "upload", { chunkSize: 1024 * 1024, transfers: 1 });
+      const b = await sb.client("B", "download");
+      await b.sync();
+      const data = bigData(5);
+      await writeBig(a, "big.bin", data);
+      relay.arm([{ op: "write", match, nth, action: "fail", kind: "permanent" }]);
+      let failed = false;
+      await a.sync().catch(() => (failed = true));
+      assert(failed, "the write should have failed");
+      relay.arm([]);
+      a.close(); // as after a crash: only the state database survives
+      await a.sync();
+      assertEquals(await commitHashes(mem), [sha(data)]);
+      await b.sync();
+      assertEquals(sha(await Deno.readFile(`${b.root}/big.bin`)), sha(data));
+      assertEquals(Object.keys(await b.tree()), ["big.bin"]);
+    } finally {
+      await sb.cleanup();
+    }
+  });
+}

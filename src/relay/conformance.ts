@@ -1,5 +1,5 @@
 import { EscaleError, isKind } from "../errors/errors.ts";
-import type { Relay } from "./relay.ts";
+import { type Relay, tempKeyFor } from "./relay.ts";
 import { collect, toArray, utf8 } from "../util/streams.ts";
 
 /**
@@ -148,6 +148,19 @@ const checks: Check[] = [
     if (listed.some((k) => k.endsWith("partial") || k.includes(".escale-part-"))) {
       fail(`listing shows ${listed.join(", ")}`);
     }
+  }],
+  ["an upload left unfinished by a killed process is replaced, then removed", async (r, d) => {
+    if (!r.capabilities.tempObjects) return;
+    const key = `${d}/resumed`;
+    const tmp = tempKeyFor(key);
+    // What a process killed in the middle of uploading `key` leaves behind.
+    await r.write(tmp, pattern(1000, 3));
+    if (!(await r.stat(tmp))) fail("could not create the leftover to test with");
+    await r.write(key, utf8.encode("complete"));
+    if (await r.stat(tmp)) fail("the leftover survived the next write of its key");
+    await r.write(tmp, pattern(1000, 4));
+    await r.delete(key);
+    if (await r.stat(tmp)) fail("the leftover survived the delete of its key");
   }],
   ["a failed overwrite keeps the previous content", async (r, d) => {
     await r.write(`${d}/keep`, utf8.encode("precious"));

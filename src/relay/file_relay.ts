@@ -1,5 +1,5 @@
 import { RelayError } from "../errors/errors.ts";
-import { baseName, checkKey, joinKey, parentOf } from "./keys.ts";
+import { checkKey, joinKey, parentOf } from "./keys.ts";
 import {
   type Body,
   type ReadOptions,
@@ -7,6 +7,7 @@ import {
   type RelayCapabilities,
   type RelayEntry,
   TEMP_PREFIX,
+  tempKeyFor,
   type WriteOptions,
 } from "./relay.ts";
 import { toStream } from "../util/streams.ts";
@@ -24,7 +25,9 @@ export class FileRelay implements Relay {
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
-    bufferBytes: 256 * 1024,
+    // one 1 MiB read (limitStream)
+    bufferBytes: 1024 * 1024,
+    tempObjects: true,
   };
   readonly #root: string;
 
@@ -161,7 +164,7 @@ export class FileRelay implements Relay {
   }
 
   #tempOf(key: string): string {
-    return `${this.#path(parentOf(key))}/${TEMP_PREFIX}${baseName(key)}`;
+    return this.#path(tempKeyFor(key));
   }
 
   async delete(key: string): Promise<void> {

@@ -20,6 +20,7 @@ export class MemoryRelay implements Relay {
     maxKeyLength: 1024,
     parallel: 8,
     bufferBytes: Number.MAX_SAFE_INTEGER,
+    tempObjects: false,
   };
   readonly objects = new Map<string, { data: Uint8Array; mtime: number }>();
 

@@ -35,6 +35,8 @@ export interface RelayCapabilities {
   parallel: number;
   /** bytes a single transfer may hold in memory (documented bound) */
   bufferBytes: number;
+  /** writes go through a temporary object named by `tempKeyFor`, then a rename */
+  tempObjects: boolean;
 }
 
 export type Body = ReadableStream<Uint8Array> | Uint8Array;
@@ -67,3 +69,16 @@ export interface Relay {
 
 /** Prefix of the temporary objects backends write before an atomic rename; never listed. */
 export const TEMP_PREFIX = ".escale-part-";
+
+/**
+ * The temporary key a backend uploads `key` under before renaming it into place. Derived from
+ * the key, so that the unfinished upload of a process that was killed is replaced by the next
+ * write of the key (a resumed publication) and removed by its delete (a rollback or release):
+ * nothing is left behind. Create-if-absent writes may race with another writer of the same key,
+ * so they get a random name instead.
+ */
+export function tempKeyFor(key: string, ifAbsent = false): string {
+  const slash = key.lastIndexOf("/");
+  const name = ifAbsent ? crypto.randomUUID() : key.slice(slash + 1);
+  return `${key.slice(0, slash + 1)}${TEMP_PREFIX}${name}`;
+}

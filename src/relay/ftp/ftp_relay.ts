@@ -7,6 +7,7 @@ import {
   type RelayCapabilities,
   type RelayEntry,
   TEMP_PREFIX,
+  tempKeyFor,
   type WriteOptions,
 } from "../relay.ts";
 import { bytesStream } from "../../util/streams.ts";
@@ -78,6 +79,7 @@ export class FtpRelay implements Relay {
       maxKeyLength: 1024,
       parallel: connections,
       bufferBytes: READ_CHUNK + FTP_CHUNK,
+      tempObjects: true,
     };
     this.#pool = new FtpPool(
       () =>
@@ -328,7 +330,7 @@ export class FtpRelay implements Relay {
     checkKey(key);
     opts.signal?.throwIfAborted();
     const parent = parentOf(key);
-    const tmpKey = joinKey(parent, `${TEMP_PREFIX}${crypto.randomUUID()}`);
+    const tmpKey = tempKeyFor(key, opts.ifAbsent);
     const tmp = this.#abs(tmpKey);
     const target = this.#abs(key);
     await this.#pool.use(async (c) => {
@@ -459,6 +461,8 @@ export class FtpRelay implements Relay {
     await this.#pool.use(async (c) => {
       const what = `deleting ${key}`;
       const r = await c.command(`DELE ${this.#abs(key)}`, what);
+      // Also the unfinished upload of this key a killed process may have left (see tempKeyFor).
+      await c.command(`DELE ${this.#abs(tempKeyFor(key))}`, what).catch(() => {});
       if (r.code === 250 || r.code === 200) return;
       const err = c.fail(r, what, key);
       if (r.code === 550 && isKind(err, "not-found")) return;

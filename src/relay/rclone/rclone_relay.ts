@@ -7,6 +7,7 @@ import {
   type RelayCapabilities,
   type RelayEntry,
   TEMP_PREFIX,
+  tempKeyFor,
   type WriteOptions,
 } from "../relay.ts";
 import { bytesStream, toStream } from "../../util/streams.ts";
@@ -74,6 +75,7 @@ export class RcloneRelay implements Relay {
     maxKeyLength: 1024,
     parallel: 4,
     bufferBytes: 256 * 1024,
+    tempObjects: true,
   };
   readonly #o: RcloneRelayOptions;
   /** the relay folder as an rclone path, e.g. "mydrive:escale" or ":local:/srv/relay" */
@@ -322,7 +324,7 @@ export class RcloneRelay implements Relay {
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     checkKey(key);
     opts.signal?.throwIfAborted();
-    const tmpKey = joinKey(parentOf(key), `${TEMP_PREFIX}${crypto.randomUUID()}`);
+    const tmpKey = tempKeyFor(key, opts.ifAbsent);
     if (opts.ifAbsent && (await this.stat(key))) throw exists(key);
     try {
       if (this.#o.daemon !== false) {
@@ -429,6 +431,14 @@ export class RcloneRelay implements Relay {
 
   async delete(key: string): Promise<void> {
     checkKey(key);
+    // Also the unfinished upload of this key a killed process may have left (see tempKeyFor).
+    await this.#meta(
+      "operations/deletefile",
+      { fs: this.#fs, remote: tempKeyFor(key) },
+      ["deletefile", this.#path(tempKeyFor(key))],
+      `deleting ${key}`,
+      key,
+    ).catch(() => {});
     try {
       await this.#meta(
         "operations/deletefile",

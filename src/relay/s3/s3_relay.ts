@@ -98,6 +98,7 @@ export class S3Relay implements Relay {
       maxKeyLength: 1024 - (this.#root ? this.#root.length + 1 : 0),
       parallel: Math.max(1, opts.parallel ?? 8),
       bufferBytes: partSize * (INFLIGHT + 1),
+      tempObjects: false,
     };
   }
 

@@ -8,6 +8,7 @@ import {
   type RelayCapabilities,
   type RelayEntry,
   TEMP_PREFIX,
+  tempKeyFor,
   type WriteOptions,
 } from "../relay.ts";
 import { type DavResource, parseMultistatus, PROPFIND_BODY } from "./propfind.ts";
@@ -101,6 +102,7 @@ export class WebDavRelay implements Relay {
       maxKeyLength: 1024,
       parallel: Math.max(1, opts.parallel ?? 4),
       bufferBytes: 256 * 1024,
+      tempObjects: true,
     };
   }
 
@@ -186,7 +188,7 @@ export class WebDavRelay implements Relay {
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     checkKey(key);
     const dir = parentOf(key);
-    const tmp = joinKey(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
+    const tmp = tempKeyFor(key, opts.ifAbsent);
     const what = `writing ${key}`;
     const replayable = body instanceof Uint8Array;
     // A stream can be sent once only, so its folder must exist before the PUT.
@@ -229,6 +231,9 @@ export class WebDavRelay implements Relay {
     const what = `deleting ${key}`;
     const res = await this.#send("DELETE", this.#url(key), { what, key });
     await this.#http.discard(res);
+    // Also the unfinished upload of this key a killed process may have left (see tempKeyFor).
+    await this.#send("DELETE", this.#url(tempKeyFor(key)), { what, key })
+      .then((r) => this.#http.discard(r), () => {});
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return;
     throw await this.#fail(res, what, key);
   }

@@ -44,7 +44,7 @@ export function planPacks(files: { abs: string; size: number }[], capacity: numb
   return { objects, extents };
 }
 
-const BUF = 1024 * 1024;
+const BUF = 256 * 1024;
 const SMALL_PART = 64 * 1024;
 
 /** The bytes of one planned object, read from the local files as the relay consumes them. */

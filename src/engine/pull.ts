@@ -144,39 +144,44 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
 /** Decides, after making sure the state still describes the local file the plan would touch. */
 async function decideChecked(ctx: RoundContext, item: Item): Promise<Plan> {
   const row = ctx.state.getFile(item.entry.path);
-  if (row && !row.deleted) await refreshIfChanged(ctx, row);
-  return decide(ctx, item);
+  if (row && !row.deleted && await refreshIfChanged(ctx, row)) {
+    return decide(ctx, item, ctx.state.getFile(item.entry.path));
+  }
+  return decide(ctx, item, row);
 }
 
-/** A file edited after this round's scan is re-hashed so the decision sees the edit. */
-async function refreshIfChanged(ctx: RoundContext, row: FileRow): Promise<void> {
+/**
+ * A file edited after this round's scan is re-hashed so the decision sees the edit. Returns
+ * whether the state row changed.
+ */
+async function refreshIfChanged(ctx: RoundContext, row: FileRow): Promise<boolean> {
   const abs = `${ctx.root}/${row.path}`;
   const st = await statLocal(abs);
   if (st && sameStat(st, row)) {
     // A new big file the scan left unhashed: the decision compares contents.
-    if (row.hash === UNHASHED) {
-      ctx.state.putFile({ ...row, hash: await ctx.hasher.file(abs, st.size) });
-    }
-    return;
+    if (row.hash !== UNHASHED) return false;
+    ctx.state.putFile({ ...row, hash: await ctx.hasher.file(abs, st.size) });
+    return true;
   }
   if (!st) {
     ctx.state.putFile({ ...row, deleted: true, dirty: true, movedFrom: null });
-    return;
+    return true;
   }
   const hash = await hashFile(abs);
   if (hash !== row.hash) ctx.state.putFile({ ...row, ...st, hash, dirty: true, movedFrom: null });
   else ctx.state.putFile({ ...row, ...st });
+  return true;
 }
 
 function hiddenPath(path: string): boolean {
   return path.split("/").some((s) => s.startsWith("."));
 }
 
-function decide(ctx: RoundContext, item: Item): Plan {
+/** The plan for one remote entry, given the local state row of its path (as of now). */
+function decide(ctx: RoundContext, item: Item, row: FileRow | undefined): Plan {
   const e = item.entry;
   const o = ctx.opts;
   if (!o.filter.acceptFile(e.path) || (!o.hiddenFiles && hiddenPath(e.path))) return { t: "skip" };
-  const row = ctx.state.getFile(e.path);
   const order = compareVV(e.vv, row?.vv ?? {});
   // A replica restores the version it had when the local copy was edited or deleted.
   const restore = ctx.rules.mirrorLocal && order === "equal" && row?.dirty === true &&

@@ -34,6 +34,9 @@ Deno.test("cli: the bundled single file syncs two clients like the source does",
     assertEquals(v.code, 0, v.err);
     for (const d of ["A", "B", "relay"]) await Deno.mkdir(`${dir}/${d}`);
     await Deno.writeTextFile(`${dir}/A/hello.txt`, "from the bundle");
+    // Big enough for the hashing worker (hasher.ts), which the bundle must carry too.
+    const big = new Uint8Array(9 * 1024 * 1024).map((_, i) => (i * 13) & 0xff);
+    await Deno.writeFile(`${dir}/A/big.bin`, big);
     for (const c of ["A", "B"]) {
       await conf(
         `${dir}/${c}.conf`,
@@ -43,7 +46,13 @@ Deno.test("cli: the bundled single file syncs two clients like the source does",
     for (const c of ["B", "A", "B"]) {
       const r = await run("run", "--once", "-c", `${dir}/${c}.conf`);
       assertEquals(r.code, 0, r.err);
+      // A worker that failed to load would print "Uncaught (in worker" here.
+      assertEquals(r.err.includes("worker"), false, r.err);
     }
+    const got = await Deno.readFile(`${dir}/B/big.bin`);
+    assert(got.length === big.length && got.every((b, i) => b === big[i]), "big.bin differs");
+    await Deno.remove(`${dir}/B/big.bin`);
+    await Deno.remove(`${dir}/A/big.bin`);
     assertEquals(await readTree(`${dir}/B`), { "hello.txt": "from the bundle" });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,13 +1,13 @@
 import type { RelaySettings } from "../config/settings.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { FileRelay } from "../relay/file_relay.ts";
-import { FtpRelay } from "../relay/ftp/ftp_relay.ts";
-import { RcloneRelay } from "../relay/rclone/rclone_relay.ts";
 import type { Relay } from "../relay/relay.ts";
-import { S3Relay } from "../relay/s3/s3_relay.ts";
-import { WebDavRelay } from "../relay/webdav/webdav_relay.ts";
 
-/** Builds the backend a section's relay settings describe, and checks it can be reached. */
+/**
+ * Builds the backend a section's relay settings describe, and checks it can be reached. Network
+ * backends are loaded on demand: their modules (XML parser, TLS, signing) cost start-up time to
+ * every run that does not use them.
+ */
 export async function openRelay(s: RelaySettings): Promise<Relay> {
   const timeoutMs = s.timeoutSec * 1000;
   switch (s.protocol) {
@@ -16,6 +16,7 @@ export async function openRelay(s: RelaySettings): Promise<Relay> {
     case "webdav": {
       const port = s.port ? `:${s.port}` : "";
       const dir = s.directory.startsWith("/") ? s.directory : `/${s.directory}`;
+      const { WebDavRelay } = await import("../relay/webdav/webdav_relay.ts");
       return await new WebDavRelay({
         url: `${s.scheme ?? "https"}://${s.host}${port}${dir.endsWith("/") ? dir : dir + "/"}`,
         user: s.user,
@@ -39,6 +40,7 @@ export async function openRelay(s: RelaySettings): Promise<Relay> {
         );
       }
       const region = s.region ?? "us-east-1";
+      const { S3Relay } = await import("../relay/s3/s3_relay.ts");
       return await new S3Relay({
         endpoint: s.endpoint ?? `https://s3.${region}.amazonaws.com`,
         region,
@@ -54,7 +56,8 @@ export async function openRelay(s: RelaySettings): Promise<Relay> {
       }).open();
     }
     case "ftp":
-    case "ftps":
+    case "ftps": {
+      const { FtpRelay } = await import("../relay/ftp/ftp_relay.ts");
       return await new FtpRelay({
         host: s.host!,
         port: s.port,
@@ -67,7 +70,9 @@ export async function openRelay(s: RelaySettings): Promise<Relay> {
         clearDataChannel: s.ftpsClearData,
         timeoutMs,
       }).open();
-    case "rclone":
+    }
+    case "rclone": {
+      const { RcloneRelay } = await import("../relay/rclone/rclone_relay.ts");
       return await new RcloneRelay({
         binary: s.rcloneBinary,
         remote: s.rcloneRemote!,
@@ -75,5 +80,6 @@ export async function openRelay(s: RelaySettings): Promise<Relay> {
         configFile: s.rcloneConfig,
         timeoutMs,
       }).open();
+    }
   }
 }

@@ -86,7 +86,11 @@ interface Outputs {
   close(): void;
 }
 
-function openOutputs(cfg: LoadedConfig, opts: RunOptions, console: Logger): Outputs {
+async function openOutputs(
+  cfg: LoadedConfig,
+  opts: RunOptions,
+  console: Logger,
+): Promise<Outputs> {
   const secrets = secretsOf(cfg);
   const logPath = cfg.global.logFile ?? defaultLogFile(cfg.file);
   let file: RotatingLog | null = null;
@@ -99,7 +103,7 @@ function openOutputs(cfg: LoadedConfig, opts: RunOptions, console: Logger): Outp
   } catch (e) {
     console.log("warn", `no log file: ${describeError(e)}`);
   }
-  const bars = opts.json ? null : new ProgressBars();
+  const bars = opts.json ? null : await ProgressBars.create();
   const consoleLog = bars?.enabled
     ? new ConsoleLogger(opts.level ?? "info", "escale", bars.logLine)
     : console;
@@ -128,7 +132,7 @@ function openOutputs(cfg: LoadedConfig, opts: RunOptions, console: Logger): Outp
 /** `escale run`: every selected section, concurrently; one round each or forever. */
 export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<number> {
   const cfg = await loadConfig(findConfigFile(opts.config), { sections: opts.repository });
-  const out = openOutputs(cfg, opts, consoleLog);
+  const out = await openOutputs(cfg, opts, consoleLog);
   const log = out.log;
   for (const w of cfg.warnings) log.log("warn", w);
   if (cfg.sections.length === 0) {

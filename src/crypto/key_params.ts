@@ -1,5 +1,4 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
-import { argon2id } from "hash-wasm";
 import { EscaleError } from "../errors/errors.ts";
 import { RelayKeys } from "./relay_keys.ts";
 import { base64url } from "./base64url.ts";
@@ -111,6 +110,8 @@ async function derive(
   if (secret.length === 0) throw new EscaleError("config", "the passphrase or key is empty");
   // hash-wasm's WebAssembly argon2id (version 0x13, the only one it implements): about 6 times
   // faster here than the pure-JavaScript one used before, with identical output.
+  // Loaded on demand: unencrypted runs do not pay for compiling it.
+  const { argon2id } = await import("hash-wasm");
   const master = await argon2id({
     password: secret,
     salt,

@@ -1,5 +1,5 @@
 // @ts-types="@types/cli-progress"
-import cliProgress from "cli-progress";
+import type cliProgress from "cli-progress";
 import process from "node:process";
 import type { ProgressEvent, RoundStats } from "../engine/context.ts";
 import type { ProgressSink, RoundTotals } from "./progress_sink.ts";
@@ -15,6 +15,8 @@ export interface ProgressBarsOptions {
   /** milliseconds clock for the speed and ETA */
   now?: () => number;
 }
+
+type CliProgress = typeof cliProgress;
 
 /** Speed is measured over this recent window, so that it follows changes within seconds. */
 const SPEED_WINDOW_MS = 5000;
@@ -50,13 +52,24 @@ export class ProgressBars {
   readonly enabled: boolean;
   readonly #stream: BarStream;
   readonly #now: () => number;
+  readonly #lib: CliProgress | null;
   #multi: cliProgress.MultiBar | null = null;
   #bars = 0;
 
-  constructor(opts: ProgressBarsOptions = {}) {
+  /**
+   * cli-progress is loaded only when the bars are drawn: cron and scripts, which have no
+   * terminal, do not pay its start-up time.
+   */
+  static async create(opts: ProgressBarsOptions = {}): Promise<ProgressBars> {
+    const enabled = opts.enabled ?? (Deno.stdout.isTerminal() && Deno.stderr.isTerminal());
+    const lib = enabled ? (await import("cli-progress")).default : null;
+    return new ProgressBars({ ...opts, enabled }, lib);
+  }
+
+  private constructor(opts: ProgressBarsOptions, lib: CliProgress | null) {
     this.#stream = opts.stream ?? (process.stderr as unknown as BarStream);
-    this.enabled = opts.enabled ??
-      (Deno.stdout.isTerminal() && Deno.stderr.isTerminal());
+    this.enabled = opts.enabled === true && lib !== null;
+    this.#lib = lib;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -89,7 +102,7 @@ export class ProgressBars {
 
   /** @internal */
   addBar(payload: Record<string, string>): cliProgress.SingleBar {
-    this.#multi ??= new cliProgress.MultiBar({
+    this.#multi ??= new this.#lib!.MultiBar({
       stream: this.#stream,
       format: "{repo} [{bar}] {percentage}% | {files} files | {amount} | {speed} | ETA {etaText}",
       barCompleteChar: "#",

@@ -24,7 +24,7 @@ const MiB = 1024 * 1024;
 Deno.test("ProgressBars: files, bytes, speed and ETA on a terminal; removed at the end", async () => {
   const tty = fakeTty();
   let t = 0;
-  const bars = new ProgressBars({ stream: tty, enabled: true, now: () => t });
+  const bars = await ProgressBars.create({ stream: tty, enabled: true, now: () => t });
   try {
     const s = bars.sink();
     s.begin("docs");
@@ -54,9 +54,9 @@ Deno.test("ProgressBars: files, bytes, speed and ETA on a terminal; removed at t
   }
 });
 
-Deno.test("ProgressBars: a round with nothing to transfer draws nothing", () => {
+Deno.test("ProgressBars: a round with nothing to transfer draws nothing", async () => {
   const tty = fakeTty();
-  const bars = new ProgressBars({ stream: tty, enabled: true });
+  const bars = await ProgressBars.create({ stream: tty, enabled: true });
   const s = bars.sink();
   s.begin("idle");
   s.event({ type: "deleted", path: "x" });
@@ -67,7 +67,7 @@ Deno.test("ProgressBars: a round with nothing to transfer draws nothing", () => 
 
 Deno.test("ProgressBars: two repositories share the screen; a failure removes its bar", async () => {
   const tty = fakeTty();
-  const bars = new ProgressBars({ stream: tty, enabled: true });
+  const bars = await ProgressBars.create({ stream: tty, enabled: true });
   try {
     const a = bars.sink();
     const b = bars.sink();
@@ -86,9 +86,9 @@ Deno.test("ProgressBars: two repositories share the screen; a failure removes it
   }
 });
 
-Deno.test("ProgressBars: disabled, it prints nothing at all", () => {
+Deno.test("ProgressBars: disabled, it prints nothing at all", async () => {
   const tty = fakeTty();
-  const bars = new ProgressBars({ stream: tty, enabled: false });
+  const bars = await ProgressBars.create({ stream: tty, enabled: false });
   const s = bars.sink();
   s.begin("docs");
   s.event({ type: "file-start", direction: "up", path: "a", size: 10 });
@@ -101,7 +101,7 @@ Deno.test("ProgressBars: disabled, it prints nothing at all", () => {
 
 const script = (mod: string) =>
   `import { ProgressBars } from ${JSON.stringify(mod)};
-  const bars = new ProgressBars();
+  const bars = await ProgressBars.create();
   const s = bars.sink();
   s.begin("docs");
   s.event({ type: "file-start", direction: "up", path: "a", size: 1048576 });

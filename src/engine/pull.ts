@@ -530,7 +530,6 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
     byCommit.set(p.item.commit, list);
   }
   const dirs = new Set<string>(); // folders already checked for symlinks in this batch
-  const pool = new BufferPool();
   for (const [commit, list] of byCommit) {
     const sinks: Sink[] = [];
     try {
@@ -577,7 +576,7 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       // two of them (at most `transfers`) are fetched ahead into memory, so transfers overlap.
       const objs = [...need.keys()].sort((a, b) => a - b);
       for (const o of objs) need.get(o)!.sort((a, b) => a.off - b.off);
-      const ahead = new Map<number, Promise<Prefetched | null>>();
+      const ahead = new Map<number, Promise<Uint8Array[] | null>>();
       for (let k = 0; k < objs.length; k++) {
         for (
           let j = k;
@@ -585,15 +584,14 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
           j++
         ) {
           if (ahead.has(objs[j])) continue;
-          const p = prefetch(ctx, commit, objs[j], need.get(objs[j])!, pool);
+          const p = prefetch(ctx, commit, objs[j], need.get(objs[j])!);
           p.catch(() => {}); // awaited in turn below; an early failure must not go unhandled
           ahead.set(objs[j], p);
         }
         const obj = objs[k];
         const data = await ahead.get(obj)!;
         ahead.delete(obj);
-        await readObject(ctx, commit, obj, need.get(obj)!, data?.chunks ?? null);
-        if (data?.pooled) pool.give(data.pooled); // written out (small files were copied)
+        await readObject(ctx, commit, obj, need.get(obj)!, data);
         await settle(
           sinks.filter((s) =>
             !s.finished && s.left === 0 && s.plan.item.entry.op === "put" &&
@@ -619,85 +617,28 @@ function neededRange(parts: { off: number; len: number }[]): [number, number] {
   return [parts[0].off, Math.max(...parts.map((p) => p.off + p.len))];
 }
 
-/**
- * Buffers for prefetched ranges, reused from one data object to the next: received data then
- * does not pile up as garbage between two collections, which is what set the peak memory of a
- * big download (up to 250 MiB before, for 8 MiB objects).
- */
-class BufferPool {
-  #free: ArrayBuffer[] = [];
-
-  take(size: number): Uint8Array {
-    const i = this.#free.findIndex((b) => b.byteLength >= size);
-    const buf = i >= 0 ? this.#free.splice(i, 1)[0] : new ArrayBuffer(size);
-    return new Uint8Array(buf, 0, size);
-  }
-
-  give(b: Uint8Array): void {
-    // At most the buffers in flight at once: the object being applied and those fetched ahead.
-    if (this.#free.length < 3) this.#free.push(b.buffer as ArrayBuffer);
-  }
-}
-
-interface Prefetched {
-  chunks: Uint8Array[];
-  /** the pool's buffer holding `chunks`, to give back once they are written */
-  pooled?: Uint8Array;
-}
-
-/**
- * Reads the needed range of a data object ahead into memory. Byte streams (the file relay) are
- * read straight into a buffer of the pool; other streams' chunks are kept as they came (copying
- * them into a pooled buffer cost more than it saved).
- */
 async function prefetch(
   ctx: RoundContext,
   commit: Commit,
   obj: number,
   parts: { off: number; len: number }[],
-  pool: BufferPool,
-): Promise<Prefetched | null> {
+): Promise<Uint8Array[] | null> {
   const [start, end] = neededRange(parts);
   if (end - start > PREFETCH_MAX) return null;
   const key = commit.objects[obj].key;
-  const size = end - start;
-  const stream = await ctx.store.relay.read(key, { offset: start, length: size });
-  const tooLong = () =>
-    new EscaleError("integrity", `${key}: data object is longer than its commit says`);
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = stream.getReader({ mode: "byob" });
-  } catch {
-    // not a byte stream
-  }
+  // The chunks as they came (no copy); readObject checks the total length.
+  const chunks: Uint8Array[] = [];
   let total = 0;
-  if (!byob) {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of stream) {
-      total += chunk.length;
-      if (total > size) throw tooLong();
-      chunks.push(chunk);
+  for await (
+    const chunk of await ctx.store.relay.read(key, { offset: start, length: end - start })
+  ) {
+    total += chunk.length;
+    if (total > end - start) {
+      throw new EscaleError("integrity", `${key}: data object is longer than its commit says`);
     }
-    return { chunks };
+    chunks.push(chunk);
   }
-  let buf = pool.take(size);
-  try {
-    while (total < size) {
-      const r = await byob.read(new Uint8Array(buf.buffer, total, size - total));
-      if (r.done || !r.value) break;
-      // The read hands the memory back under a new ArrayBuffer.
-      buf = new Uint8Array(r.value.buffer, 0, size);
-      total += r.value.byteLength;
-    }
-    if (total === size) {
-      const extra = await byob.read(new Uint8Array(1));
-      if (!extra.done) throw tooLong();
-    }
-  } finally {
-    await byob.cancel().catch(() => {});
-  }
-  // Shorter than asked: readObject reports which object was truncated.
-  return { chunks: [buf.subarray(0, total)], pooled: buf };
+  return chunks;
 }
 
 async function readObject(

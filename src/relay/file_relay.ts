@@ -197,33 +197,28 @@ export class FileRelay implements Relay {
 
 function limitStream(f: Deno.FsFile, length: number): ReadableStream<Uint8Array> {
   let left = length;
-  let open = true;
-  const close = () => {
-    if (open) f.close();
-    open = false;
-  };
   return new ReadableStream({
     type: "bytes",
     pull(c) {
-      // A BYOB reader supplies the buffer (no allocation, see pull.ts); otherwise 1 MiB reads.
-      const req = c.byobRequest;
-      const view = req?.view
-        ? new Uint8Array(req.view.buffer, req.view.byteOffset, req.view.byteLength)
-        : new Uint8Array(Math.min(left, 1024 * 1024));
-      // Synchronous: Deno's async file reads cost a thread hop and an fd dup per call.
-      const n = left > 0 ? f.readSync(view.length > left ? view.subarray(0, left) : view) : null;
-      if (n === null) {
-        close();
+      if (left <= 0) {
+        f.close();
         c.close();
-        req?.respond(0);
+        return;
+      }
+      // 1 MiB reads: a quarter of the system calls and allocations of 64 KiB ones at full speed.
+      const buf = new Uint8Array(Math.min(left, 1024 * 1024));
+      // Synchronous: Deno's async file reads cost a thread hop and an fd dup per call.
+      const n = f.readSync(buf);
+      if (n === null) {
+        f.close();
+        c.close();
         return;
       }
       left -= n;
-      if (req) req.respond(n);
-      else c.enqueue(view.subarray(0, n));
+      c.enqueue(buf.subarray(0, n));
     },
     cancel() {
-      close();
+      f.close();
     },
   });
 }

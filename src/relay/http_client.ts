@@ -151,14 +151,32 @@ export class HttpSession {
     const ctl = new AbortController();
     let timedOut = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = (ms: number) => {
+    // Re-armed on every chunk of a transfer: moving the deadline is one assignment, and the one
+    // pending timer looks at it when it fires (a new timer per chunk cost about 0.1 s per GiB).
+    let deadline = 0;
+    let firesAt = Infinity;
+    const schedule = (ms: number) => {
       clearTimeout(timer);
-      timer = setTimeout(() => {
-        timedOut = true;
-        ctl.abort(new DOMException("request timed out", "TimeoutError"));
-      }, ms);
+      firesAt = Date.now() + ms;
+      timer = setTimeout(fire, ms);
     };
-    const disarm = () => clearTimeout(timer);
+    const fire = () => {
+      const left = deadline - Date.now();
+      if (left > 0) return schedule(left);
+      timer = undefined;
+      timedOut = true;
+      ctl.abort(new DOMException("request timed out", "TimeoutError"));
+    };
+    const arm = (ms: number) => {
+      deadline = Date.now() + ms;
+      // Only a deadline earlier than the pending timer needs a new one.
+      if (timer === undefined || deadline < firesAt) schedule(ms);
+    };
+    const disarm = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      firesAt = Infinity;
+    };
     const outer = req.signal;
     const onAbort = () => ctl.abort(outer?.reason);
     if (outer?.aborted) throw outer.reason;

@@ -1,4 +1,5 @@
 import { assert, failure } from "../assert.ts";
+import { isKind } from "../../src/errors/errors.ts";
 import { conformanceSteps } from "./conformance.ts";
 import { TEMP_PREFIX } from "../../src/relay/relay.ts";
 import { RetryRelay } from "../../src/relay/retry_relay.ts";
@@ -221,6 +222,45 @@ Deno.test("webdav relay failures end in one clear line of the right kind, withou
       silent.close();
       for (const c of conns) c.close();
       await accepting.catch(() => {});
+    });
+    await t.step("a download that stalls after its first bytes times out", async () => {
+      // Answers the headers and part of the body, then goes silent: the timeout, re-armed by
+      // every chunk, must still fire once the chunks stop.
+      const stalled = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const conns: Deno.Conn[] = [];
+      const serving = (async () => {
+        for await (const c of stalled) {
+          conns.push(c);
+          await c.read(new Uint8Array(4096));
+          const head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+          await c.write(new TextEncoder().encode(head));
+          for (let i = 0; i < 3; i++) {
+            await c.write(new Uint8Array(1000));
+            await new Promise((ok) => setTimeout(ok, 150));
+          }
+        }
+      })();
+      const port = (stalled.addr as Deno.NetAddr).port;
+      const r = new WebDavRelay({
+        url: `http://127.0.0.1:${port}/`,
+        password: s.password,
+        timeoutMs: 300,
+      });
+      const t0 = Date.now();
+      let got = 0;
+      let err: unknown;
+      try {
+        for await (const chunk of await r.read("x")) got += chunk.length;
+      } catch (e) {
+        err = e;
+      }
+      assert(got === 3000, `received ${got} bytes before the stall`);
+      assert(isKind(err, "transient") && /no answer/.test(String(err)), `got ${err}`);
+      assert(Date.now() - t0 < 3000, "the timeout did not fire");
+      await r.close();
+      stalled.close();
+      for (const c of conns) c.close();
+      await serving.catch(() => {});
     });
     await t.step("a connection dropped before the answer is resent once, if safe", async () => {
       // The first request of each method has its connection closed unanswered, as a server does

@@ -1,6 +1,7 @@
 /**
  * The code of the worker behind `Hasher` (hasher.ts): SHA-256 of files read from disk, on a
- * second thread, so that hashing big files overlaps with transfers on the main thread.
+ * second thread, so that hashing big files overlaps with transfers on the main thread; and the
+ * writing of part of a batch of small received files, since creating files scales with threads.
  *
  * The worker is started from this function's source text (a blob: module), not from a file: a
  * bundle or a compiled binary then carries it without any extra step. So the function must only
@@ -20,13 +21,61 @@ export interface HashRequest {
   upTo?: number;
   end?: boolean;
   cancel?: boolean;
+  /** instead of hashing: small received files to write (see `writeSmallFile`) */
+  writes?: SmallFileJob[];
 }
 
 export type HashReply =
   | { id: number; hash: string }
-  | { id: number; error: string; notFound: boolean };
+  | { id: number; error: string; notFound: boolean }
+  | { id: number; written: SmallFileResult[] };
 
-function hashWorkerMain(createHash: (algorithm: string) => Hash): void {
+/** A verified small file to put in place: written to `tmp`, timed, then renamed to `dest`. */
+export interface SmallFileJob {
+  tmp: string;
+  dest: string;
+  data: Uint8Array;
+  /** modification time to set (ms since the epoch), or null to leave the current time */
+  mtime: number | null;
+}
+
+export type SmallFileResult =
+  | { size: number; mtime: number; ino: number }
+  | { error: string };
+
+/**
+ * Writes one small file the way the receive path does (a new temporary file, its time, then a
+ * rename over `dest`) and returns what fstat said before the rename, which the rename keeps.
+ * Self-contained: its source text also runs inside the worker.
+ */
+export function writeSmallFile(job: SmallFileJob): SmallFileResult {
+  try {
+    const f = Deno.openSync(job.tmp, { write: true, createNew: true, mode: 0o644 });
+    let st: Deno.FileInfo;
+    try {
+      let w = 0;
+      while (w < job.data.length) w += f.writeSync(job.data.subarray(w));
+      if (job.mtime !== null) f.utimeSync(new Date(), new Date(job.mtime));
+      st = f.statSync();
+    } finally {
+      f.close();
+    }
+    Deno.renameSync(job.tmp, job.dest);
+    return { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 };
+  } catch (e) {
+    try {
+      Deno.removeSync(job.tmp);
+    } catch {
+      // never created, or already renamed
+    }
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+function hashWorkerMain(
+  createHash: (algorithm: string) => Hash,
+  write: (job: SmallFileJob) => SmallFileResult,
+): void {
   interface Job {
     file: Deno.FsFile;
     hash: Hash;
@@ -45,6 +94,10 @@ function hashWorkerMain(createHash: (algorithm: string) => Hash): void {
 
   scope.onmessage = (ev: MessageEvent<HashRequest>) => {
     const m = ev.data;
+    if (m.writes) {
+      post({ id: m.id, written: m.writes.map(write) });
+      return;
+    }
     if (dead.has(m.id)) {
       if (m.cancel || m.end) dead.delete(m.id);
       return;
@@ -95,7 +148,9 @@ let url: string | null = null;
 export function hashWorkerUrl(): string {
   url ??= URL.createObjectURL(
     new Blob(
-      [`import { createHash } from "node:crypto";\n(${hashWorkerMain.toString()})(createHash);\n`],
+      [
+        `import { createHash } from "node:crypto";\n(${hashWorkerMain.toString()})(createHash, ${writeSmallFile.toString()});\n`,
+      ],
       { type: "text/javascript" },
     ),
   );

@@ -1,5 +1,12 @@
 import { localIoError } from "../errors/errors.ts";
-import { type HashReply, type HashRequest, hashWorkerUrl } from "./hash_worker.ts";
+import {
+  type HashReply,
+  type HashRequest,
+  hashWorkerUrl,
+  type SmallFileJob,
+  type SmallFileResult,
+  writeSmallFile,
+} from "./hash_worker.ts";
 import { hashFile } from "./local_fs.ts";
 
 /** Files from this size are hashed on the worker; smaller ones are not worth a message. */
@@ -16,10 +23,10 @@ export interface Follower {
 }
 
 interface Waiting {
-  resolve(hash: string): void;
+  resolve(answer: string | SmallFileResult[]): void;
   reject(e: unknown): void;
   /** the same answer computed on the main thread, should the worker fail */
-  inline(): Promise<string>;
+  inline(): Promise<string | SmallFileResult[]>;
 }
 
 /**
@@ -83,6 +90,28 @@ export class Hasher {
     };
   }
 
+  /**
+   * Writes small received files on the worker (see `writeSmallFile`), while the main thread
+   * writes others: creating files is kernel work that scales with threads. Starts the worker if
+   * needed; without one, the files are written here.
+   */
+  writeFiles(jobs: SmallFileJob[]): Promise<SmallFileResult[]> {
+    const w = this.#start();
+    const inline = () => Promise.resolve(jobs.map(writeSmallFile));
+    if (!w) return inline();
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, {
+        resolve: (r) => resolve(r as SmallFileResult[]),
+        reject,
+        // Should the worker die mid-batch, writing again what it already put in place gives the
+        // same files.
+        inline,
+      });
+      w.postMessage({ id, path: "", writes: jobs } satisfies HashRequest);
+    });
+  }
+
   /** Stops the worker; hashes still awaited are finished on the main thread. */
   close(): void {
     this.#stop();
@@ -91,7 +120,7 @@ export class Hasher {
   #ask(w: Worker, req: HashRequest, inline: () => Promise<string>): Promise<string> {
     return new Promise((resolve, reject) => {
       this.#waiting.set(req.id, {
-        resolve,
+        resolve: (h) => resolve(h as string),
         reject: (e) => reject(localIoError(e, `reading ${req.path}`)),
         inline,
       });
@@ -119,9 +148,9 @@ export class Hasher {
 
   #reply(r: HashReply): void {
     const w = this.#waiting.get(r.id);
-    if ("hash" in r) {
+    if ("hash" in r || "written" in r) {
       this.#waiting.delete(r.id);
-      w?.resolve(r.hash);
+      w?.resolve("hash" in r ? r.hash : r.written);
       return;
     }
     const err = r.notFound ? new Deno.errors.NotFound(r.error) : new Error(r.error);

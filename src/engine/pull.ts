@@ -561,13 +561,25 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       // the small files of one data object (chunk size), whatever the size of the commit.
       const settle = async (ready: Sink[]) => {
         const done: Sink[] = [];
+        // Creating files is kernel work that scales with threads: in a large batch, every
+        // second new small file is written by the worker while this thread writes the others.
+        const away = ready.length >= OFFLOAD_MIN
+          ? ready.filter((s, i) =>
+            i % 2 === 1 && s.small && !s.plan.replaces && !s.plan.saveLocalAs
+          )
+          : [];
+        const awaySet = new Set(away);
+        const remote = away.length ? finishOnWorker(ctx, commit, away, done) : null;
+        remote?.catch(() => {}); // awaited below
         try {
-          // File creation is latency-bound on most file systems: overlap it.
-          await forEachLimit(ready, 16, async (s) => {
+          await forEachLimit(ready.filter((s) => !awaySet.has(s)), 16, async (s) => {
             s.finished = true;
             if (await finish(ctx, commit, s)) done.push(s);
           });
+          if (remote) await remote;
         } finally {
+          // Files the worker put in place are recorded even when this thread failed.
+          if (remote) await remote.catch(() => {});
           // One transaction per batch: per-file commits dominate with many small files.
           record(ctx, done);
         }
@@ -699,6 +711,56 @@ async function readObject(
   }
 }
 
+/** Batches of received small files at least this large are shared with the worker. */
+const OFFLOAD_MIN = 64;
+
+/** The content check of `finish`, before anything is written. */
+function checkContent(commit: Commit, s: Sink, got: string): void {
+  const e = s.plan.item.entry as Extract<Entry, { op: "put" }>;
+  if (s.left !== 0 || got !== e.hash) {
+    throw new EscaleError(
+      "integrity",
+      `commit ${commit.client}-${commit.seq}: the content received for ${
+        JSON.stringify(e.path)
+      } does not match its hash; not applied`,
+    );
+  }
+}
+
+/**
+ * `finish` for new small files, on the worker: each is verified here, then written, timed and
+ * renamed there. Those put in place are added to `done`; the first failure is thrown after all.
+ */
+async function finishOnWorker(
+  ctx: RoundContext,
+  commit: Commit,
+  sinks: Sink[],
+  done: Sink[],
+): Promise<void> {
+  const jobs = sinks.map((s) => {
+    s.finished = true;
+    const e = s.plan.item.entry as Extract<Entry, { op: "put" }>;
+    checkContent(commit, s, s.hash.digest("hex"));
+    const data = concat(s.small!, e.size);
+    s.small = []; // handed over: let the buffers go
+    return { tmp: s.tmp, dest: s.abs, data, mtime: ctx.opts.modificationTime ? e.mtime : null };
+  });
+  const results = await ctx.hasher.writeFiles(jobs);
+  let failure: EscaleError | null = null;
+  results.forEach((r, i) => {
+    const s = sinks[i];
+    if ("error" in r) {
+      failure ??= localIoError(new Error(r.error), `writing ${s.plan.dest}`);
+      return;
+    }
+    s.stat = r;
+    ctx.stats.downloaded++;
+    ctx.emit({ type: "file-done", direction: "down", path: s.plan.dest, size: r.size });
+    done.push(s);
+  });
+  if (failure) throw failure;
+}
+
 /** Verifies, times and renames one received file into place; false if it was left alone. */
 async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boolean> {
   const plan = s.plan;
@@ -709,14 +771,7 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
     s.follow = null;
     got = await f.end(s.written);
   } else got = s.hash.digest("hex");
-  if (s.left !== 0 || got !== e.hash) {
-    throw new EscaleError(
-      "integrity",
-      `commit ${commit.client}-${commit.seq}: the content received for ${
-        JSON.stringify(e.path)
-      } does not match its hash; not applied`,
-    );
-  }
+  checkContent(commit, s, got);
   let stat: Deno.FileInfo;
   try {
     // One open file for write, time and stat: each path lookup costs on slow file systems.

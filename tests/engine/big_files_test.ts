@@ -4,7 +4,7 @@
 // publication interrupted before its commit.
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../assert.ts";
-import { type Client, Sandbox } from "./sandbox.ts";
+import { type Client, readTree, Sandbox } from "./sandbox.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { FaultRelay } from "../../src/relay/fault_relay.ts";
 import { WORKER_MIN } from "../../src/engine/hasher.ts";
@@ -125,3 +125,25 @@ for (
     }
   });
 }
+
+Deno.test("a large batch of small files is written by both threads and recorded once", async () => {
+  const relay = new MemoryRelay();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "shared");
+    const b = await sb.client("B", "shared");
+    await b.sync();
+    for (let i = 0; i < 300; i++) {
+      await a.write(`d${i % 7}/f${i}.txt`, `file ${i}\n`, new Date(1_700_000_000_000 + i * 1000));
+    }
+    await a.sync();
+    const s = await b.sync();
+    assertEquals(s.downloaded, 300);
+    assertEquals(await readTree(b.root, true), await readTree(a.root, true));
+    assertEquals((await b.repo()).state.countDirty(), 0);
+    // Every file was recorded with its real stat: nothing looks changed, nothing is published.
+    assertEquals((await b.sync()).relayWrites, 0);
+  } finally {
+    await sb.cleanup();
+  }
+});

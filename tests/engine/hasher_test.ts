@@ -85,3 +85,22 @@ Deno.test("Hasher: close finishes awaited hashes on the main thread", async () =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Hasher: small files written on the worker, and a failing one reported without a leftover", async () => {
+  const dir = await Deno.makeTempDir();
+  const h = new Hasher();
+  try {
+    await Deno.mkdir(`${dir}/taken`); // a folder where a file should go: the rename fails
+    const res = await h.writeFiles([
+      { tmp: `${dir}/.t1`, dest: `${dir}/one`, data: new Uint8Array([1, 2, 3]), mtime: 1_000_000 },
+      { tmp: `${dir}/.t2`, dest: `${dir}/taken`, data: new Uint8Array([4]), mtime: null },
+    ]);
+    assertEquals("size" in res[0] ? [res[0].size, res[0].mtime] : res[0], [3, 1_000_000]);
+    assertEquals(Array.from(await Deno.readFile(`${dir}/one`)), [1, 2, 3]);
+    assertEquals("error" in res[1], true);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["one", "taken"]);
+  } finally {
+    h.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -30,10 +30,11 @@ interface Waiting {
 }
 
 /**
- * SHA-256 of big local files on a worker thread, so that hashing (about 0.7 s per GiB here)
- * overlaps with the transfers on the main thread instead of adding to them. The worker starts
- * with the first big file and stops with `close`. Should it fail to start or crash, files are
- * hashed on the main thread instead, with the same results.
+ * A second thread for local file work: SHA-256 of big files, so that hashing (about 0.7 s per
+ * GiB here) overlaps with the transfers on the main thread instead of adding to them, and half
+ * of a large batch of received small files (`writeFiles`). The worker starts when first needed
+ * and stops with `close`. Should it fail to start or crash, the work is done on the main thread
+ * instead, with the same results.
  */
 export class Hasher {
   #worker: Worker | null = null;

@@ -14,6 +14,7 @@
  * are ignored.
  */
 import type { Hash } from "node:crypto";
+import { closeTempFile, writeTempFile } from "./local_fs.ts";
 
 export interface HashRequest {
   id: number;
@@ -45,23 +46,14 @@ export type SmallFileResult =
 
 /**
  * Writes one small file the way the receive path does (a new temporary file, its time, then a
- * rename over `dest`) and returns what fstat said before the rename, which the rename keeps.
- * Self-contained: its source text also runs inside the worker.
+ * rename over `dest`). Self-contained but for `writeTempFile`, which the worker module defines
+ * too: it also runs inside the worker.
  */
 export function writeSmallFile(job: SmallFileJob): SmallFileResult {
   try {
-    const f = Deno.openSync(job.tmp, { write: true, createNew: true, mode: 0o644 });
-    let st: Deno.FileInfo;
-    try {
-      let w = 0;
-      while (w < job.data.length) w += f.writeSync(job.data.subarray(w));
-      if (job.mtime !== null) f.utimeSync(new Date(), new Date(job.mtime));
-      st = f.statSync();
-    } finally {
-      f.close();
-    }
+    const st = writeTempFile(job.tmp, job.data, job.mtime);
     Deno.renameSync(job.tmp, job.dest);
-    return { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 };
+    return st;
   } catch (e) {
     try {
       Deno.removeSync(job.tmp);
@@ -149,7 +141,8 @@ export function hashWorkerUrl(): string {
   url ??= URL.createObjectURL(
     new Blob(
       [
-        `import { createHash } from "node:crypto";\n(${hashWorkerMain.toString()})(createHash, ${writeSmallFile.toString()});\n`,
+        `import { createHash } from "node:crypto";\n${closeTempFile}\n${writeTempFile}\n` +
+        `(${hashWorkerMain})(createHash, ${writeSmallFile});\n`,
       ],
       { type: "text/javascript" },
     ),

@@ -135,6 +135,35 @@ export async function safeLocalPath(
   return target;
 }
 
+/**
+ * Gives an open temporary file its modification time (ms since the epoch; null leaves it), and
+ * closes it; returns its stat, which a rename into place keeps. One open file for write, time and
+ * stat: each path lookup costs on slow file systems. Self-contained: it also runs in the worker
+ * (hash_worker.ts).
+ */
+export function closeTempFile(f: Deno.FsFile, mtime: number | null): LocalStat {
+  try {
+    if (mtime !== null) f.utimeSync(new Date(), new Date(mtime));
+    const st = f.statSync();
+    return { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 };
+  } finally {
+    f.close();
+  }
+}
+
+/** Writes `data` to the new temporary file `tmp` and closes it as `closeTempFile` does. */
+export function writeTempFile(tmp: string, data: Uint8Array, mtime: number | null): LocalStat {
+  const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
+  try {
+    let w = 0;
+    while (w < data.length) w += f.writeSync(data.subarray(w));
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+  return closeTempFile(f, mtime);
+}
+
 export function tempPathFor(abs: string): string {
   const dir = abs.slice(0, abs.lastIndexOf("/"));
   return `${dir}/${LOCAL_TEMP_PREFIX}${crypto.randomUUID().slice(0, 13)}`;

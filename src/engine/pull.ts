@@ -6,12 +6,15 @@ import type { FileRow } from "../state/state_db.ts";
 import { clientName, type RoundContext } from "./context.ts";
 import { conflictName } from "./conflict_name.ts";
 import {
+  closeTempFile,
   hashFile,
+  type LocalStat,
   pruneEmptyParents,
   safeLocalPath,
   sameStat,
   statLocal,
   tempPathFor,
+  writeTempFile,
 } from "./local_fs.ts";
 import { compareVV, mergeVV } from "./version_vector.ts";
 import { concat } from "../util/streams.ts";
@@ -772,20 +775,17 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
     got = await f.end(s.written);
   } else got = s.hash.digest("hex");
   checkContent(commit, s, got);
-  let stat: Deno.FileInfo;
+  const mtime = ctx.opts.modificationTime ? e.mtime : null;
+  let stat: LocalStat;
   try {
-    // One open file for write, time and stat: each path lookup costs on slow file systems.
     if (s.small) {
-      s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
-      const data = concat(s.small, e.size);
-      let w = 0;
-      while (w < data.length) w += s.file.writeSync(data.subarray(w));
+      stat = writeTempFile(s.tmp, concat(s.small, e.size), mtime);
       s.small = []; // written: let the buffers go
-    } else s.file ??= Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
-    if (ctx.opts.modificationTime) s.file.utimeSync(new Date(), new Date(e.mtime));
-    stat = s.file.statSync();
-    s.file.close();
-    s.file = null;
+    } else {
+      const f = s.file ?? Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
+      s.file = null;
+      stat = closeTempFile(f, mtime);
+    }
   } catch (err) {
     throw localIoError(err, `writing ${plan.dest}`);
   }
@@ -811,7 +811,7 @@ async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boole
     throw localIoError(err, `writing ${plan.dest}`);
   }
   // rename keeps the inode and times: the stat of the open file describes the final one
-  s.stat = { size: stat.size, mtime: stat.mtime?.getTime() ?? 0, ino: stat.ino ?? 0 };
+  s.stat = stat;
   ctx.stats.downloaded++;
   ctx.emit({ type: "file-done", direction: "down", path: plan.dest, size: e.size });
   return true;

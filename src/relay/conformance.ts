@@ -20,13 +20,15 @@ function fail(msg: string): never {
   throw new Error(msg);
 }
 
-function same(a: Uint8Array, b: Uint8Array): boolean {
+/** Whether two byte arrays hold the same bytes. */
+export function same(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-function pattern(n: number, seed = 7): Uint8Array {
+/** `n` pseudo-random bytes, the same for the same seed (test data that no tool can dedupe). */
+export function pattern(n: number, seed = 7): Uint8Array {
   const out = new Uint8Array(n);
   let x = seed;
   for (let i = 0; i < n; i++) {

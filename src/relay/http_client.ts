@@ -59,15 +59,18 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
  */
 const MIN_UPLOAD_RATE = 64 * 1024;
 
+/** What a transport needs to send one request. */
+interface TransportInit {
+  method: string;
+  headers: Headers;
+  body?: RequestBody;
+  size?: number;
+  signal: AbortSignal;
+}
+
 type Transport = (
   url: string,
-  init: {
-    method: string;
-    headers: Headers;
-    body?: RequestBody;
-    size?: number;
-    signal: AbortSignal;
-  },
+  init: TransportInit,
 ) => Promise<HttpResponse>;
 
 export class HttpSession {
@@ -537,13 +540,7 @@ function watchDownload(
 function nodeTransport(
   agent: https.Agent,
   url: string,
-  init: {
-    method: string;
-    headers: Headers;
-    body?: RequestBody;
-    size?: number;
-    signal: AbortSignal;
-  },
+  init: TransportInit,
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};

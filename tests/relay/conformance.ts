@@ -1,3 +1,4 @@
+import { assert, failure } from "../assert.ts";
 import { runConformance } from "../../src/relay/conformance.ts";
 import type { Relay } from "../../src/relay/relay.ts";
 
@@ -13,4 +14,34 @@ export async function conformanceSteps(
       if (!r.ok) throw new Error(`${relay.name}: ${r.name}: ${r.detail}`);
     });
   }
+}
+
+/**
+ * Writes a 16 MiB object "big", then aborts a read of it and a streamed write of "w" midway:
+ * both must fail as "interrupted", and the unfinished write must not become visible.
+ */
+export async function abortsInterruptTransfers(r: Relay, label: string): Promise<void> {
+  await r.write("big", new Uint8Array(16 * 1024 * 1024));
+  const reading = new AbortController();
+  const re = await failure((async () => {
+    let n = 0;
+    for await (const c of await r.read("big", { signal: reading.signal })) {
+      n += c.length;
+      if (n > 1_000_000) reading.abort();
+    }
+  })());
+  assert(re.kind === "interrupted", `read (${label}): ${re.kind}: ${re.message}`);
+  const writing = new AbortController();
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent > 2_000_000) writing.abort();
+      if (sent > 64_000_000) return c.close();
+      c.enqueue(new Uint8Array(65536));
+      sent += 65536;
+    },
+  });
+  const we = await failure(r.write("w", body, { signal: writing.signal }));
+  assert(we.kind === "interrupted", `write (${label}): ${we.kind}: ${we.message}`);
+  assert((await r.stat("w")) === null, "an interrupted write became visible");
 }

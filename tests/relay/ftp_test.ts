@@ -1,5 +1,6 @@
 import { assert, failure } from "../assert.ts";
-import { conformanceSteps } from "./conformance.ts";
+import { abortsInterruptTransfers, conformanceSteps } from "./conformance.ts";
+import { pattern } from "../../src/relay/conformance.ts";
 import { type FtpServer, startFtpServer } from "../servers/ftp_server.ts";
 import { freePort, waitForPort } from "../servers/harness.ts";
 import { FtpRelay, type FtpRelayOptions } from "../../src/relay/ftp/ftp_relay.ts";
@@ -16,16 +17,6 @@ function relayFor(s: FtpServer, extra: Partial<FtpRelayOptions> = {}): FtpRelay 
     timeoutMs: 10_000,
     ...extra,
   });
-}
-
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
 }
 
 Deno.test("ftp: plain FTP passes the conformance suite", async (t) => {
@@ -350,29 +341,7 @@ Deno.test("ftp: an abort signal interrupts a read and a write, and the relay sta
   const r = relayFor(s);
   try {
     await r.open();
-    await r.write("big", new Uint8Array(16 * 1024 * 1024));
-    const reading = new AbortController();
-    const re = await failure((async () => {
-      let n = 0;
-      for await (const c of await r.read("big", { signal: reading.signal })) {
-        n += c.length;
-        if (n > 1_000_000) reading.abort();
-      }
-    })());
-    assert(re.kind === "interrupted", `read: ${re.kind}: ${re.message}`);
-    const writing = new AbortController();
-    let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (sent > 2_000_000) writing.abort();
-        if (sent > 64_000_000) return c.close();
-        c.enqueue(new Uint8Array(65536));
-        sent += 65536;
-      },
-    });
-    const we = await failure(r.write("w", body, { signal: writing.signal }));
-    assert(we.kind === "interrupted", `write: ${we.kind}: ${we.message}`);
-    assert((await r.stat("w")) === null, "an interrupted write became visible");
+    await abortsInterruptTransfers(r, "ftp");
     assert((await r.stat("big"))?.size === 16 * 1024 * 1024, "relay unusable after aborts");
   } finally {
     await r.close();

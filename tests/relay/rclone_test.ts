@@ -1,5 +1,5 @@
 import { assert, failure } from "../assert.ts";
-import { conformanceSteps } from "./conformance.ts";
+import { abortsInterruptTransfers, conformanceSteps } from "./conformance.ts";
 import { startFtpServer } from "../servers/ftp_server.ts";
 import { run } from "../servers/harness.ts";
 import { RcloneRelay } from "../../src/relay/rclone/rclone_relay.ts";
@@ -160,29 +160,7 @@ Deno.test("rclone: an abort signal interrupts a read and a write", async () => {
       });
       try {
         await r.open();
-        await r.write("big", new Uint8Array(16 * 1024 * 1024));
-        const reading = new AbortController();
-        const re = await failure((async () => {
-          let n = 0;
-          for await (const c of await r.read("big", { signal: reading.signal })) {
-            n += c.length;
-            if (n > 1_000_000) reading.abort();
-          }
-        })());
-        assert(re.kind === "interrupted", `read (daemon ${daemon}): ${re.kind}: ${re.message}`);
-        const writing = new AbortController();
-        let sent = 0;
-        const body = new ReadableStream<Uint8Array>({
-          pull(c) {
-            if (sent > 2_000_000) writing.abort();
-            if (sent > 64_000_000) return c.close();
-            c.enqueue(new Uint8Array(65536));
-            sent += 65536;
-          },
-        });
-        const we = await failure(r.write("w", body, { signal: writing.signal }));
-        assert(we.kind === "interrupted", `write (daemon ${daemon}): ${we.kind}: ${we.message}`);
-        assert((await r.stat("w")) === null, "an interrupted write became visible");
+        await abortsInterruptTransfers(r, `daemon ${daemon}`);
       } finally {
         await r.close();
       }

@@ -1,6 +1,7 @@
 import { assert } from "../assert.ts";
 import { AwsClient } from "aws4fetch";
 import { conformanceSteps } from "./conformance.ts";
+import { pattern, same } from "../../src/relay/conformance.ts";
 import { EscaleError } from "../../src/errors/errors.ts";
 import { RetryRelay } from "../../src/relay/retry_relay.ts";
 import { S3Client } from "../../src/relay/s3/s3_client.ts";
@@ -34,16 +35,6 @@ function options(s: S3Server, extra: Partial<S3Options> = {}): S3Options {
   };
 }
 
-function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
 /** Streams `data` in 100 kB chunks; runs `at(offset)` before each chunk, may fail at `failAt`. */
 function chunks(
   data: Uint8Array,
@@ -62,10 +53,6 @@ function chunks(
       off += 100_000;
     },
   });
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** Multipart uploads still open in the bucket (each one is storage a failed write leaked). */

@@ -1,5 +1,11 @@
 import { RelayError } from "../../errors/errors.ts";
-import { type HttpResponse, HttpSession, rangedGet, type RequestBody } from "../http_client.ts";
+import {
+  type HttpOptions,
+  type HttpResponse,
+  HttpSession,
+  rangedGet,
+  type RequestBody,
+} from "../http_client.ts";
 import { checkKey, joinKey, parentOf } from "../keys.ts";
 import {
   type Body,
@@ -13,22 +19,16 @@ import {
 } from "../relay.ts";
 import { type DavResource, parseMultistatus, PROPFIND_BODY } from "./propfind.ts";
 
-export interface WebDavOptions {
+/** TLS, timeout and connection settings as the HTTP client takes them (timeout default 30 s). */
+export interface WebDavOptions extends
+  Pick<
+    HttpOptions,
+    "caFile" | "verifySsl" | "certFile" | "keyFile" | "timeoutMs" | "parallel"
+  > {
   /** base URL of the relay folder, e.g. http://127.0.0.1:8080/dav/relay/ */
   url: string;
   user?: string;
   password?: string;
-  /** PEM file of a CA (or self-signed server certificate) to trust besides the system roots */
-  caFile?: string;
-  /** default true */
-  verifySsl?: boolean;
-  /** client certificate and key (PEM) for servers that demand mutual TLS */
-  certFile?: string;
-  keyFile?: string;
-  /** inactivity limit per request, default 30 s */
-  timeoutMs?: number;
-  /** requests worth running at once, default 4 */
-  parallel?: number;
 }
 
 /** A PROPFIND answer larger than this is refused (about 120,000 entries on Apache). */

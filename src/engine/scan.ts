@@ -59,14 +59,21 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
   const updates: FileRow[] = [];
   const removals: string[] = [];
   const lazyMin = o.lazyHashMin ?? Infinity;
-  const goneSizes = new Set<number>();
-  for (const [path, k] of known) if (!k.deleted && !seen.has(path)) goneSizes.add(k.size);
+  // Sizes of vanished files, built only when a big new file asks (not on a no-change round).
+  let goneSizes: Set<number> | null = null;
+  const couldBeMoved = (size: number) => {
+    if (!goneSizes) {
+      goneSizes = new Set();
+      for (const [path, k] of known) if (!k.deleted && !seen.has(path)) goneSizes.add(k.size);
+    }
+    return goneSizes.has(size);
+  };
 
   for (const [path, st] of seen) {
     const k = known.get(path);
     if (k && !k.deleted && sameStat(st, k)) continue;
     const row = k ? o.state.getFile(path) : undefined;
-    const lazy = !k && st.size >= lazyMin && !goneSizes.has(st.size);
+    const lazy = !k && st.size >= lazyMin && !couldBeMoved(st.size);
     const hash = lazy ? UNHASHED : await hashFile(`${o.root}/${path}`, st.size);
     if (!lazy) result.hashed++;
     if (row && !row.deleted && row.hash === hash) {

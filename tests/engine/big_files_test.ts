@@ -147,3 +147,25 @@ Deno.test("a large batch of small files is written by both threads and recorded 
     await sb.cleanup();
   }
 });
+
+Deno.test("a renamed big file is hashed by the scan after all, so it travels as a move", async () => {
+  const relay = new MemoryRelay();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload", { chunkSize: 1024 * 1024 });
+    const b = await sb.client("B", "download");
+    await b.sync();
+    const data = bigData(6);
+    await writeBig(a, "big.bin", data);
+    await a.sync();
+    await b.sync();
+    await a.mv("big.bin", "renamed/big.bin");
+    const s = await a.sync();
+    assertEquals(s.uploadedBytes, 0);
+    const r = await b.sync();
+    assertEquals(r.movedLocal, 1);
+    assertEquals(sha(await Deno.readFile(`${b.root}/renamed/big.bin`)), sha(data));
+  } finally {
+    await sb.cleanup();
+  }
+});

@@ -169,18 +169,7 @@ export async function publish(
   }
   commit.entries = kept;
   await fillHashes(ctx, commit, hashing);
-  try {
-    await ctx.store.writeCommit(commit);
-  } catch (e) {
-    if (isKind(e, "exists")) {
-      throw new EscaleError(
-        "permanent",
-        `${ctx.store.name}: commit ${seq} of this client already exists on the relay; is another process using the same state, or was the state restored from a backup?`,
-      );
-    }
-    throw e;
-  }
-  ctx.stats.relayWrites++;
+  await writeCommit(ctx, commit);
   finalize(ctx, commit);
   ctx.stats.published += commit.entries.length;
   ctx.stats.uploaded += commit.entries.filter((e) => e.op === "put").length;

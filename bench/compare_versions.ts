@@ -40,7 +40,7 @@ async function startRelay(kind: string, top: string) {
   if (kind === "ftp" || kind === "ftps") {
     const s = await startFtpServer({ tls: kind === "ftps" });
     await Deno.writeTextFile(secret, `${s.user}:${s.password}`, { mode: 0o600 });
-    const tls = kind === "ftps" ? `protocol = ftps\nca file = ${s.certFile}\n` : "";
+    const tls = kind === "ftps" ? `protocol = ftps\nca file = ${s.certFile}\n` : "protocol = ftp\n";
     return {
       lines: (name: string) =>
         `${tls}host address = ${s.host}\nport = ${s.port}\nhost directory = ${name}\nsecret file = ${secret}\n`,

@@ -4,7 +4,7 @@
 // publication interrupted before its commit.
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../assert.ts";
-import { type Client, readTree, Sandbox } from "./sandbox.ts";
+import { type Client, readTree, withSandbox } from "./sandbox.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { FaultRelay } from "../../src/relay/fault_relay.ts";
 import { WORKER_MIN } from "../../src/engine/hasher.ts";
@@ -36,8 +36,7 @@ async function commitHashes(relay: MemoryRelay): Promise<string[]> {
 
 Deno.test("a new big file is hashed while sent: the commit and the state carry its SHA-256", async () => {
   const relay = new MemoryRelay();
-  const sb = await Sandbox.create(relay);
-  try {
+  await withSandbox(async (sb) => {
     const a = await sb.client("A", "upload", { chunkSize: 1024 * 1024 });
     const b = await sb.client("B", "download");
     await b.sync();
@@ -53,15 +52,12 @@ Deno.test("a new big file is hashed while sent: the commit and the state carry i
     // Published and hashed: the next round has nothing to send.
     assertEquals((await a.sync()).relayWrites, 0);
     assertEquals((await a.repo()).state.countDirty(), 0);
-  } finally {
-    await sb.cleanup();
-  }
+  }, relay);
 });
 
 Deno.test("an unhashed local big file meets a remote one at the same path: contents decide", async () => {
   const relay = new MemoryRelay();
-  const sb = await Sandbox.create(relay);
-  try {
+  await withSandbox(async (sb) => {
     const a = await sb.client("A", "shared", { chunkSize: 1024 * 1024 });
     const b = await sb.client("B", "shared", { chunkSize: 1024 * 1024 });
     await a.sync();
@@ -87,9 +83,7 @@ Deno.test("an unhashed local big file meets a remote one at the same path: conte
       names,
     );
     assertEquals(sha(await Deno.readFile(`${b.root}/same.bin`)), sha(same));
-  } finally {
-    await sb.cleanup();
-  }
+  }, relay);
 });
 
 for (
@@ -102,8 +96,7 @@ for (
   Deno.test(`a publication of an unhashed big file cut at ${step} resumes with the right hash`, async () => {
     const mem = new MemoryRelay();
     const relay = new FaultRelay(mem);
-    const sb = await Sandbox.create(relay);
-    try {
+    await withSandbox(async (sb) => {
       const a = await sb.client("A", "upload", { chunkSize: 1024 * 1024, transfers: 1 });
       const b = await sb.client("B", "download");
       await b.sync();
@@ -120,16 +113,13 @@ for (
       await b.sync();
       assertEquals(sha(await Deno.readFile(`${b.root}/big.bin`)), sha(data));
       assertEquals(Object.keys(await b.tree()), ["big.bin"]);
-    } finally {
-      await sb.cleanup();
-    }
+    }, relay);
   });
 }
 
 Deno.test("a large batch of small files is written by both threads and recorded once", async () => {
   const relay = new MemoryRelay();
-  const sb = await Sandbox.create(relay);
-  try {
+  await withSandbox(async (sb) => {
     const a = await sb.client("A", "shared");
     const b = await sb.client("B", "shared");
     await b.sync();
@@ -143,15 +133,12 @@ Deno.test("a large batch of small files is written by both threads and recorded 
     assertEquals((await b.repo()).state.countDirty(), 0);
     // Every file was recorded with its real stat: nothing looks changed, nothing is published.
     assertEquals((await b.sync()).relayWrites, 0);
-  } finally {
-    await sb.cleanup();
-  }
+  }, relay);
 });
 
 Deno.test("a renamed big file is hashed by the scan after all, so it travels as a move", async () => {
   const relay = new MemoryRelay();
-  const sb = await Sandbox.create(relay);
-  try {
+  await withSandbox(async (sb) => {
     const a = await sb.client("A", "upload", { chunkSize: 1024 * 1024 });
     const b = await sb.client("B", "download");
     await b.sync();
@@ -165,7 +152,5 @@ Deno.test("a renamed big file is hashed by the scan after all, so it travels as 
     const r = await b.sync();
     assertEquals(r.movedLocal, 1);
     assertEquals(sha(await Deno.readFile(`${b.root}/renamed/big.bin`)), sha(data));
-  } finally {
-    await sb.cleanup();
-  }
+  }, relay);
 });

@@ -44,6 +44,19 @@ export class Sandbox {
   }
 }
 
+/** Runs `fn` in a new sandbox over `relay`, then removes the sandbox whatever happened. */
+export async function withSandbox(
+  fn: (sb: Sandbox) => Promise<void>,
+  relay: Relay = new MemoryRelay(),
+): Promise<void> {
+  const sb = await Sandbox.create(relay);
+  try {
+    await fn(sb);
+  } finally {
+    await sb.cleanup();
+  }
+}
+
 export class Client {
   readonly lines: string[] = [];
   /** overrides the sandbox passphrase for this client (wrong-key tests) */

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { EscaleError, isKind, localIoError } from "../errors/errors.ts";
-import type { Commit, Entry } from "../protocol/format.ts";
+import { type ClientRecord, type Commit, type Entry, MAX_WANTS } from "../protocol/format.ts";
 import type { CommitRef } from "../protocol/relay_store.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { clientName, type RoundContext } from "./context.ts";
@@ -73,6 +73,9 @@ export async function pullPhase(ctx: RoundContext): Promise<boolean> {
     await applyCommits(ctx, commits);
     ctx.state.tx(() => {
       for (const r of refs) if (r.seq > ctx.state.getAck(r.cid)) ctx.state.setAck(r.cid, r.seq);
+      for (const c of commits) {
+        if (c.answers !== undefined) ctx.state.dropWants(c.client, c.answers);
+      }
     });
     ctx.stats.commitsApplied += refs.length;
   }
@@ -124,10 +127,22 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
       m.set(commit.client, { entry, commit });
     }
   }
-  const items = [...byPath.values()].flatMap((m) => [...m.values()]);
+  // Every put of the batch, superseded ones included: a rename whose source this client never
+  // got (the put and the move arrived together) takes its content from there.
+  const puts = new Map<string, Item>();
+  for (const commit of commits) {
+    for (const entry of commit.entries) {
+      if (entry.op === "put") puts.set(entry.hash, { entry, commit });
+    }
+  }
+  const coalesced = [...byPath.values()].flatMap((m) => [...m.values()]);
+  // The sources of renames are not deletions of content.
+  const moved = new Set(coalesced.map((i) => i.entry.op === "move" ? i.entry.from : ""));
+  const items = coalesced.map((i) => withContent(ctx, i, puts));
   if (ctx.rules.applyDeletes) {
     const doomed = items.filter((i) =>
-      i.entry.op === "del" && ctx.state.getFile(i.entry.path)?.deleted === false
+      i.entry.op === "del" && !moved.has(i.entry.path) &&
+      ctx.state.getFile(i.entry.path)?.deleted === false
     ).length;
     checkDeleteShare(ctx, doomed, "remote deletions would remove");
   }
@@ -142,6 +157,35 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
     else await execute(ctx, plan);
   }
   await fetchAll(ctx, fetches);
+}
+
+/**
+ * A move whose content exists neither under its source nor under any other local name becomes a
+ * put of the same version, with the data of a put of that content in the same batch when there
+ * is one. Otherwise the move stays a move, and applying it asks its author for the content.
+ */
+function withContent(ctx: RoundContext, item: Item, puts: Map<string, Item>): Item {
+  const e = item.entry;
+  if (e.op !== "move") return item;
+  const src = ctx.state.getFile(e.from);
+  if (src && !src.deleted && !src.dirty && src.hash === e.hash) return item;
+  if (ctx.state.liveFileWithHash(e.hash)) return item;
+  const put = puts.get(e.hash);
+  if (!put || put.entry.op !== "put") return item;
+  const { from: _, ...rest } = e;
+  return { entry: { ...rest, op: "put", data: put.entry.data }, commit: put.commit };
+}
+
+/**
+ * Asks the author of a commit for the current version of a path whose content this client could
+ * not get (see answerWants in push.ts); the request goes out with this client's record.
+ */
+function askFor(ctx: RoundContext, item: Item, why: string): void {
+  ctx.state.addWant(item.commit.client, item.entry.path);
+  ctx.log.log(
+    "info",
+    `${item.entry.path}: ${why}; asking ${clientName(ctx, item.commit.client)} to send it`,
+  );
 }
 
 /** Decides, after making sure the state still describes the local file the plan would touch. */
@@ -440,22 +484,14 @@ async function executeMove(
   if (!done) {
     // The source is gone or differs here: any local file with the same content will do.
     const twin = ctx.state.liveFileWithHash(e.hash);
-    if (!twin) {
-      ctx.log.log(
-        "warn",
-        `${e.path}: moved from ${e.from} by ${
-          clientName(ctx, e.origin)
-        }, but no local copy of its content exists; it will arrive with a later full publication`,
-      );
-      return;
-    }
+    if (!twin) return askFor(ctx, item, `moved from ${e.from}, whose content is not here`);
     const tmp = tempPathFor(dest);
     await Deno.copyFile(`${ctx.root}/${twin.path}`, tmp).catch((err) => {
       throw localIoError(err, `copying ${twin.path}`);
     });
     if ((await hashFile(tmp)) !== e.hash) {
       await Deno.remove(tmp).catch(() => {});
-      return;
+      return askFor(ctx, item, `moved from ${e.from}, but the local copy changed`);
     }
     await setTimes(ctx, tmp, e.mtime);
     await Deno.rename(tmp, dest);
@@ -667,42 +703,19 @@ async function readObject(
   const [start, end] = neededRange(parts);
   const stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = fetched ??
     await ctx.store.relay.read(key, { offset: start, length: end - start });
+  // Parts are sorted by offset and may overlap (two paths with the same content share extents).
   let pos = start;
   let i = 0;
   for await (const chunk of stream) {
-    let c = 0;
-    while (c < chunk.length && i < parts.length) {
-      const p = parts[i];
-      if (pos < p.off) {
-        const skip = Math.min(p.off - pos, chunk.length - c);
-        c += skip;
-        pos += skip;
-        continue;
-      }
-      const take = Math.min(p.off + p.len - pos, chunk.length - c);
-      const piece = chunk.subarray(c, c + take);
-      const s = p.sink;
-      if (s.small) s.small.push(piece.slice());
-      else {
-        // Synchronous writes: Deno's async file ops cost a thread hop and an fd dup each,
-        // several times the cost of the write itself (docs/benchmarks.md).
-        if (!s.file) {
-          s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
-          if (s.left >= WORKER_MIN) s.follow = ctx.hasher.follow(s.tmp);
-        }
-        let w = 0;
-        while (w < piece.length) w += s.file.writeSync(piece.subarray(w, w + WRITE_MAX));
-        s.written += piece.length;
-      }
-      if (s.follow) s.follow.progress(s.written);
-      else s.hash.update(piece);
-      s.left -= take;
-      c += take;
-      pos += take;
-      ctx.stats.downloadedBytes += take;
-      ctx.emit({ type: "bytes", direction: "down", bytes: take });
-      if (pos >= p.off + p.len) i++;
+    const next = pos + chunk.length;
+    for (let j = i; j < parts.length && parts[j].off < next; j++) {
+      const p = parts[j];
+      const a = Math.max(p.off, pos);
+      const b = Math.min(p.off + p.len, next);
+      if (a < b) deliver(ctx, p.sink, chunk.subarray(a - pos, b - pos));
     }
+    pos = next;
+    while (i < parts.length && parts[i].off + parts[i].len <= pos) i++;
     // The range asked ends with the last part, so the stream ends by itself; cancelling it
     // instead would make some servers (FTP) wait for an abort that never completes.
   }
@@ -712,6 +725,27 @@ async function readObject(
       `${key}: data object is shorter than its commit says (truncated?)`,
     );
   }
+}
+
+/** Hands received bytes of one file to its sink: memory for small files, the temp file else. */
+function deliver(ctx: RoundContext, s: Sink, piece: Uint8Array): void {
+  if (s.small) s.small.push(piece.slice());
+  else {
+    // Synchronous writes: Deno's async file ops cost a thread hop and an fd dup each,
+    // several times the cost of the write itself (docs/benchmarks.md).
+    if (!s.file) {
+      s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
+      if (s.left >= WORKER_MIN) s.follow = ctx.hasher.follow(s.tmp);
+    }
+    let w = 0;
+    while (w < piece.length) w += s.file.writeSync(piece.subarray(w, w + WRITE_MAX));
+    s.written += piece.length;
+  }
+  if (s.follow) s.follow.progress(s.written);
+  else s.hash.update(piece);
+  s.left -= piece.length;
+  ctx.stats.downloadedBytes += piece.length;
+  ctx.emit({ type: "bytes", direction: "down", bytes: piece.length });
 }
 
 /** Batches of received small files at least this large are shared with the worker. */
@@ -879,4 +913,28 @@ export function checkDeleteShare(ctx: RoundContext, count: number, what: string)
       }%); nothing was deleted; re-run with --force if this is intended`,
     );
   }
+}
+
+/**
+ * This client's open requests, for its record (see askFor). Requests to a client that is gone
+ * are dropped; more than MAX_WANTS paths for one pusher become a request for a full copy.
+ */
+export function openWants(ctx: RoundContext): ClientRecord["wants"] {
+  const out: NonNullable<ClientRecord["wants"]> = {};
+  let first: Record<string, number> | null = null;
+  for (const [p, w] of Object.entries(ctx.state.allWants())) {
+    const pusher = ctx.clients.get(p);
+    if (!pusher || w.paths.length > MAX_WANTS) {
+      if (pusher) {
+        first ??= JSON.parse(ctx.state.getMeta("first") ?? "{}") as Record<string, number>;
+        first[p] = Math.max(first[p] ?? 0, (pusher.seq ?? 0) + 1);
+        ctx.log.log("info", `asking ${pusher.name} for a full copy of its files`);
+      }
+      ctx.state.dropWants(p);
+      continue;
+    }
+    out[p] = w;
+  }
+  if (first) ctx.state.setMeta("first", JSON.stringify(first));
+  return Object.keys(out).length ? out : undefined;
 }

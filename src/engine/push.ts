@@ -45,6 +45,7 @@ export async function pushPhase(ctx: RoundContext): Promise<boolean> {
     published = true;
   }
   published = (await welcomeNewPullers(ctx)) || published;
+  published = (await answerWants(ctx)) || published;
   return published;
 }
 
@@ -84,6 +85,7 @@ export async function publish(
   ctx: RoundContext,
   rows: FileRow[],
   targets?: string[],
+  answers?: number,
 ): Promise<void> {
   const seq = Number(ctx.state.getMeta("seq") ?? "0") + 1;
   const snapshot = targets !== undefined;
@@ -136,6 +138,7 @@ export async function publish(
       entries,
     };
     if (targets) c.for = targets;
+    if (answers !== undefined) c.answers = answers;
     ctx.state.setPending(seq, JSON.stringify(c));
     return c;
   });
@@ -365,6 +368,35 @@ async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
     }
     served[c.id] = Number(ctx.state.getMeta("seq") ?? "0");
     ctx.state.setMeta("served", JSON.stringify(served));
+  }
+  return published;
+}
+
+/**
+ * Requests of other clients (their record's `wants`): a puller that could not get the content of
+ * a rename, or could not write a file before, asks for the current version of some paths. Each
+ * request is answered once, by a commit addressed to that client alone holding what this client
+ * has of those paths (puts with their existing versions, deletions as tombstones); the commit
+ * says which request it answers, so the puller forgets it even when nothing was left to send.
+ */
+async function answerWants(ctx: RoundContext): Promise<boolean> {
+  const answered: Record<string, number> = JSON.parse(ctx.state.getMeta("answered") ?? "{}");
+  let published = false;
+  for (const c of ctx.clients.values()) {
+    const w = c.wants?.[ctx.me];
+    if (c.id === ctx.me || !w || w.id <= (answered[c.id] ?? 0)) continue;
+    const rows = w.paths.map((p) => ctx.state.getFile(p)).filter((r): r is FileRow =>
+      r !== undefined && !r.dirty && ctx.state.getAccess(r.path).r !== "-"
+    );
+    ctx.log.log("info", `sending ${rows.length} of ${w.paths.length} files asked for by ${c.name}`);
+    const parts = [...groups(rows, ctx.opts.maxPageSize)];
+    if (parts.length === 0) parts.push([]);
+    for (let i = 0; i < parts.length; i++) {
+      await publish(ctx, parts[i], [c.id], i === parts.length - 1 ? w.id : undefined);
+    }
+    answered[c.id] = w.id;
+    ctx.state.setMeta("answered", JSON.stringify(answered));
+    published = true;
   }
   return published;
 }

@@ -14,7 +14,7 @@ import {
 } from "./context.ts";
 import { gcPhase } from "./gc.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
-import { checkDeleteShare, pullPhase, undoLocalChanges } from "./pull.ts";
+import { checkDeleteShare, openWants, pullPhase, undoLocalChanges } from "./pull.ts";
 import { pushPhase, recoverPending } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
@@ -120,7 +120,11 @@ export class Repository {
       lazyHashMin: WORKER_MIN,
     });
     if (rules.pushDeletes) {
-      const published = scan.deleted.filter((p) => this.state.getFile(p)?.deleted === true).length;
+      // A rename or a folder move deletes nothing: its sources do not count.
+      const moved = new Set(scan.movedFrom);
+      const published = scan.deleted.filter((p) =>
+        !moved.has(p) && this.state.getFile(p)?.deleted === true
+      ).length;
       checkDeleteShare(ctx, published, "local deletions would remove");
     }
     this.log.log(
@@ -178,6 +182,7 @@ export class Repository {
 
   async #updateOwnRecord(ctx: RoundContext): Promise<void> {
     const onRelay = ctx.clients.get(this.me);
+    const wants = openWants(ctx);
     const rec: ClientRecord = {
       v: 1,
       id: this.me,
@@ -190,11 +195,13 @@ export class Repository {
       first: JSON.parse(this.state.getMeta("first") ?? "{}"),
       seq: Number(this.state.getMeta("seq") ?? "0"),
     };
+    if (wants) rec.wants = wants;
     const same = onRelay && onRelay.name === rec.name && onRelay.pulls === rec.pulls &&
       onRelay.pushes === rec.pushes &&
       JSON.stringify(sorted(onRelay.acks)) === JSON.stringify(sorted(rec.acks)) &&
       JSON.stringify(sorted(onRelay.first ?? {})) === JSON.stringify(sorted(rec.first ?? {})) &&
-      (onRelay.seq ?? 0) === rec.seq;
+      (onRelay.seq ?? 0) === rec.seq &&
+      JSON.stringify(onRelay.wants ?? {}) === JSON.stringify(rec.wants ?? {});
     if (same && Date.now() - Date.parse(onRelay.seen) < HEARTBEAT_MS) return;
     for (const other of ctx.clients.values()) {
       if (other.id !== this.me && other.name === rec.name && !onRelay) {

@@ -30,6 +30,8 @@ export interface ScanResult {
   hashed: number;
   changed: string[];
   deleted: string[];
+  /** deleted paths whose content reappeared under another name (renames and moves) */
+  movedFrom: string[];
 }
 
 /** The hash of a new file not read yet (see `ScanOptions.lazyHashMin`). */
@@ -55,7 +57,13 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
   // Only (size, mtime, inode) of every known file: whole rows are read for changed files only.
   const known = o.state.statIndex();
   const seen = (await walking) ?? walkInProcess(o);
-  const result: ScanResult = { files: seen.size, hashed: 0, changed: [], deleted: [] };
+  const result: ScanResult = {
+    files: seen.size,
+    hashed: 0,
+    changed: [],
+    deleted: [],
+    movedFrom: [],
+  };
   const updates: FileRow[] = [];
   const removals: string[] = [];
   const lazyMin = o.lazyHashMin ?? Infinity;
@@ -105,7 +113,7 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
       gone.push(tomb);
     }
   }
-  detectMoves(updates, gone);
+  result.movedFrom = detectMoves(updates, gone);
   o.state.tx(() => {
     for (const u of updates) o.state.putFile(u);
     for (const p of removals) o.state.deleteFile(p);
@@ -113,9 +121,13 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
   return result;
 }
 
-/** Pairs new content with a vanished file of the same hash and size: a rename or a move. */
-function detectMoves(updates: FileRow[], gone: FileRow[]): void {
-  if (gone.length === 0) return;
+/**
+ * Pairs new content with a vanished file of the same hash and size: a rename or a move. Returns
+ * the sources paired.
+ */
+function detectMoves(updates: FileRow[], gone: FileRow[]): string[] {
+  const sources: string[] = [];
+  if (gone.length === 0) return sources;
   const byHash = new Map<string, FileRow[]>();
   for (const g of gone) {
     const k = `${g.hash}:${g.size}`;
@@ -125,8 +137,12 @@ function detectMoves(updates: FileRow[], gone: FileRow[]): void {
     if (u.deleted || !u.dirty || u.hash === UNHASHED || Object.keys(u.vv).length > 0) continue;
     const cands = byHash.get(`${u.hash}:${u.size}`);
     const src = cands?.shift();
-    if (src) u.movedFrom = src.path;
+    if (src) {
+      u.movedFrom = src.path;
+      sources.push(src.path);
+    }
   }
+  return sources;
 }
 
 function walkInProcess(o: ScanOptions): Map<string, Seen> {

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { EscaleError, isKind, localIoError } from "../errors/errors.ts";
+import { EscaleError, isKind, localIoError, type RelayError } from "../errors/errors.ts";
 import { type ClientRecord, type Commit, type Entry, MAX_WANTS } from "../protocol/format.ts";
 import type { CommitRef } from "../protocol/relay_store.ts";
 import type { FileRow } from "../state/state_db.ts";
@@ -65,8 +65,9 @@ export async function pullPhase(ctx: RoundContext): Promise<boolean> {
       try {
         c = await ctx.store.readCommit(ref);
       } catch (e) {
-        if (isKind(e, "not-found")) continue; // released by its author meanwhile
-        throw e;
+        if (!isKind(e, "not-found")) throw e;
+        missedRelease(ctx, ref.cid, ref.seq); // released by its author meanwhile
+        continue;
       }
       if (!c.for || c.for.includes(ctx.me)) commits.push(c);
     }
@@ -113,6 +114,24 @@ function noteGaps(ctx: RoundContext, todo: CommitRef[]): void {
     changed = true;
   }
   if (changed) ctx.state.setMeta("first", JSON.stringify(first));
+}
+
+/**
+ * A commit that its author released while this client was reading it (every puller its author
+ * waited for had it): this client was not among them, so it asks for a full copy, as a late
+ * joiner does (first[p] past that commit, see push.ts).
+ */
+function missedRelease(ctx: RoundContext, cid: string, seq: number): void {
+  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  if ((first[cid] ?? 0) > seq) return;
+  first[cid] = seq + 1;
+  ctx.state.setMeta("first", JSON.stringify(first));
+  ctx.log.log(
+    "warn",
+    `commit ${seq} of ${
+      clientName(ctx, cid)
+    } was released while it was being read; asking for a full copy`,
+  );
 }
 
 async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void> {
@@ -288,7 +307,13 @@ function resolveConflict(
 ): Plan {
   const e = item.entry;
   const live = !row.deleted;
-  if (!live && e.op === "del") return { t: "state", rows: [{ ...row, vv: merged, dirty: false }] };
+  // Against a concurrent version, a resolution that involved an unpublished local change is
+  // published again: other clients compared the remote version with this client's published one
+  // and may have chosen differently. Between two published versions every client decides alike.
+  const republish = concurrent && row.dirty;
+  if (!live && e.op === "del") {
+    return { t: "state", rows: [{ ...row, vv: merged, dirty: republish }] };
+  }
   if (live && e.op !== "del" && row.hash === e.hash) {
     return { t: "state", rows: [{ ...row, vv: merged, dirty: false, movedFrom: null }] };
   }
@@ -309,7 +334,12 @@ function resolveConflict(
       "info",
       `${e.path}: deleted here but edited by ${clientName(ctx, e.origin)}; restoring it`,
     );
-    return { t: "fetch", item, dest: e.path, destRow: remoteRow(e, merged) };
+    return {
+      t: "fetch",
+      item,
+      dest: e.path,
+      destRow: { ...remoteRow(e, merged), dirty: republish },
+    };
   }
   const strategy = ctx.opts.conflict;
   let remoteWins: boolean;
@@ -334,7 +364,7 @@ function resolveConflict(
       t: "fetch",
       item,
       dest: e.path,
-      destRow: remoteRow(e, merged),
+      destRow: { ...remoteRow(e, merged), dirty: republish },
       replaces: row,
       saveLocalAs: copy
         ? {
@@ -651,6 +681,14 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
         );
       }
       await settle(sinks.filter((s) => !s.finished));
+    } catch (e) {
+      // Data goes before its commit when a commit is released: the commit is on its way out.
+      if (
+        !(isKind(e, "not-found") && commit.objects.some((o) => o.key === (e as RelayError).key))
+      ) {
+        throw e;
+      }
+      missedRelease(ctx, commit.client, commit.seq);
     } finally {
       for (const s of sinks) {
         s.follow?.cancel();

@@ -127,7 +127,14 @@ export async function publish(
           mtime: r.mtime,
           hash: r.hash,
         });
-      } else if (r.deleted) entries.push({ op: "del", path: r.path, vv: vvOf(r), origin: ctx.me });
+      } else if (r.deleted) {
+        entries.push({
+          op: "del",
+          path: r.path,
+          vv: vvOf(r),
+          origin: snapshot ? r.origin : ctx.me,
+        });
+      }
     }
     const c: Commit = {
       v: 1,
@@ -341,8 +348,8 @@ function unchanged(ctx: RoundContext, commit: Commit): boolean {
 /**
  * Late joiners and pullers that missed released commits: a puller whose record says it first
  * saw this client's commits at a sequence above 1 (or saw none while some were released) gets a
- * snapshot commit addressed to it alone, with every file this client produced (or whose producer
- * is no longer registered). `served` remembers the last snapshot per puller, so a puller gets a
+ * snapshot commit addressed to it alone, with every version this client produced (or whose
+ * producer is no longer registered), deletions included. `served` remembers the last snapshot per puller, so a puller gets a
  * new one only when it reports a newer gap.
  */
 async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
@@ -355,13 +362,16 @@ async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
   for (const c of expectedPullers(ctx)) {
     const first = c.first?.[ctx.me] ?? 0;
     if (first <= 1 || (served[c.id] !== undefined && first <= served[c.id])) continue;
+    // Deletions too: a puller that missed released commits may still hold files deleted since.
     const rows = [...ctx.state.allFiles()].filter((r) =>
-      !r.deleted && !r.dirty && (r.origin === ctx.me || !pushers.has(r.origin))
+      !r.dirty && (r.origin === ctx.me || !pushers.has(r.origin))
     );
     if (rows.length) {
       ctx.log.log(
         "info",
-        `sending a full copy of ${rows.length} files to client ${c.name}, which joined late or missed released changes`,
+        `sending a full copy of ${
+          rows.filter((r) => !r.deleted).length
+        } files to client ${c.name}, which joined late or missed released changes`,
       );
       for (const g of groups(rows, ctx.opts.maxPageSize)) await publish(ctx, g, [c.id]);
       published = true;

@@ -4,6 +4,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { type Client, type Sandbox, withSandbox } from "./sandbox.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { CountingRelay } from "../../src/relay/counting_relay.ts";
+import { type FaultOp, FaultRelay, type FaultRule } from "../../src/relay/fault_relay.ts";
 import type { ConflictStrategy } from "../../src/engine/context.ts";
 
 async function rounds(...clients: Client[]): Promise<void> {
@@ -166,10 +167,11 @@ async function folders(c: Client): Promise<string[]> {
  * sync in random order; then they sync until quiet. Every round must succeed and the end must be
  * identical trees, no temporary file, and nothing left on the relay but bookkeeping.
  */
-async function randomHistory(seed: number, steps: number): Promise<void> {
+async function randomHistory(seed: number, steps: number, crashes = false): Promise<void> {
   const rnd = prng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const relay = new MemoryRelay();
+  const faults = new FaultRelay(relay);
   await withSandbox(async (sb) => {
     // The safety stop on mass deletions is not what this tests (small trees trip it).
     const conflict = pick<ConflictStrategy>([
@@ -228,6 +230,20 @@ async function randomHistory(seed: number, steps: number): Promise<void> {
           } catch { /* free */ }
           log.push(`${c.name} mvdir ${d} ${to}`);
           await c.mv(d, to);
+        } else if (crashes && r < 0.75) {
+          // The process dies at some relay operation of this round: state is reopened from disk.
+          const rule: FaultRule = {
+            op: pick<FaultOp>(["list", "read", "write", "write", "delete"]),
+            match: pick([/^data\//, /^commits\//, /^clients\//]),
+            nth: 1 + Math.floor(rnd() * 3),
+            action: pick<FaultRule["action"]>(["fail", "cut"]),
+            kind: "permanent",
+          };
+          log.push(`${c.name} sync, dying at ${rule.action} ${rule.op} ${rule.match} #${rule.nth}`);
+          faults.arm([rule]);
+          await c.sync().catch(() => {});
+          faults.arm([]);
+          c.close();
         } else {
           log.push(`${c.name} sync`);
           await c.sync();
@@ -236,9 +252,13 @@ async function randomHistory(seed: number, steps: number): Promise<void> {
       for (let pass = 0; pass < 6; pass++) for (const c of cs) await c.sync();
       await converged(sb, relay);
     } catch (e) {
+      // Replaying one seed shows every client's log.
+      if (Deno.env.get("SEED")) {
+        for (const c of cs) console.log(`--- ${c.name}\n${c.lines.join("\n")}`);
+      }
       throw new Error(`seed ${seed} (${conflict}): ${(e as Error).message}\n${log.join("\n")}`);
     }
-  }, relay);
+  }, faults);
 }
 
 Deno.test("random histories of three clients with edits, renames and folder moves converge", async () => {
@@ -248,4 +268,12 @@ Deno.test("random histories of three clients with edits, renames and folder move
   if (only) return await randomHistory(Number(only), steps);
   const seeds = Number(Deno.env.get("SEEDS") ?? "30");
   for (let seed = 1; seed <= seeds; seed++) await randomHistory(seed, steps);
+});
+
+Deno.test("random histories where clients die at random relay operations converge", async () => {
+  const steps = Number(Deno.env.get("STEPS") ?? "30");
+  const only = Deno.env.get("SEED");
+  if (only) return await randomHistory(Number(only), steps, true);
+  const seeds = Number(Deno.env.get("SEEDS") ?? "30");
+  for (let seed = 1; seed <= seeds; seed++) await randomHistory(seed, steps, true);
 });

@@ -1,4 +1,4 @@
-import { compileFilters } from "../config/filters.ts";
+import { type CompiledFilters, compileFilters } from "../config/filters.ts";
 import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
 import { readSecret } from "../crypto/secret_source.ts";
 import type { RepoOptions } from "../engine/context.ts";
@@ -19,6 +19,7 @@ export function repoOptions(
   s: SectionSettings,
   flags: RunFlags,
   relay: Relay,
+  filter: CompiledFilters,
   stateDir?: string,
 ): RepoOptions {
   const skip = [stateDir, s.relay.protocol === "file" ? s.relay.directory : undefined]
@@ -30,7 +31,7 @@ export function repoOptions(
     localPath: s.localPath,
     clientName: s.clientName,
     mode: s.mode,
-    filter: compileFilters(s.filters),
+    filter,
     hiddenFiles: s.hiddenFiles,
     modificationTime: s.modificationTime,
     chunkSize: s.chunkSize,
@@ -47,13 +48,22 @@ export function repoOptions(
   };
 }
 
-/** Connects a configured section: relay backend, retries, header and key check, state. */
+/**
+ * Connects a configured section: filters, secret and state folder first, then the relay backend,
+ * retries, header and key check, state. Everything local is checked before the relay is touched,
+ * so that a configuration or local problem leaves the relay as it was (no header, no record).
+ */
 export async function openRepository(
   cfg: LoadedConfig,
   s: SectionSettings,
   flags: RunFlags,
   log: Logger,
 ): Promise<{ repo: Repository; relay: Relay }> {
+  const filter = compileFilters(s.filters);
+  const enc: EncryptionSetting = s.encryption === "aead"
+    ? { mode: "aead", secret: await readSecret(s.passphrase!) }
+    : { mode: "none" };
+  const statePath = await ensureStateDir(cfg, s);
   let backend = await openRelay(s.relay);
   // Crash tests of the command line inject faults at a chosen relay operation.
   const faults = Deno.env.get("ESCALE_FAULTS");
@@ -64,12 +74,9 @@ export async function openRepository(
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
   });
   try {
-    const enc: EncryptionSetting = s.encryption === "aead"
-      ? { mode: "aead", secret: await readSecret(s.passphrase!) }
-      : { mode: "none" };
     const { store, header } = await openStore(relay, enc);
-    const statePath = await ensureStateDir(cfg, s);
-    const opts = repoOptions(s, flags, relay, statePath.slice(0, statePath.lastIndexOf("/")));
+    const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
+    const opts = repoOptions(s, flags, relay, filter, stateDir);
     const repo = Repository.open(opts, store, header.created, statePath, log);
     return { repo, relay };
   } catch (e) {

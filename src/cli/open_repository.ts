@@ -1,15 +1,16 @@
 import { type CompiledFilters, compileFilters } from "../config/filters.ts";
 import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
+import { isTransient, oneLine, RelayError } from "../errors/errors.ts";
 import { readSecret } from "../crypto/secret_source.ts";
 import type { RepoOptions } from "../engine/context.ts";
 import { Repository } from "../engine/repository.ts";
 import type { Logger } from "../log/logger.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
-import { RetryRelay } from "../relay/retry_relay.ts";
+import { type RetryOptions, RetryRelay, withRetries } from "../relay/retry_relay.ts";
 import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir } from "./state_location.ts";
-import { openRelay } from "./open_relay.ts";
+import { relayBackend, type UnopenedRelay } from "./open_relay.ts";
 
 export interface RunFlags {
   force?: boolean;
@@ -64,15 +65,16 @@ export async function openRepository(
     ? { mode: "aead", secret: await readSecret(s.passphrase!) }
     : { mode: "none" };
   const statePath = await ensureStateDir(cfg, s);
-  let backend = await openRelay(s.relay);
-  // Crash tests of the command line inject faults at a chosen relay operation.
-  const faults = Deno.env.get("ESCALE_FAULTS");
-  if (faults) backend = new FaultRelay(backend, parseFaults(faults));
-  const relay = new RetryRelay(backend, {
+  const retry: RetryOptions = {
     retries: s.relay.maxRetries,
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
-  });
+  };
+  let backend: Relay = await openWithRetries(await relayBackend(s.relay), retry);
+  // Crash tests of the command line inject faults at a chosen relay operation.
+  const faults = Deno.env.get("ESCALE_FAULTS");
+  if (faults) backend = new FaultRelay(backend, parseFaults(faults));
+  const relay = new RetryRelay(backend, retry);
   try {
     const { store, header } = await openStore(relay, enc);
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
@@ -82,5 +84,35 @@ export async function openRepository(
   } catch (e) {
     await relay.close().catch(() => {});
     throw e;
+  }
+}
+
+/**
+ * Opening a backend (login, folder check) talks to the server before any RetryRelay exists, so it
+ * gets the same retries here; the backend is reused, never rebuilt, so an attempt leaves nothing
+ * behind (an rclone daemon, an FTP pool).
+ */
+async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Promise<Relay> {
+  let attempts = 0;
+  try {
+    await withRetries("opening the relay", (attempt) => {
+      attempts = attempt;
+      return backend.open();
+    }, retry);
+    return backend;
+  } catch (e) {
+    await backend.close().catch(() => {});
+    if (!isTransient(e)) throw e;
+    // As RetryRelay words an error that outlived its retries.
+    const msg = oneLine((e as Error).message);
+    const named = msg.includes(backend.name) ? msg : `${backend.name}: ${msg}`;
+    throw new RelayError(
+      "unreachable",
+      `${named} (still failing after ${attempts === 1 ? "1 attempt" : `${attempts} attempts`})`,
+      undefined,
+      {
+        cause: e,
+      },
+    );
   }
 }

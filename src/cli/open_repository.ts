@@ -9,7 +9,8 @@ import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
 import { type RetryOptions, RetryRelay, withRetries } from "../relay/retry_relay.ts";
 import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import type { Relay } from "../relay/relay.ts";
-import { ensureStateDir } from "./state_location.ts";
+import { ensureStateDir, lockPath } from "./state_location.ts";
+import { StateLock } from "../state/state_lock.ts";
 import { relayBackend, type UnopenedRelay } from "./open_relay.ts";
 
 export interface RunFlags {
@@ -50,9 +51,10 @@ export function repoOptions(
 }
 
 /**
- * Connects a configured section: filters, secret and state folder first, then the relay backend,
- * retries, header and key check, state. Everything local is checked before the relay is touched,
- * so that a configuration or local problem leaves the relay as it was (no header, no record).
+ * Connects a configured section: filters, secret, state folder and the state's one-process lock
+ * first, then the relay backend, retries, header and key check, state. Everything local is
+ * checked before the relay is touched, so that a configuration or local problem leaves the relay
+ * as it was (no header, no record).
  */
 export async function openRepository(
   cfg: LoadedConfig,
@@ -65,6 +67,8 @@ export async function openRepository(
     ? { mode: "aead", secret: await readSecret(s.passphrase!) }
     : { mode: "none" };
   const statePath = await ensureStateDir(cfg, s);
+  // Held until the process ends: a daemon stays this repository's process between its rounds.
+  StateLock.acquire(lockPath(cfg, s), s.name);
   const retry: RetryOptions = {
     retries: s.relay.maxRetries,
     onRetry: (what, attempt, err) =>

@@ -31,6 +31,11 @@ export function statePath(cfg: LoadedConfig, section: SectionSettings): string {
   return `${stateDir(cfg, section)}/${safe}.state.db`;
 }
 
+/** The lock that makes one process at a time use the section's state (src/state/state_lock.ts). */
+export function lockPath(cfg: LoadedConfig, section: SectionSettings): string {
+  return statePath(cfg, section).replace(/\.state\.db$/, ".lock");
+}
+
 /** Creates the state folder if needed and returns the path of the section's state database. */
 export async function ensureStateDir(cfg: LoadedConfig, section: SectionSettings): Promise<string> {
   const dir = stateDir(cfg, section);

@@ -17,6 +17,7 @@ export const ExitCode = {
   integrity: 6,
   safety: 7,
   space: 8,
+  busy: 9,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -31,6 +32,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [ExitCode.integrity, "relay data failed verification (tampered, truncated, hostile names)"],
   [ExitCode.safety, "safety stop: the round would delete too much (re-run with --force)"],
   [ExitCode.space, "relay or local disk out of space (server quota, disk full)"],
+  [ExitCode.busy, "another escale process is already synchronising the repository"],
   [ExitCode.interrupted, "interrupted by a signal before the round completed"],
 ];
 
@@ -51,6 +53,7 @@ export type ErrorKind =
   | "safety"
   | "local-io"
   | "local-space"
+  | "busy"
   | "interrupted";
 
 const KIND_EXIT: Record<ErrorKind, number> = {
@@ -70,6 +73,7 @@ const KIND_EXIT: Record<ErrorKind, number> = {
   safety: ExitCode.safety,
   "local-io": ExitCode.failure,
   "local-space": ExitCode.space,
+  busy: ExitCode.busy,
   interrupted: ExitCode.interrupted,
 };
 

@@ -1,6 +1,13 @@
 import { createHash, type Hash } from "node:crypto";
-import { EscaleError, isKind, localIoError, type RelayError } from "../errors/errors.ts";
+import {
+  describeError,
+  EscaleError,
+  isKind,
+  localIoError,
+  type RelayError,
+} from "../errors/errors.ts";
 import { type ClientRecord, type Commit, type Entry, MAX_WANTS } from "../protocol/format.ts";
+import { NAME_MAX, utf8Length } from "../protocol/sync_path.ts";
 import type { CommitRef } from "../protocol/relay_store.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { clientName, type RoundContext } from "./context.ts";
@@ -171,11 +178,88 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
   const fetches: Extract<Plan, { t: "fetch" }>[] = [];
   const multi = new Set([...byPath].filter(([, m]) => m.size > 1).map(([p]) => p));
   for (const item of items) {
-    const plan = await decideChecked(ctx, item);
-    if (plan.t === "fetch" && !multi.has(item.entry.path)) fetches.push(plan);
-    else await execute(ctx, plan);
+    try {
+      const plan = await decideChecked(ctx, item);
+      if (plan.t === "fetch" && !multi.has(item.entry.path)) fetches.push(plan);
+      else {
+        await execute(ctx, plan);
+        if (plan.t !== "skip") solved(ctx, item.entry.path);
+      }
+    } catch (e) {
+      failEntry(ctx, item, e);
+    }
   }
   await fetchAll(ctx, fetches);
+}
+
+/**
+ * One entry that cannot be applied here (a name this file system cannot hold, a folder or a
+ * symbolic link in the way, a permission): it is recorded in the problem list, reported, and the
+ * rest goes on. Anything else (the disk is full, the relay failed, data was tampered with) stops
+ * the round. The commit is still acknowledged; `retryProblems` asks for the version again once
+ * the cause looks gone.
+ */
+function failEntry(ctx: RoundContext, item: Item, e: unknown): void {
+  const err = localIoError(e, `writing ${item.entry.path}`);
+  if (err.kind !== "local-io" && err.kind !== "hostile") throw err;
+  const reason = describeError(err);
+  ctx.state.putProblem({
+    path: item.entry.path,
+    direction: "down",
+    reason,
+    pusher: item.commit.client,
+  });
+  ctx.problems.add(item.entry.path);
+  ctx.stats.problems++;
+  ctx.emit({ type: "problem", path: item.entry.path, reason });
+  ctx.log.log(
+    "warn",
+    `${item.entry.path}: cannot be written here (${reason}); skipped until the cause is gone`,
+  );
+}
+
+/** A path that was a problem has been applied. */
+function solved(ctx: RoundContext, path: string): void {
+  if (!ctx.problems.delete(path)) return;
+  ctx.state.clearProblem(path, "down");
+  ctx.log.log("info", `${path}: synchronised again`);
+}
+
+/**
+ * Problems whose cause looks gone (the name fits, nothing stands in the way) are asked again
+ * from the client that published them. A problem that comes back waits longer each time (one
+ * minute, doubling, at most a day), since its cause could not be seen from here.
+ */
+export function retryProblems(ctx: RoundContext): void {
+  const wanted = ctx.state.allWants();
+  for (const p of ctx.state.problems("down")) {
+    ctx.problems.add(p.path);
+    if (!p.pusher || !ctx.clients.has(p.pusher)) continue;
+    if (wanted[p.pusher]?.paths.includes(p.path) || !placeable(ctx.root, p.path)) continue;
+    const wait = Math.min(2 ** (p.tries - 1) * 60_000, 24 * 3600_000);
+    if (p.retried !== null && Date.now() - p.retried < wait) continue;
+    ctx.state.addWant(p.pusher, p.path);
+    ctx.state.markRetried(p.path, "down");
+    ctx.log.log("info", `${p.path}: asking ${clientName(ctx, p.pusher)} for it again`);
+  }
+}
+
+/** Whether a file could be created at `rel` now, as far as can be seen without writing. */
+function placeable(root: string, rel: string): boolean {
+  const segs = rel.split("/");
+  if (segs.some((s) => utf8Length(s) > NAME_MAX)) return false;
+  let cur = root;
+  for (let i = 0; i < segs.length; i++) {
+    cur = `${cur}/${segs[i]}`;
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(cur);
+    } catch {
+      return true; // missing: the rest will be created
+    }
+    if (i < segs.length - 1 ? !st.isDirectory : st.isDirectory) return false;
+  }
+  return true;
 }
 
 /**
@@ -566,6 +650,8 @@ interface Sink {
   follow: Follower | null;
   /** bytes written to `tmp` so far */
   written: number;
+  /** writing this file failed (reported when it is finished) */
+  failed?: EscaleError;
   left: number;
 }
 
@@ -582,15 +668,20 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       plans.push(p);
       continue;
     }
-    // A rename carries no data: the content comes from a local file with the same hash.
-    if (p.saveLocalAs) {
-      await Deno.rename(
-        `${ctx.root}/${p.item.entry.path}`,
-        await safeLocalPath(ctx.root, p.saveLocalAs.to, true),
-      );
-      ctx.state.putFile(p.saveLocalAs.row);
+    try {
+      // A rename carries no data: the content comes from a local file with the same hash.
+      if (p.saveLocalAs) {
+        await Deno.rename(
+          `${ctx.root}/${p.item.entry.path}`,
+          await safeLocalPath(ctx.root, p.saveLocalAs.to, true),
+        );
+        ctx.state.putFile(p.saveLocalAs.row);
+      }
+      await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
+      solved(ctx, p.dest);
+    } catch (e) {
+      failEntry(ctx, p.item, e);
     }
-    await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
   }
   const byCommit = new Map<Commit, Extract<Plan, { t: "fetch" }>[]>();
   for (const p of plans) {
@@ -604,7 +695,13 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
     try {
       for (const plan of list) {
         const e = plan.item.entry as Extract<Entry, { op: "put" }>;
-        const abs = await safeLocalPath(ctx.root, plan.dest, true, dirs);
+        let abs: string;
+        try {
+          abs = await safeLocalPath(ctx.root, plan.dest, true, dirs);
+        } catch (err) {
+          failEntry(ctx, plan.item, err);
+          continue;
+        }
         sinks.push({
           plan,
           abs,
@@ -643,7 +740,11 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
         try {
           await forEachLimit(ready.filter((s) => !awaySet.has(s)), 16, async (s) => {
             s.finished = true;
-            if (await finish(ctx, commit, s)) done.push(s);
+            try {
+              if (await finish(ctx, commit, s)) done.push(s);
+            } catch (e) {
+              failEntry(ctx, s.plan.item, e);
+            }
           });
           if (remote) await remote;
         } finally {
@@ -768,19 +869,26 @@ async function readObject(
 /** Hands received bytes of one file to its sink: memory for small files, the temp file else. */
 function deliver(ctx: RoundContext, s: Sink, piece: Uint8Array): void {
   if (s.small) s.small.push(piece.slice());
-  else {
+  else if (!s.failed) {
     // Synchronous writes: Deno's async file ops cost a thread hop and an fd dup each,
     // several times the cost of the write itself (docs/benchmarks.md).
-    if (!s.file) {
-      s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
-      if (s.left >= WORKER_MIN) s.follow = ctx.hasher.follow(s.tmp);
+    try {
+      if (!s.file) {
+        s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
+        if (s.left >= WORKER_MIN) s.follow = ctx.hasher.follow(s.tmp);
+      }
+      let w = 0;
+      while (w < piece.length) w += s.file.writeSync(piece.subarray(w, w + WRITE_MAX));
+    } catch (e) {
+      // This file fails when it is finished (failEntry); the others of the object go on.
+      const err = localIoError(e, `writing ${s.plan.dest}`);
+      if (err.kind !== "local-io") throw err;
+      s.failed = err;
     }
-    let w = 0;
-    while (w < piece.length) w += s.file.writeSync(piece.subarray(w, w + WRITE_MAX));
     s.written += piece.length;
   }
-  if (s.follow) s.follow.progress(s.written);
-  else s.hash.update(piece);
+  if (s.follow && !s.failed) s.follow.progress(s.written);
+  else if (!s.failed) s.hash.update(piece);
   s.left -= piece.length;
   ctx.stats.downloadedBytes += piece.length;
   ctx.emit({ type: "bytes", direction: "down", bytes: piece.length });
@@ -825,7 +933,9 @@ async function finishOnWorker(
   results.forEach((r, i) => {
     const s = sinks[i];
     if ("error" in r) {
-      failure ??= localIoError(new Error(r.error), `writing ${s.plan.dest}`);
+      const err = localIoError(new Error(r.error), `writing ${s.plan.dest}`);
+      if (err.kind === "local-io") failEntry(ctx, s.plan.item, err);
+      else failure ??= err;
       return;
     }
     s.stat = r;
@@ -840,6 +950,7 @@ async function finishOnWorker(
 async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boolean> {
   const plan = s.plan;
   const e = plan.item.entry as Extract<Entry, { op: "put" }>;
+  if (s.failed) throw s.failed;
   let got: string;
   if (s.follow) {
     const f = s.follow;
@@ -893,6 +1004,7 @@ function record(ctx: RoundContext, done: Sink[]): void {
   ctx.state.tx(() => {
     for (const s of done) {
       ctx.state.putFile({ ...s.plan.destRow, ...s.stat! });
+      solved(ctx, s.plan.dest);
       for (const r of s.plan.rows ?? []) ctx.state.putFile(r);
       if (ctx.rules.conservative) {
         const a = ctx.state.getAccess(s.plan.dest);

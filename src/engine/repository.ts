@@ -14,7 +14,7 @@ import {
 } from "./context.ts";
 import { gcPhase } from "./gc.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
-import { checkDeleteShare, openWants, pullPhase, undoLocalChanges } from "./pull.ts";
+import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
 import { pushPhase, recoverPending } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
@@ -94,6 +94,7 @@ export class Repository {
       clients: await this.#readClients(),
       commits: await this.store.listCommits(),
       hasher: new Hasher(),
+      problems: new Set(),
     };
     try {
       return await this.#round(ctx, rules);
@@ -131,7 +132,10 @@ export class Repository {
       "debug",
       `scanned ${scan.files} files, hashed ${scan.hashed}, ${scan.changed.length} changed, ${scan.deleted.length} deleted`,
     );
-    if (rules.pulls) await pullPhase(ctx);
+    if (rules.pulls) {
+      retryProblems(ctx);
+      await pullPhase(ctx);
+    }
     if (rules.mirrorLocal) await undoLocalChanges(ctx);
     // Release before publishing, so that space freed by pullers counts against the quota now.
     if (ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
@@ -158,6 +162,12 @@ export class Repository {
         .filter((w) => w.commits > 0),
       relayBytes: this.state.publishedBytes() + mine.reduce((n, c) => n + c.size, 0),
       diskQuota: this.opts.diskQuota,
+      problems: this.state.problems().map((p) => ({
+        path: p.path,
+        direction: p.direction,
+        reason: p.reason,
+        since: new Date(p.since).toISOString(),
+      })),
     };
   }
 

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS published(seq INTEGER PRIMARY KEY, targets TEXT, obje
 CREATE TABLE IF NOT EXISTS wants(pusher TEXT NOT NULL, path TEXT NOT NULL, id INTEGER NOT NULL,
   PRIMARY KEY(pusher, path));
 CREATE TABLE IF NOT EXISTS problems(path TEXT NOT NULL, direction TEXT NOT NULL, reason TEXT NOT NULL,
-  since INTEGER NOT NULL, tries INTEGER NOT NULL DEFAULT 1, pusher TEXT, PRIMARY KEY(path, direction));
+  since INTEGER NOT NULL, tries INTEGER NOT NULL DEFAULT 1, pusher TEXT, retried INTEGER,
+  PRIMARY KEY(path, direction));
 `;
 
 /** A file that could not be synchronised; kept until it succeeds (shown by `ctl status`). */
@@ -58,6 +59,8 @@ export interface Problem {
   tries: number;
   /** down: the client that published the version (asked again when the cause is gone) */
   pusher: string | null;
+  /** ms since the epoch when it was last asked again, or null */
+  retried: number | null;
 }
 
 type Row = Record<string, unknown>;
@@ -396,12 +399,20 @@ export class StateDb {
   }
 
   /** Records (or refreshes) a problem with one file; `tries` counts the failures. */
-  putProblem(p: Omit<Problem, "since" | "tries">): void {
+  putProblem(p: Omit<Problem, "since" | "tries" | "retried">): void {
     this.#q(
       `INSERT INTO problems(path, direction, reason, since, tries, pusher) VALUES(?, ?, ?, ?, 1, ?)
        ON CONFLICT(path, direction) DO UPDATE SET reason = excluded.reason, tries = tries + 1,
          pusher = coalesce(excluded.pusher, pusher)`,
     ).run(p.path, p.direction, p.reason, Date.now(), p.pusher);
+  }
+
+  markRetried(path: string, direction: Problem["direction"]): void {
+    this.#q("UPDATE problems SET retried = ? WHERE path = ? AND direction = ?").run(
+      Date.now(),
+      path,
+      direction,
+    );
   }
 
   clearProblem(path: string, direction: Problem["direction"]): void {
@@ -420,6 +431,7 @@ export class StateDb {
       since: Number(r.since),
       tries: Number(r.tries),
       pusher: (r.pusher as string | null) ?? null,
+      retried: r.retried === null || r.retried === undefined ? null : Number(r.retried),
     }));
   }
 

@@ -2,6 +2,7 @@ import { assert, failure } from "../assert.ts";
 import { abortsInterruptTransfers, conformanceSteps } from "./conformance.ts";
 import { startFtpServer } from "../servers/ftp_server.ts";
 import { run } from "../servers/harness.ts";
+import { killAll, recordingRclone, runningPids } from "../cli/escale_process.ts";
 import { RcloneRelay } from "../../src/relay/rclone/rclone_relay.ts";
 import { collect, toArray, utf8 } from "../../src/util/streams.ts";
 
@@ -89,6 +90,24 @@ Deno.test("rclone: an unknown remote is one clear configuration error", async ()
     for (const needle of ['remote "nosuchremote"', "RCLONE_CONFIG_NOSUCHREMOTE_TYPE"]) {
       assert(e.message.includes(needle), `message lacks ${needle}: ${e.message}`);
     }
+  }
+});
+
+// No close() here: a relay whose open failed is never handed out, so open itself must stop the
+// rclone rcd it started.
+Deno.test("rclone: a failed open stops its rclone rcd", async () => {
+  const dir = await Deno.makeTempDir();
+  const { binary, pids } = await recordingRclone(dir);
+  try {
+    const r = new RcloneRelay({ binary, remote: "nosuchremote:", directory: "x", env: NO_CONFIG });
+    const e = await failure(r.open());
+    assert(e.kind === "config", `${e.kind}: ${e.message}`);
+    assert((await Deno.readTextFile(pids)).trim() !== "", "rclone never ran");
+    const left = await runningPids(pids);
+    killAll(left);
+    assert(left.length === 0, `rclone still running: ${left}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

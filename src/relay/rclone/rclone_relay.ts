@@ -118,8 +118,22 @@ export class RcloneRelay implements Relay {
     };
   }
 
-  /** Finds the config file, starts the daemon, and creates the relay folder (checking access). */
+  /**
+   * Finds the config file, starts the daemon, and creates the relay folder (checking access).
+   * A failure stops the daemon again: the caller never gets a relay to close, and a running
+   * `rclone rcd` would keep this process alive.
+   */
   async open(): Promise<this> {
+    try {
+      await this.#open();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    return this;
+  }
+
+  async #open(): Promise<void> {
     if (!this.#setup.configFile) {
       // "--config" is always passed so that every call, and every message, uses the same file.
       const r = await runRclone(this.#setup, ["config", "file"], "finding the rclone config file", {
@@ -135,7 +149,6 @@ export class RcloneRelay implements Relay {
       ["mkdir", this.#fs],
       `creating the relay folder`,
     );
-    return this;
   }
 
   #path(key: string): string {

@@ -14,9 +14,10 @@ import type { Level, Logger } from "../log/logger.ts";
 import { Notifier } from "../log/notifier.ts";
 import { ProgressBars } from "../log/progress_bar.ts";
 import type { ProgressSink } from "../log/progress_sink.ts";
-import { RedactingLogger } from "../log/redact.ts";
+import { RedactingLogger, redactSecrets } from "../log/redact.ts";
 import { RotatingLog } from "../log/rotating_log.ts";
 import { TeeLogger } from "../log/tee_logger.ts";
+import { rcloneRemoteSecrets } from "../relay/rclone/rclone_remote.ts";
 import { openRepository } from "./open_repository.ts";
 import { readJson, type SectionStatus, statusFile, writeJsonAtomic } from "./service_files.ts";
 
@@ -70,7 +71,8 @@ const active = (s: RoundStats) =>
 export function secretsOf(cfg: LoadedConfig): string[] {
   const out = new Set<string>();
   for (const s of cfg.sections) {
-    for (const v of [s.relay.password, s.relay.sessionToken, s.passphrase?.value]) {
+    const remote = s.relay.rcloneRemote ? rcloneRemoteSecrets(s.relay.rcloneRemote) : [];
+    for (const v of [s.relay.password, s.relay.sessionToken, s.passphrase?.value, ...remote]) {
       if (v && v.length >= 3) out.add(v);
     }
   }
@@ -214,7 +216,7 @@ async function runSection(
         sink?.fail(message, code);
         saveStatus(cfg, s, {
           ok: false,
-          lastError: message,
+          lastError: redactSecrets(message, out.secrets),
           lastErrorAt: new Date().toISOString(),
         });
         log.log("error", message);

@@ -84,18 +84,26 @@ export class EscaleProcess {
 
 /**
  * An `rclone binary` for the configuration that records the pid of every rclone it starts
- * (exec keeps the pid), so that a test can tell whether any is left running.
+ * (exec keeps the pid), so that a test can tell whether any is left running, and its arguments
+ * (one line per call), so that a test can tell what other local users could read in the
+ * process list.
  */
-export async function recordingRclone(dir: string): Promise<{ binary: string; pids: string }> {
+export async function recordingRclone(
+  dir: string,
+): Promise<{ binary: string; pids: string; args: string }> {
   const binary = `${dir}/rclone-recording`;
   const pids = `${dir}/rclone.pids`;
+  const args = `${dir}/rclone.args`;
   const rclone = new TextDecoder().decode(
     (await new Deno.Command("sh", { args: ["-c", "command -v rclone"], stdout: "piped" }).output())
       .stdout,
   ).trim();
-  await Deno.writeTextFile(binary, `#!/bin/sh\necho $$ >> '${pids}'\nexec '${rclone}' "$@"\n`);
+  await Deno.writeTextFile(
+    binary,
+    `#!/bin/sh\necho $$ >> '${pids}'\nprintf '%s\\n' "$*" >> '${args}'\nexec '${rclone}' "$@"\n`,
+  );
   await Deno.chmod(binary, 0o755);
-  return { binary, pids };
+  return { binary, pids, args };
 }
 
 /** Pids from a `recordingRclone` list whose process still runs (zombies count as ended). */

@@ -1,4 +1,5 @@
 import { type ErrorKind, RelayError } from "../../errors/errors.ts";
+import { rcloneConfigEnv } from "./rclone_remote.ts";
 
 /** What every rclone invocation of one relay shares. */
 export interface RcloneSetup {
@@ -12,6 +13,8 @@ export interface RcloneSetup {
   label: string;
   /** remote name for messages about missing remotes, without the ':' */
   remoteName: string;
+  /** the name rclone knows a connection-string remote by, and how messages show it */
+  alias?: { internal: string; shown: string };
   /** values scrubbed from any text shown to the user */
   secrets: string[];
 }
@@ -167,9 +170,10 @@ export function rcloneError(
   code: number | null,
   text: string,
 ): RelayError {
-  const shown = scrub(text || `rclone exited with code ${code}`, s.secrets);
+  let shown = scrub(text || `rclone exited with code ${code}`, s.secrets);
+  if (s.alias) shown = shown.split(s.alias.internal).join(s.alias.shown);
   if (/didn't find section in config file/i.test(text)) {
-    const env = `RCLONE_CONFIG_${s.remoteName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_TYPE`;
+    const env = rcloneConfigEnv(s.remoteName, "type");
     return new RelayError(
       "config",
       `${s.label}: rclone remote "${s.remoteName}" is not configured (not in ${s.configFile}, ` +

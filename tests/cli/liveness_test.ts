@@ -71,3 +71,39 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("liveness: a data object replaced by a FIFO on a file relay is an integrity error, not a hang", async () => {
+  const dir = await sandbox("fifo");
+  try {
+    await Deno.mkdir(`${dir}/B`);
+    await Deno.mkdir(`${dir}/relay`);
+    const section = (c: string) =>
+      `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n`;
+    await conf(`${dir}/A.conf`, section("A"));
+    await conf(`${dir}/B.conf`, section("B"));
+    const b0 = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
+    assertEquals(b0.code, 0, b0.stderr);
+    const a = await new EscaleProcess(["run", "--once", "-c", `${dir}/A.conf`]).ended(HANG_MS);
+    assertEquals(a.code, 0, a.stderr);
+    const objects: string[] = [];
+    const walk = async (d: string) => {
+      for await (const e of Deno.readDir(d)) {
+        if (e.isDirectory) await walk(`${d}/${e.name}`);
+        else objects.push(`${d}/${e.name}`);
+      }
+    };
+    await walk(`${dir}/relay/data`);
+    assert(objects.length > 0, "A published no data object");
+    for (const f of objects) {
+      await Deno.remove(f);
+      const mk = await new Deno.Command("mkfifo", { args: [f] }).output();
+      assert(mk.success, "mkfifo failed");
+    }
+    const b = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
+    assert(b.code !== null, `escale hung on the FIFO:\n${b.stderr}`);
+    assertEquals(b.code, 6, b.stderr);
+    assert(/error: .*data\/.*not a regular file/.test(b.stderr), b.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,14 +5,18 @@ import type { RepoOptions } from "../engine/context.ts";
 import { Repository } from "../engine/repository.ts";
 import type { Logger } from "../log/logger.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
+import { InterruptibleRelay } from "../relay/interruptible_relay.ts";
 import { RetryRelay } from "../relay/retry_relay.ts";
 import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import type { Relay } from "../relay/relay.ts";
+import { RelayError } from "../errors/errors.ts";
 import { ensureStateDir } from "./state_location.ts";
 import { openRelay } from "./open_relay.ts";
 
 export interface RunFlags {
   force?: boolean;
+  /** aborting it interrupts every relay operation, opening included (SIGINT/SIGTERM) */
+  signal?: AbortSignal;
 }
 
 export function repoOptions(
@@ -54,15 +58,16 @@ export async function openRepository(
   flags: RunFlags,
   log: Logger,
 ): Promise<{ repo: Repository; relay: Relay }> {
-  let backend = await openRelay(s.relay);
+  let backend = await interruptible(openRelay(s.relay), flags.signal);
   // Crash tests of the command line inject faults at a chosen relay operation.
   const faults = Deno.env.get("ESCALE_FAULTS");
   if (faults) backend = new FaultRelay(backend, parseFaults(faults));
-  const relay = new RetryRelay(backend, {
+  const retrying = new RetryRelay(backend, {
     retries: s.relay.maxRetries,
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
   });
+  const relay = flags.signal ? new InterruptibleRelay(retrying, flags.signal) : retrying;
   try {
     const enc: EncryptionSetting = s.encryption === "aead"
       ? { mode: "aead", secret: await readSecret(s.passphrase!) }
@@ -76,4 +81,21 @@ export async function openRepository(
     await relay.close().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * The relay being opened, or an "interrupted" failure as soon as `signal` aborts; a relay whose
+ * opening completes after that is closed (an rclone relay holds a running rclone).
+ */
+function interruptible(opening: Promise<Relay>, signal?: AbortSignal): Promise<Relay> {
+  if (!signal) return opening;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(new RelayError("interrupted", "interrupted while opening the relay"));
+      opening.then((r) => r.close()).catch(() => {});
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    opening.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

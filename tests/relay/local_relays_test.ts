@@ -1,6 +1,8 @@
 import { conformanceSteps } from "./conformance.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
+import { FaultRelay } from "../../src/relay/fault_relay.ts";
+import { InterruptibleRelay } from "../../src/relay/interruptible_relay.ts";
 import { isKind, RelayError } from "../../src/errors/errors.ts";
 import { toArray } from "../../src/util/streams.ts";
 import { run } from "../servers/harness.ts";
@@ -88,4 +90,31 @@ Deno.test("file relay refuses a FIFO or a device in place of an object, without 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("interruptible relay: an abort ends pending and later operations at once", async () => {
+  const inner = new MemoryRelay();
+  await inner.write("k", new Uint8Array([1]));
+  const stalls = ["list", "stat", "read", "write", "delete", "rename"] as const;
+  const ctl = new AbortController();
+  const r = new InterruptibleRelay(
+    new FaultRelay(inner, stalls.map((op) => ({ op, action: "stall" as const }))),
+    ctl.signal,
+  );
+  const calls = [
+    toArray(r.list("")),
+    r.stat("k"),
+    r.read("k"),
+    r.write("k2", new Uint8Array([2])),
+    r.delete("k"),
+    r.rename!("k", "k3"),
+  ];
+  ctl.abort();
+  for (const [i, p] of calls.entries()) {
+    const e = await refusal(p, stalls[i]);
+    assert(e.kind === "interrupted", `${stalls[i]}: ${e.kind}: ${e.message}`);
+  }
+  const later = await refusal(r.stat("k"), "stat after the abort");
+  assert(later.kind === "interrupted", later.message);
+  await r.close();
 });

@@ -1,4 +1,5 @@
 import { type ErrorKind, RelayError } from "../../errors/errors.ts";
+import { trackChild } from "../../util/child_processes.ts";
 import { rcloneConfigEnv } from "./rclone_remote.ts";
 
 /** What every rclone invocation of one relay shares. */
@@ -36,20 +37,25 @@ export function commonArgs(s: RcloneSetup): string[] {
   ];
 }
 
-/** Starts rclone; a missing binary is a configuration error, not a crash. */
+/**
+ * Starts rclone; a missing binary is a configuration error, not a crash. Every child is
+ * registered (trackChild) so that a run that must end at once can still stop it.
+ */
 export function spawnRclone(
   s: RcloneSetup,
   args: string[],
   stdin: "piped" | "null" = "null",
 ): Deno.ChildProcess {
   try {
-    return new Deno.Command(s.binary, {
-      args,
-      env: s.env,
-      stdin,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    return trackChild(
+      new Deno.Command(s.binary, {
+        args,
+        env: s.env,
+        stdin,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new RelayError("config", `${s.label}: the rclone binary "${s.binary}" was not found`);

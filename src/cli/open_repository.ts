@@ -6,6 +6,7 @@ import type { RepoOptions } from "../engine/context.ts";
 import { Repository } from "../engine/repository.ts";
 import type { Logger } from "../log/logger.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
+import { InterruptibleRelay } from "../relay/interruptible_relay.ts";
 import { type RetryOptions, RetryRelay, withRetries } from "../relay/retry_relay.ts";
 import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import type { Relay } from "../relay/relay.ts";
@@ -15,6 +16,8 @@ import { relayBackend, type UnopenedRelay } from "./open_relay.ts";
 
 export interface RunFlags {
   force?: boolean;
+  /** aborting it interrupts every relay operation, opening included (SIGINT/SIGTERM) */
+  signal?: AbortSignal;
 }
 
 export function repoOptions(
@@ -74,11 +77,15 @@ export async function openRepository(
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
   };
-  let backend: Relay = await openWithRetries(await relayBackend(s.relay), retry);
+  let backend: Relay = await interruptible(
+    relayBackend(s.relay).then((b) => openWithRetries(b, retry)),
+    flags.signal,
+  );
   // Crash tests of the command line inject faults at a chosen relay operation.
   const faults = Deno.env.get("ESCALE_FAULTS");
   if (faults) backend = new FaultRelay(backend, parseFaults(faults));
-  const relay = new RetryRelay(backend, retry);
+  const retrying = new RetryRelay(backend, retry);
+  const relay = flags.signal ? new InterruptibleRelay(retrying, flags.signal) : retrying;
   try {
     const { store, header } = await openStore(relay, enc);
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
@@ -119,4 +126,21 @@ async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Pro
       },
     );
   }
+}
+
+/**
+ * The relay being opened, or an "interrupted" failure as soon as `signal` aborts; a relay whose
+ * opening completes after that is closed (an rclone relay holds a running rclone).
+ */
+function interruptible(opening: Promise<Relay>, signal?: AbortSignal): Promise<Relay> {
+  if (!signal) return opening;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(new RelayError("interrupted", "interrupted while opening the relay"));
+      opening.then((r) => r.close()).catch(() => {});
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    opening.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -13,6 +13,7 @@ import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir, lockPath } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
 import { relayBackend, type UnopenedRelay } from "./open_relay.ts";
+import { defaultLogFile } from "../log/log_location.ts";
 
 export interface RunFlags {
   force?: boolean;
@@ -26,12 +27,15 @@ export function repoOptions(
   relay: Relay,
   filter: CompiledFilters,
   stateDir?: string,
+  ownFiles: string[] = [],
 ): RepoOptions {
   const skip = [stateDir, s.relay.protocol === "file" ? s.relay.directory : undefined]
     .filter((d): d is string => d !== undefined)
     .map((d) => d.replace(/\/+$/, ""));
+  const root = s.localPath.replace(/\/+$/, "") + "/";
   return {
     skip,
+    ownFiles: ownFiles.filter((f) => f.startsWith(root)).map((f) => f.slice(root.length)),
     name: s.name,
     localPath: s.localPath,
     clientName: s.clientName,
@@ -89,7 +93,7 @@ export async function openRepository(
   try {
     const { store, header } = await openStore(relay, enc);
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
-    const opts = repoOptions(s, flags, relay, filter, stateDir);
+    const opts = repoOptions(s, flags, relay, filter, stateDir, ownFilesOf(cfg, s));
     const repo = Repository.open(opts, store, header.created, statePath, log);
     return { repo, relay };
   } catch (e) {
@@ -126,6 +130,18 @@ async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Pro
       },
     );
   }
+}
+
+/**
+ * Files escale writes or reads for itself, which must never travel even when they sit inside a
+ * synchronised folder: the log (each round would change it) with its backups and error.log, and
+ * the key file (a secret).
+ */
+function ownFilesOf(cfg: LoadedConfig, s: SectionSettings): string[] {
+  const log = cfg.global.logFile ?? defaultLogFile(cfg.file);
+  const backups = Array.from({ length: cfg.global.logRotate }, (_, i) => `${log}.${i + 1}`);
+  const errorLog = `${log.slice(0, log.lastIndexOf("/") + 1)}error.log`;
+  return [log, ...backups, errorLog, ...(s.passphrase?.file ? [s.passphrase.file] : [])];
 }
 
 /**

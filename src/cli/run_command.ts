@@ -62,11 +62,14 @@ export function summarize(s: RoundStats): string {
   if (s.garbageCollected) {
     parts.push(`released ${plural(s.garbageCollected, "commit")} on the relay`);
   }
+  if (s.problems) {
+    parts.push(`${plural(s.problems, "file")} not synchronised (see escale ctl status)`);
+  }
   return parts.length ? parts.join(", ") : "up to date";
 }
 
 const active = (s: RoundStats) =>
-  s.uploaded + s.downloaded + s.published + s.deletedLocal + s.movedLocal > 0;
+  s.uploaded + s.downloaded + s.published + s.deletedLocal + s.movedLocal + s.problems > 0;
 
 /** How long a run may take to unwind after SIGINT or SIGTERM before it is ended at once. */
 const STOP_GRACE_MS = 5000;

@@ -31,6 +31,8 @@ export interface RepoOptions {
   force: boolean;
   /** absolute folders inside the tree that are never synchronised (state, a file relay) */
   skip?: string[];
+  /** paths (relative) of escale's own files inside the tree (its log, a key file): never synced */
+  ownFiles?: string[];
 }
 
 export type ProgressEvent =

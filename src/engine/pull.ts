@@ -202,7 +202,7 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
 function failEntry(ctx: RoundContext, item: Item, e: unknown): void {
   const err = localIoError(e, `writing ${item.entry.path}`);
   if (err.kind !== "local-io" && err.kind !== "hostile") throw err;
-  const reason = describeError(err);
+  const reason = entryReason(err);
   ctx.state.putProblem({
     path: item.entry.path,
     direction: "down",
@@ -216,6 +216,23 @@ function failEntry(ctx: RoundContext, item: Item, e: unknown): void {
     "warn",
     `${item.entry.path}: cannot be written here (${reason}); skipped until the cause is gone`,
   );
+}
+
+/** Why an entry failed, in the words of its usual causes rather than of a system call. */
+function entryReason(err: EscaleError): string {
+  const code = (err.cause as { code?: string } | undefined)?.code;
+  switch (code) {
+    case "ENAMETOOLONG":
+      return "the name is too long for this file system";
+    case "EISDIR":
+      return "a folder of that name is in the way";
+    case "ENOTDIR":
+      return "a file stands where its folder should be";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+  }
+  return describeError(err);
 }
 
 /** A path that was a problem has been applied. */
@@ -331,7 +348,10 @@ function hiddenPath(path: string): boolean {
 function decide(ctx: RoundContext, item: Item, row: FileRow | undefined): Plan {
   const e = item.entry;
   const o = ctx.opts;
-  if (!o.filter.acceptFile(e.path) || (!o.hiddenFiles && hiddenPath(e.path))) return { t: "skip" };
+  if (
+    !o.filter.acceptFile(e.path) || (!o.hiddenFiles && hiddenPath(e.path)) ||
+    o.ownFiles?.includes(e.path)
+  ) return { t: "skip" };
   const order = compareVV(e.vv, row?.vv ?? {});
   // A replica restores the version it had when the local copy was edited or deleted.
   const restore = ctx.rules.mirrorLocal && order === "equal" && row?.dirty === true &&

@@ -178,6 +178,12 @@ export async function publish(
     kept.push(e);
   }
   commit.entries = kept;
+  if (kept.length === 0 && answers === undefined) {
+    // Everything changed while it was sent: nothing to publish, the files go next time.
+    for (const o of commit.objects) await ctx.store.delete(o.key);
+    ctx.state.clearPending(seq);
+    return;
+  }
   await fillHashes(ctx, commit, hashing);
   await writeCommit(ctx, commit);
   finalize(ctx, commit);

@@ -118,8 +118,10 @@ export class Repository {
       hiddenFiles: this.opts.hiddenFiles,
       me: this.me,
       skip: this.opts.skip,
+      ownFiles: this.opts.ownFiles,
       lazyHashMin: WORKER_MIN,
     });
+    ctx.stats.problems += scan.problems;
     if (rules.pushDeletes) {
       // A rename or a folder move deletes nothing: its sources do not count.
       const moved = new Set(scan.movedFrom);

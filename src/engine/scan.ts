@@ -17,6 +17,8 @@ export interface ScanOptions {
   me: string;
   /** absolute folders never scanned (escale's own state, a file relay inside the tree) */
   skip?: string[];
+  /** relative paths never scanned (escale's own log, a key file) */
+  ownFiles?: string[];
   /**
    * New files from this size are not hashed by the scan: their hash is left empty ("not yet
    * hashed") and computed while they are sent (push.ts), so a big new file is read once by the
@@ -194,7 +196,8 @@ function walkInProcess(o: ScanOptions): Walk {
 }
 
 /** Records a file found by a walk, unless its name cannot travel (see publishable). */
-function found(w: Walk, path: string, st: Seen): void {
+function found(o: ScanOptions, w: Walk, path: string, st: Seen): void {
+  if (o.ownFiles?.includes(path)) return;
   const why = unpublishable(path);
   if (why) w.blocked.set(path, `its name cannot be synchronised (${why})`);
   else w.seen.set(path, st);
@@ -249,7 +252,11 @@ async function walkWithFind(o: ScanOptions): Promise<Walk | null> {
     const mtime = dot < 0
       ? Number(t) * 1000
       : Number(t.slice(0, dot)) * 1000 + Number((t.slice(dot + 1) + "000").slice(0, 3));
-    found(w, path, { size: Number(rec.slice(b + 1, c)), mtime, ino: Number(rec.slice(a + 1, b)) });
+    found(o, w, path, {
+      size: Number(rec.slice(b + 1, c)),
+      mtime,
+      ino: Number(rec.slice(a + 1, b)),
+    });
   };
   // Parsed as it streams: the whole listing is never held at once.
   let rest = "";
@@ -293,7 +300,7 @@ function walk(o: ScanOptions, rel: string, w: Walk): void {
         if (err instanceof Deno.errors.NotFound) continue;
         throw localIoError(err, path);
       }
-      found(w, path, { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 });
+      found(o, w, path, { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 });
     }
     // symbolic links and special files are not synchronised
   }

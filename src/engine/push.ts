@@ -1,5 +1,13 @@
 import { EscaleError, isKind } from "../errors/errors.ts";
-import { type Commit, commitKey, dataKey, type Entry } from "../protocol/format.ts";
+import {
+  type Commit,
+  commitKey,
+  dataKey,
+  type Entry,
+  MAX_COMMIT_ENTRIES,
+  MAX_COMMIT_JSON,
+} from "../protocol/format.ts";
+import { utf8Length } from "../protocol/sync_path.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { expectedPullers, type RoundContext } from "./context.ts";
 import { type Part, partsStream, planPacks } from "./data_objects.ts";
@@ -8,9 +16,6 @@ import { sameStat, statLocalSync } from "./local_fs.ts";
 import { forEachLimit } from "./pool.ts";
 import { tap } from "../util/streams.ts";
 import { UNHASHED } from "./scan.ts";
-
-/** Entries per commit: bounds the size of a commit object and the memory to apply it. */
-const MAX_ENTRIES = 20_000;
 
 /** Publishes this client's local changes. Returns whether anything was published. */
 export async function pushPhase(ctx: RoundContext): Promise<boolean> {
@@ -23,7 +28,7 @@ export async function pushPhase(ctx: RoundContext): Promise<boolean> {
     ? Infinity
     : quota - (await usedOnRelay(ctx));
   const limit = Math.min(ctx.opts.maxPageSize, quota ?? Infinity);
-  for (const group of groups(rows, limit)) {
+  for (const group of groups(rows, limit, ctx.opts.chunkSize)) {
     const bytes = newBytes(group);
     if (bytes > budget) {
       const big = group.length === 1 && quota !== undefined && bytes > quota;
@@ -59,21 +64,40 @@ async function usedOnRelay(ctx: RoundContext): Promise<number> {
   return [...data, ...commits].reduce((n, o) => n + o.size, 0);
 }
 
-/** Splits rows into commits of at most `maxBytes` new data (at least one file each). */
-function* groups(rows: FileRow[], maxBytes: number): Generator<FileRow[]> {
+/**
+ * Splits rows into commits of at most `maxBytes` new data (at least one file each), at most
+ * MAX_COMMIT_ENTRIES entries, and an encoded size well below what readers accept (long paths and
+ * large version vectors make entries big).
+ */
+function* groups(rows: FileRow[], maxBytes: number, chunkSize: number): Generator<FileRow[]> {
   let cur: FileRow[] = [];
   let bytes = 0;
+  let encoded = 0;
   for (const r of rows) {
     const size = r.deleted || r.movedFrom ? 0 : r.size;
-    if (cur.length && (bytes + size > maxBytes || cur.length >= MAX_ENTRIES)) {
+    const entry = entrySize(r, chunkSize);
+    if (
+      cur.length &&
+      (bytes + size > maxBytes || cur.length >= MAX_COMMIT_ENTRIES ||
+        encoded + entry > MAX_COMMIT_JSON / 2)
+    ) {
       yield cur;
       cur = [];
       bytes = 0;
+      encoded = 0;
     }
     cur.push(r);
     bytes += size;
+    encoded += entry;
   }
   if (cur.length) yield cur;
+}
+
+/** An upper estimate of a row's entry in a commit's JSON (one extent per data object it spans). */
+function entrySize(r: FileRow, chunkSize: number): number {
+  const vv = Object.keys(r.vv).length + 1;
+  return 200 + 2 * utf8Length(r.path) + 2 * utf8Length(r.movedFrom ?? "") + 32 * vv +
+    40 * (1 + Math.ceil(r.size / chunkSize));
 }
 
 /**
@@ -379,7 +403,9 @@ async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
           rows.filter((r) => !r.deleted).length
         } files to client ${c.name}, which joined late or missed released changes`,
       );
-      for (const g of groups(rows, ctx.opts.maxPageSize)) await publish(ctx, g, [c.id]);
+      for (const g of groups(rows, ctx.opts.maxPageSize, ctx.opts.chunkSize)) {
+        await publish(ctx, g, [c.id]);
+      }
       published = true;
     }
     served[c.id] = Number(ctx.state.getMeta("seq") ?? "0");
@@ -405,7 +431,7 @@ async function answerWants(ctx: RoundContext): Promise<boolean> {
       r !== undefined && !r.dirty && ctx.state.getAccess(r.path).r !== "-"
     );
     ctx.log.log("info", `sending ${rows.length} of ${w.paths.length} files asked for by ${c.name}`);
-    const parts = [...groups(rows, ctx.opts.maxPageSize)];
+    const parts = [...groups(rows, ctx.opts.maxPageSize, ctx.opts.chunkSize)];
     if (parts.length === 0) parts.push([]);
     for (let i = 0; i < parts.length; i++) {
       await publish(ctx, parts[i], [c.id], i === parts.length - 1 ? w.id : undefined);

@@ -86,6 +86,17 @@ export interface ClientRecord {
   wants?: Record<string, { id: number; paths: string[] }>;
 }
 
+/** Most entries a writer puts in one commit (§5). */
+export const MAX_COMMIT_ENTRIES = 20_000;
+
+/**
+ * Largest commit once inflated (§4): 20,000 entries of up to 9 KiB, which a move whose two paths
+ * have 4,096 bytes each stays below. A few hundred KiB of gzip can inflate to gigabytes, so
+ * readers stop inflating as soon as the output passes this bound, and writers cut their change
+ * sets well below it.
+ */
+export const MAX_COMMIT_JSON = MAX_COMMIT_ENTRIES * 9 * 1024;
+
 /** Most paths a client asks one pusher for at once; beyond, it asks for a full copy (§7). */
 export const MAX_WANTS = 1000;
 

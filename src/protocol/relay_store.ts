@@ -14,6 +14,7 @@ import {
   FORMAT_VERSION,
   type Header,
   HEADER_KEY,
+  MAX_COMMIT_JSON,
   parseClientKey,
   parseCommitKey,
   parseDataKey,
@@ -24,13 +25,6 @@ import {
 
 /** Largest encoded commit or client record we accept from a relay (hostile-input bound). */
 const MAX_RECORD = 64 * 1024 * 1024;
-
-/**
- * Largest commit once inflated (docs/relay-format.md §4): 20,000 entries of up to 9 KiB, which a
- * move whose two paths have 4,096 bytes each stays below. A few hundred KiB of gzip can inflate
- * to gigabytes, so inflating stops as soon as the output passes this bound.
- */
-const MAX_COMMIT_JSON = 20_000 * 9 * 1024;
 
 /** Fed to the inflater at a time: gzip inflates at most about 1,000-fold, so ~8 MiB comes out. */
 const INFLATE_SLICE = 8 * 1024;

@@ -107,7 +107,7 @@ export async function openRepository(
  * gets the same retries here; the backend is reused, never rebuilt, so an attempt leaves nothing
  * behind (an rclone daemon, an FTP pool).
  */
-async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Promise<Relay> {
+export async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Promise<Relay> {
   let attempts = 0;
   try {
     await withRetries("opening the relay", (attempt) => {

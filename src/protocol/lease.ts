@@ -65,7 +65,8 @@ function busy(e: unknown, key: string): unknown {
     : e;
 }
 
-async function readLease(store: RelayStore, key: string): Promise<LeaseRecord | null> {
+/** The lease at `key`, or null when there is none (an unreadable one counts as expired). */
+export async function readLease(store: RelayStore, key: string): Promise<LeaseRecord | null> {
   try {
     const r = JSON.parse(
       fromUtf8.decode(await collect(await store.relay.read(key), 64 * 1024, key)),

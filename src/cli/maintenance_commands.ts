@@ -1,5 +1,6 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import { checkCommand } from "./check_command.ts";
+import { fixCommand } from "./fix_command.ts";
 import type { MaintenanceFlags as Flags } from "./maintenance_runner.ts";
 
 /**
@@ -42,4 +43,28 @@ Examples:
 ${exitCodes()}`,
     )
     .action(async (o) => setCode(await checkCommand(o as Flags & { readData?: boolean })));
+
+  common(
+    program
+      .command("fix")
+      .description(
+        "rebuild a lost relay from this client's state, and repair a damaged one (expired leases, leftovers of killed writers, unreferenced data)",
+      ),
+  )
+    .option("--dry-run", "print what would be done, change nothing")
+    .addHelpText(
+      "after",
+      `
+When the relay was wiped or replaced by an empty folder, run it on the client that was last
+in sync: it writes the header the clients know, their records and a full copy of its tree with
+the existing versions. Other clients then download only what they lack, and files deleted
+before the loss stay deleted. Changes other clients made that this one never received are sent
+again by them.
+
+Examples:
+  escale fix -r photos --dry-run          show what would be repaired
+  escale fix -r photos                    rebuild or repair the relay of "photos"
+${exitCodes()}`,
+    )
+    .action(async (o) => setCode(await fixCommand(o as Flags & { dryRun?: boolean })));
 }

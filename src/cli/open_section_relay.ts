@@ -4,7 +4,11 @@ import type { Logger } from "../log/logger.ts";
 import type { EncryptionSetting } from "../protocol/open_store.ts";
 import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import { InterruptibleRelay } from "../relay/interruptible_relay.ts";
-import type { Relay } from "../relay/relay.ts";
+import type { Relay, RelayEntry } from "../relay/relay.ts";
+
+interface TempLister {
+  listTemporary(dir: string): AsyncIterable<RelayEntry>;
+}
 import { type RetryOptions, RetryRelay } from "../relay/retry_relay.ts";
 import { relayBackend } from "./open_relay.ts";
 import { openWithRetries } from "./open_repository.ts";
@@ -18,18 +22,24 @@ export async function openSectionRelay(
   s: SectionSettings,
   log: Logger,
   signal?: AbortSignal,
-): Promise<Relay> {
+): Promise<{ relay: Relay; listTemporary?: (dir: string) => AsyncIterable<RelayEntry> }> {
   const retry: RetryOptions = {
     retries: s.relay.maxRetries,
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
   };
-  let backend: Relay = await openWithRetries(await relayBackend(s.relay), retry);
+  const opened: Relay & Partial<TempLister> = await openWithRetries(
+    await relayBackend(s.relay),
+    retry,
+  );
+  let backend: Relay = opened;
   // Crash tests inject faults at a chosen relay operation, as for `escale run`.
   const faults = Deno.env.get("ESCALE_FAULTS");
   if (faults) backend = new FaultRelay(backend, parseFaults(faults));
   const retrying = new RetryRelay(backend, retry);
-  return signal ? new InterruptibleRelay(retrying, signal) : retrying;
+  const relay = signal ? new InterruptibleRelay(retrying, signal) : retrying;
+  const lister = opened.listTemporary;
+  return { relay, listTemporary: lister ? (dir) => lister.call(opened, dir) : undefined };
 }
 
 /** The section's encryption setting, with its secret read (a key file or a passphrase). */

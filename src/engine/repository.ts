@@ -15,7 +15,7 @@ import {
 import { gcPhase } from "./gc.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
 import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
-import { pushPhase, recoverPending } from "./push.ts";
+import { publishFullCopy, pushPhase, recoverPending } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
 
@@ -81,7 +81,36 @@ export class Repository {
 
   async round(): Promise<RoundStats> {
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
-    const ctx: RoundContext = {
+    const ctx = await this.#context(rules);
+    try {
+      return await this.#round(ctx, rules);
+    } finally {
+      ctx.hasher.close();
+    }
+  }
+
+  /**
+   * `escale fix` on a relay that lost this client's commits and record: finishes an interrupted
+   * publication, scans the local tree, publishes a full copy of every settled version (their
+   * version vectors unchanged, deletions included) for every client, and writes this client's
+   * record. Local changes not published yet stay dirty and go with the next round.
+   */
+  async rebuild(): Promise<{ entries: number; stats: RoundStats }> {
+    const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
+    const ctx = await this.#context(rules);
+    try {
+      await recoverPending(ctx);
+      await this.#scan(ctx);
+      const entries = await publishFullCopy(ctx);
+      await this.#updateOwnRecord(ctx);
+      return { entries, stats: ctx.stats };
+    } finally {
+      ctx.hasher.close();
+    }
+  }
+
+  async #context(rules: ModeRules): Promise<RoundContext> {
+    return {
       opts: this.opts,
       rules,
       root: this.opts.localPath,
@@ -96,11 +125,19 @@ export class Repository {
       hasher: new Hasher(),
       problems: new Set(),
     };
-    try {
-      return await this.#round(ctx, rules);
-    } finally {
-      ctx.hasher.close();
-    }
+  }
+
+  #scan(ctx: RoundContext) {
+    return scanLocal({
+      root: ctx.root,
+      state: this.state,
+      filter: this.opts.filter,
+      hiddenFiles: this.opts.hiddenFiles,
+      me: this.me,
+      skip: this.opts.skip,
+      ownFiles: this.opts.ownFiles,
+      lazyHashMin: WORKER_MIN,
+    });
   }
 
   async #round(ctx: RoundContext, rules: ModeRules): Promise<RoundStats> {
@@ -111,16 +148,7 @@ export class Repository {
       this.state.forgetProgress();
     }
     await recoverPending(ctx);
-    const scan = await scanLocal({
-      root: ctx.root,
-      state: this.state,
-      filter: this.opts.filter,
-      hiddenFiles: this.opts.hiddenFiles,
-      me: this.me,
-      skip: this.opts.skip,
-      ownFiles: this.opts.ownFiles,
-      lazyHashMin: WORKER_MIN,
-    });
+    const scan = await this.#scan(ctx);
     ctx.stats.problems += scan.problems;
     if (rules.pushDeletes) {
       // A rename or a folder move deletes nothing: its sources do not count.

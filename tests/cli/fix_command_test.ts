@@ -1,0 +1,112 @@
+import { assert, assertEquals } from "../assert.ts";
+import { readTree } from "../engine/sandbox.ts";
+import { conf, escale } from "./cli_helpers.ts";
+
+const clients = ["A", "B", "C"];
+
+async function setup(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "escale-cli-fix-" });
+  for (const d of [...clients, "relay"]) await Deno.mkdir(`${dir}/${d}`);
+  for (const c of clients) {
+    await conf(
+      `${dir}/${c}.conf`,
+      `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n`,
+    );
+  }
+  return dir;
+}
+
+/** One round of client `c`: the files it downloaded (from its --json events). */
+async function round(dir: string, c: string): Promise<string[]> {
+  const r = await escale(["run", "--once", "--json", "-c", `${dir}/${c}.conf`]);
+  assertEquals(r.code, 0, r.stderr);
+  return r.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    .filter((e) => e.event === "file-done" && e.direction === "down").map((e) => e.path);
+}
+
+Deno.test("cli fix: a deleted relay is rebuilt; nothing is downloaded again and a deletion made just before the loss holds", async () => {
+  const dir = await setup();
+  try {
+    await Deno.writeTextFile(`${dir}/A/shared.txt`, "everyone has this");
+    await Deno.writeTextFile(`${dir}/B/doomed.txt`, "C deletes this just before the loss");
+    for (let i = 0; i < 2; i++) for (const c of clients) await round(dir, c);
+    for (const c of clients) {
+      assertEquals(Object.keys(await readTree(`${dir}/${c}`)), ["doomed.txt", "shared.txt"]);
+    }
+    await Deno.remove(`${dir}/C/doomed.txt`);
+    await round(dir, "C"); // publishes the deletion, which A and B never see:
+    await Deno.remove(`${dir}/relay`, { recursive: true });
+    await Deno.mkdir(`${dir}/relay`);
+
+    const dry = await escale(["fix", "--dry-run", "-c", `${dir}/C.conf`]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assert(
+      dry.stdout.includes("would have: header rewritten, 2 client records restored"),
+      dry.stdout,
+    );
+    assertEquals([...Deno.readDirSync(`${dir}/relay`)].length, 0, "--dry-run wrote to the relay");
+
+    const fix = await escale(["fix", "-c", `${dir}/C.conf`]);
+    assertEquals(fix.code, 0, fix.stderr);
+    assert(fix.stdout.includes("header rewritten, 2 client records restored"), fix.stdout);
+    for (const c of ["A", "B", "C", "A", "B"]) {
+      assertEquals(await round(dir, c), [], `${c} downloaded again what it had`);
+    }
+    for (const c of clients) {
+      assertEquals(await readTree(`${dir}/${c}`), { "shared.txt": "everyone has this" }, c);
+    }
+    // The clients carry on syncing through the rebuilt relay.
+    await Deno.writeTextFile(`${dir}/B/after.txt`, "new");
+    await round(dir, "B");
+    assertEquals(await round(dir, "A"), ["after.txt"]);
+    const check = await escale(["check", "-c", `${dir}/A.conf`]);
+    assertEquals(check.code, 0, check.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli fix: removes expired leases, old temporary objects and settled orphan data; keeps the rest", async () => {
+  const dir = await setup();
+  try {
+    await Deno.writeTextFile(`${dir}/A/a.txt`, "a");
+    await round(dir, "B");
+    await round(dir, "A");
+    const relay = `${dir}/relay`;
+    const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    await Deno.mkdir(`${relay}/leases`, { recursive: true });
+    await Deno.writeTextFile(
+      `${relay}/leases/maintenance`,
+      JSON.stringify({ owner: "killed", expires: "2020-01-01T00:00:00Z" }),
+    );
+    await Deno.writeTextFile(`${relay}/data/.escale-part-dead`, "half");
+    await Deno.utime(`${relay}/data/.escale-part-dead`, old, old);
+    await Deno.writeTextFile(`${relay}/data/.escale-part-fresh`, "in flight");
+    await Deno.writeTextFile(`${relay}/data/00000000000000ab-0000000003-0000`, "old orphan");
+    await Deno.utime(`${relay}/data/00000000000000ab-0000000003-0000`, old, old);
+    await Deno.writeTextFile(`${relay}/data/00000000000000ab-0000000004-0000`, "maybe in flight");
+    const before = [...Deno.readDirSync(`${relay}/data`)].map((e) => e.name).sort();
+
+    const dry = await escale(["fix", "--dry-run", "--json", "-c", `${dir}/A.conf`]);
+    assertEquals(dry.code, 0, dry.stderr);
+    const plan = JSON.parse(dry.stdout.trim().split("\n").at(-1)!).plan;
+    assertEquals(plan.staleLeases, ["leases/maintenance"]);
+    assertEquals(plan.temporary.map((t: { key: string }) => t.key), ["data/.escale-part-dead"]);
+    assertEquals(plan.orphans.map((t: { key: string }) => t.key), [
+      "data/00000000000000ab-0000000003-0000",
+    ]);
+    assertEquals([...Deno.readDirSync(`${relay}/data`)].map((e) => e.name).sort(), before);
+
+    const fix = await escale(["fix", "-c", `${dir}/A.conf`]);
+    assertEquals(fix.code, 0, fix.stderr);
+    const after = [...Deno.readDirSync(`${relay}/data`)].map((e) => e.name).sort();
+    assertEquals(
+      after,
+      before.filter((n) => n !== ".escale-part-dead" && !n.includes("0000000003")),
+    );
+    assertEquals([...Deno.readDirSync(`${relay}/leases`)], []);
+    assertEquals(await round(dir, "B"), ["a.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,7 +1,8 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import { checkCommand } from "./check_command.ts";
 import { fixCommand } from "./fix_command.ts";
-import type { MaintenanceFlags as Flags } from "./maintenance_runner.ts";
+import { backupCommand } from "./backup_command.ts";
+import { restoreCommand } from "./restore_command.ts";
 
 /**
  * Registers the relay maintenance commands (check, fix, backup, restore, migrate) on the
@@ -13,7 +14,8 @@ export function registerMaintenance(
   setCode: (n: number) => void,
   exitCodes: () => string,
 ): void {
-  const common = (c: Command) =>
+  // deno-lint-ignore ban-types
+  const common = <A extends unknown[]>(c: Command<A, {}>) =>
     c
       .option("-c, --config <file>", "configuration file")
       .option("-r, --repository <section>", "the section (needed when there are several)")
@@ -42,7 +44,7 @@ Examples:
   escale check --json | jq .report        the whole report for a script
 ${exitCodes()}`,
     )
-    .action(async (o) => setCode(await checkCommand(o as Flags & { readData?: boolean })));
+    .action(async (o) => setCode(await checkCommand(o)));
 
   common(
     program
@@ -66,5 +68,47 @@ Examples:
   escale fix -r photos                    rebuild or repair the relay of "photos"
 ${exitCodes()}`,
     )
-    .action(async (o) => setCode(await fixCommand(o as Flags & { dryRun?: boolean })));
+    .action(async (o) => setCode(await fixCommand(o)));
+
+  common(
+    program
+      .command("backup")
+      .description("save a consistent snapshot of the relay into a tar archive, with a manifest")
+      .argument("<archive>", "file to write: .tar, .tar.gz (.tgz) or .tar.bz2 (.tbz2)"),
+  )
+    .addHelpText(
+      "after",
+      `
+Clients may keep syncing meanwhile. Objects are saved as stored (encrypted ones stay
+encrypted); the manifest escale-backup.json lists every key with its size and SHA-256.
+The archive is written as ARCHIVE.part and renamed when complete.
+
+Examples:
+  escale backup -r photos ~/backups/photos-2026-12.tar.gz
+  escale backup -r photos /mnt/usb/photos.tar.bz2      (needs the bzip2 program)
+${exitCodes()}`,
+    )
+    .action(async (archive, o) => setCode(await backupCommand(o, archive)));
+
+  common(
+    program
+      .command("restore")
+      .description("put a backup back into the relay (empty, or replaced with --force)")
+      .argument("<archive>", "an archive written by escale backup"),
+  )
+    .option("--force", "replace what the relay holds (objects not in the backup are removed)")
+    .addHelpText(
+      "after",
+      `
+The whole archive is verified against its manifest before anything is written; the relay
+header is written last, so clients see the relay only once it is complete. An interrupted
+restore resumes when run again, without copying again what is already there. Clients keep
+their state: they download only what they do not already have.
+
+Examples:
+  escale restore -r photos ~/backups/photos-2026-12.tar.gz
+  escale restore -r photos --force photos.tar.bz2    replace a damaged relay
+${exitCodes()}`,
+    )
+    .action(async (archive, o) => setCode(await restoreCommand(o, archive)));
 }

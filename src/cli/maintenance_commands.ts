@@ -3,6 +3,7 @@ import { checkCommand } from "./check_command.ts";
 import { fixCommand } from "./fix_command.ts";
 import { backupCommand } from "./backup_command.ts";
 import { restoreCommand } from "./restore_command.ts";
+import { migrateCommand } from "./migrate_command.ts";
 
 /**
  * Registers the relay maintenance commands (check, fix, backup, restore, migrate) on the
@@ -111,4 +112,44 @@ Examples:
 ${exitCodes()}`,
     )
     .action(async (archive, o) => setCode(await restoreCommand(o, archive)));
+
+  common(
+    program
+      .command("migrate")
+      .description(
+        "move the relay to another place and point this configuration at it; other clients are told where it went",
+      )
+      .argument(
+        "[destination]",
+        "a folder, ftp://host/dir, ftps://…, http(s)://… (WebDAV), s3://bucket/prefix or rclone:REMOTE:PATH",
+      ),
+  )
+    .option(
+      "--to-config <file>",
+      "take the destination from the same section of this configuration",
+    )
+    .option("--user <name>", "user name at the destination (S3: the access key id)")
+    .option("--password-file <file>", "file holding the destination's password (S3: secret key)")
+    .option("--endpoint <url>", "S3: endpoint of a non-AWS service, e.g. http://127.0.0.1:9000")
+    .option("--region <name>", "S3: region")
+    .addHelpText(
+      "after",
+      `
+Every object is copied as stored (encrypted ones stay encrypted, no key is needed) and read back
+to verify it. Then the old relay gets a record saying where the relay went: other clients stop
+there with a one-line message naming the new address (exit 10) instead of publishing to the old
+place; point their configurations at it. This section's relay settings are rewritten in place,
+comments kept; a password goes to the credential file next to the configuration. An interrupted
+migration resumes when run again, without copying again what already arrived.
+
+Examples:
+  escale migrate -r photos /mnt/nas/escale-photos
+  escale migrate -r photos https://dav.example.org/photos --user me --password-file ~/dav.pw
+  escale migrate -r photos s3://my-bucket/photos --endpoint http://127.0.0.1:9000 \
+      --user AKIA… --password-file ~/s3.secret
+  escale migrate -r photos rclone:gdrive:escale/photos
+  escale migrate -r photos --to-config ~/new-relay.conf
+${exitCodes()}`,
+    )
+    .action(async (dest, o) => setCode(await migrateCommand(o, dest)));
 }

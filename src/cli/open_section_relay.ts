@@ -19,7 +19,7 @@ import { openWithRetries } from "./open_repository.ts";
  * repository's local folder, and may run on a machine that is no client.
  */
 export async function openSectionRelay(
-  s: SectionSettings,
+  s: Pick<SectionSettings, "relay">,
   log: Logger,
   signal?: AbortSignal,
 ): Promise<{ relay: Relay; listTemporary?: (dir: string) => AsyncIterable<RelayEntry> }> {

@@ -263,7 +263,8 @@ async function runSection(
         if (!(e instanceof EscaleError)) log.log("debug", (e as Error).stack ?? String(e));
         // Configuration, key and safety problems do not heal by waiting.
         const final = opts.once ||
-          (e instanceof EscaleError && ["config", "usage", "key", "safety"].includes(e.kind));
+          (e instanceof EscaleError &&
+            ["config", "usage", "key", "safety", "moved"].includes(e.kind));
         await repo?.close();
         repo = null;
         failures++;

@@ -1,6 +1,7 @@
 import type { Logger } from "../log/logger.ts";
 import { type ClientRecord, newClientId, validateClientRecord } from "../protocol/format.ts";
 import type { RelayStore } from "../protocol/relay_store.ts";
+import { refuseMoved } from "../protocol/moved_record.ts";
 import { StateDb } from "../state/state_db.ts";
 import {
   emptyStats,
@@ -80,6 +81,8 @@ export class Repository {
   }
 
   async round(): Promise<RoundStats> {
+    // A client that keeps running while its relay is migrated stops at its next round.
+    await refuseMoved(this.store.relay);
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
     const ctx = await this.#context(rules);
     try {

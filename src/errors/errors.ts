@@ -18,6 +18,7 @@ export const ExitCode = {
   safety: 7,
   space: 8,
   busy: 9,
+  moved: 10,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -33,6 +34,10 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [ExitCode.safety, "safety stop: the round would delete too much (re-run with --force)"],
   [ExitCode.space, "relay or local disk out of space (server quota, disk full)"],
   [ExitCode.busy, "another escale process is already synchronising the repository"],
+  [
+    ExitCode.moved,
+    "the relay was moved (escale migrate): point the configuration at its new address",
+  ],
   [ExitCode.interrupted, "interrupted by a signal before the round completed"],
 ];
 
@@ -54,6 +59,7 @@ export type ErrorKind =
   | "local-io"
   | "local-space"
   | "busy"
+  | "moved"
   | "interrupted";
 
 const KIND_EXIT: Record<ErrorKind, number> = {
@@ -74,6 +80,7 @@ const KIND_EXIT: Record<ErrorKind, number> = {
   "local-io": ExitCode.failure,
   "local-space": ExitCode.space,
   busy: ExitCode.busy,
+  moved: ExitCode.moved,
   interrupted: ExitCode.interrupted,
 };
 

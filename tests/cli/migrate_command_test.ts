@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../assert.ts";
 import { readTree } from "../engine/sandbox.ts";
-import { conf, escale } from "./cli_helpers.ts";
+import { escale } from "./cli_helpers.ts";
 import { startWebDavServer } from "../servers/webdav_server.ts";
 import { startS3Server } from "../servers/s3_server.ts";
 

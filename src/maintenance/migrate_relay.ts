@@ -71,20 +71,36 @@ export async function migrateRelay(
   }
   const result: MigrateResult = { copied: 0, kept: 0, bytes: 0, alreadyMoved: moved !== null };
   const store = opts.sourceStore ?? new RelayStore(source);
+  const verified = new Set<string>();
   await withLease(store, "maintenance", opts.owner, async () => {
-    await copyPass(source, dest, result, emit);
+    await copyPass(source, dest, result, verified, emit);
     if (!moved) {
       await source.write(MOVED_KEY, movedRecordBytes(opts.to, header.created));
       emit({ type: "note", message: `left a moved record on ${source.name}` });
-      // Clients that were mid-round when the record appeared may have published since.
-      await copyPass(source, dest, result, emit);
+      // Clients that were mid-round when the record appeared may have published since; what
+      // this run already verified is immutable and not looked at again (records are).
+      const last: MigrateResult = { ...result };
+      await copyPass(source, dest, last, verified, emit);
+      result.copied = last.copied;
+      result.bytes = last.bytes;
     }
   });
   return result;
 }
 
 /** One pass over the source: data and commits (data first), client records, then the header. */
-async function copyPass(source: Relay, dest: Relay, r: MigrateResult, emit: Emit): Promise<void> {
+async function copyPass(
+  source: Relay,
+  dest: Relay,
+  r: MigrateResult,
+  verified: Set<string>,
+  emit: Emit,
+): Promise<void> {
+  const copy = async (key: string, sizes: Map<string, number>) => {
+    if (verified.has(key)) return;
+    await copyObject(source, dest, key, sizes, r);
+    if (key.startsWith(`${DATA_DIR}/`) || key.startsWith(`${COMMITS_DIR}/`)) verified.add(key);
+  };
   const destSizes = new Map<string, number>();
   for (const dir of [CLIENTS_DIR, COMMITS_DIR, DATA_DIR]) {
     for await (const e of dest.list(dir)) destSizes.set(e.key, e.size);
@@ -105,16 +121,16 @@ async function copyPass(source: Relay, dest: Relay, r: MigrateResult, emit: Emit
   let done = 0;
   for (const c of commits) {
     const id = c.key.slice(COMMITS_DIR.length + 1);
-    for (const d of data.get(id) ?? []) await copyObject(source, dest, d.key, destSizes, r);
-    await copyObject(source, dest, c.key, destSizes, r);
+    for (const d of data.get(id) ?? []) await copy(d.key, destSizes);
+    await copy(c.key, destSizes);
     emit({ type: "progress", done: ++done, total });
   }
   for (const e of records) {
-    await copyObject(source, dest, e.key, destSizes, r);
+    await copy(e.key, destSizes);
     emit({ type: "progress", done: ++done, total });
   }
   const hs = await dest.stat(HEADER_KEY);
-  await copyObject(source, dest, HEADER_KEY, new Map(hs ? [[HEADER_KEY, hs.size]] : []), r);
+  await copy(HEADER_KEY, new Map(hs ? [[HEADER_KEY, hs.size]] : []));
   emit({ type: "progress", done: ++done, total });
 }
 

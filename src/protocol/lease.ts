@@ -1,3 +1,4 @@
+import process from "node:process";
 import { EscaleError, isKind } from "../errors/errors.ts";
 import { collect, fromUtf8, utf8 } from "../util/streams.ts";
 import { LEASES_DIR } from "./format.ts";
@@ -6,12 +7,41 @@ import type { RelayStore } from "./relay_store.ts";
 interface LeaseRecord {
   owner: string;
   expires: string;
+  /** the holder's machine and process, so that a re-run after a crash takes its lease back */
+  host?: string;
+  pid?: number;
+}
+
+/**
+ * Whether a lease was left by a process of this machine that no longer runs (killed, crashed):
+ * its re-run must not wait for the expiry. Signal 0 only asks whether the process exists; when
+ * that cannot be told (no permission to signal), only the expiry counts.
+ */
+function leftByDeadProcess(held: LeaseRecord): boolean {
+  if (held.host !== hostname() || typeof held.pid !== "number" || held.pid === Deno.pid) {
+    return false;
+  }
+  try {
+    process.kill(held.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === "ESRCH";
+  }
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "";
+  }
 }
 
 /**
  * Runs `fn` while holding the lease `leases/<name>`: an object with its owner and expiry,
  * created with create-if-absent, renewed every third of its lifetime while held, deleted at the
- * end. A lease whose expiry has passed is stale and may be taken over. Only maintenance
+ * end. A lease whose expiry has passed is stale and may be taken over, and so is one left by a
+ * process of this machine that is gone (a killed maintenance command run again). Only maintenance
  * operations (evict, migrate, restore, fix) take leases; normal sync never does.
  */
 export async function withLease<T>(
@@ -23,7 +53,12 @@ export async function withLease<T>(
 ): Promise<T> {
   const key = `${LEASES_DIR}/${name}`;
   const body = () =>
-    utf8.encode(JSON.stringify({ owner, expires: new Date(Date.now() + ttlMs).toISOString() }));
+    utf8.encode(JSON.stringify({
+      owner,
+      expires: new Date(Date.now() + ttlMs).toISOString(),
+      host: hostname(),
+      pid: Deno.pid,
+    }));
   for (let attempt = 0;; attempt++) {
     try {
       await store.relay.write(key, body(), { ifAbsent: true });
@@ -31,7 +66,7 @@ export async function withLease<T>(
     } catch (e) {
       if (!isKind(e, "exists") || attempt > 0) throw busy(e, key);
       const held = await readLease(store, key);
-      if (held && Date.parse(held.expires) > Date.now()) {
+      if (held && Date.parse(held.expires) > Date.now() && !leftByDeadProcess(held)) {
         throw new EscaleError(
           "permanent",
           `${store.name}: busy: ${held.owner} holds the ${name} lease until ${held.expires}`,

@@ -110,3 +110,68 @@ Deno.test("cli fix: removes expired leases, old temporary objects and settled or
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli fix: an encrypted relay is rebuilt with the same passphrase; check reads it", async () => {
+  const dir = await setup();
+  try {
+    const key = `${dir}/relay.key`;
+    assertEquals((await escale(["ctl", "keygen", key])).code, 0);
+    for (const c of ["A", "B"]) {
+      await conf(
+        `${dir}/${c}.conf`,
+        `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\npassphrase = ${key}\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/secret.txt`, "encrypted content");
+    for (const c of ["A", "B", "A"]) await round(dir, c);
+    await Deno.remove(`${dir}/relay`, { recursive: true });
+    await Deno.mkdir(`${dir}/relay`);
+    const fix = await escale(["fix", "-c", `${dir}/A.conf`]);
+    assertEquals(fix.code, 0, fix.stderr);
+    const header = JSON.parse(await Deno.readTextFile(`${dir}/relay/escale.json`));
+    assert(header.encryption !== null);
+    assertEquals(await round(dir, "B"), []);
+    const check = await escale(["check", "--read-data", "-c", `${dir}/B.conf`]);
+    assertEquals(check.code, 0, check.stdout + check.stderr);
+    assert(check.stdout.includes("1 files read and verified"), check.stdout);
+    await Deno.writeTextFile(`${dir}/B/from-b.txt`, "after the rebuild");
+    await round(dir, "B");
+    assertEquals(await round(dir, "A"), ["from-b.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli fix: a client that never synchronised with the relay cannot rebuild it", async () => {
+  const dir = await setup();
+  try {
+    const r = await escale(["fix", "-c", `${dir}/A.conf`]);
+    assertEquals(r.code, 2, r.stderr);
+    assert(r.stderr.includes("never synchronised"), r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1);
+    assertEquals([...Deno.readDirSync(`${dir}/relay`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli fix: a change the rebuilding client never received comes back from its author", async () => {
+  const dir = await setup();
+  try {
+    await Deno.writeTextFile(`${dir}/A/base.txt`, "base");
+    for (const c of ["A", "B", "A", "B"]) await round(dir, c);
+    await Deno.writeTextFile(`${dir}/B/only-b.txt`, "published by B, lost before A saw it");
+    await round(dir, "B");
+    await Deno.remove(`${dir}/relay`, { recursive: true });
+    await Deno.mkdir(`${dir}/relay`);
+    assertEquals((await escale(["fix", "-c", `${dir}/A.conf`])).code, 0);
+    for (const c of ["B", "A", "B", "A"]) await round(dir, c);
+    assertEquals(await readTree(`${dir}/A`), await readTree(`${dir}/B`));
+    assertEquals(await readTree(`${dir}/A`), {
+      "base.txt": "base",
+      "only-b.txt": "published by B, lost before A saw it",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -3,6 +3,7 @@ import { readTree } from "../engine/sandbox.ts";
 import { escale } from "./cli_helpers.ts";
 import { startWebDavServer } from "../servers/webdav_server.ts";
 import { startS3Server } from "../servers/s3_server.ts";
+import { startFtpServer } from "../servers/ftp_server.ts";
 
 async function round(dir: string, c: string, env: Record<string, string> = {}) {
   const r = await escale(["run", "--once", "--json", "-c", `${dir}/${c}.conf`], env);
@@ -137,5 +138,62 @@ Deno.test("cli migrate: file to WebDAV (Apache) and WebDAV to S3 (moto), credent
   } finally {
     await dav.stop();
     await s3.stop();
+  }
+});
+
+Deno.test("cli migrate: FTP (ProFTPD) to a folder", async () => {
+  const ftp = await startFtpServer({ password: "ftp-Mig-5521", tls: false });
+  try {
+    await scenario(
+      "ftp",
+      () =>
+        `host address = ftp://${ftp.host}:${ftp.port}/relay-mig\nuser = ${ftp.user}\npassword = ${ftp.password}\n`,
+      (dir) => [`${dir}/new-relay`],
+      (dir) => `relay path = ${dir}/new-relay\n`,
+      "/new-relay",
+    );
+  } finally {
+    await ftp.stop();
+  }
+});
+
+Deno.test("cli migrate: --to-config takes the destination from another file; bad destinations are one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "escale-migrate-conf-" });
+  try {
+    for (const d of ["A", "old", "new"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(
+      `${dir}/A.conf`,
+      `[photos]\n# mine\nlocal path = ${dir}/A\nrelay path = ${dir}/old\n`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/other.conf`,
+      `[photos]\nlocal path = ${dir}/A\nrelay path = ${dir}/new\n`,
+    );
+    await Deno.writeTextFile(`${dir}/A/f.txt`, "f");
+    assertEquals((await escale(["run", "--once", "-c", `${dir}/A.conf`])).code, 0);
+    for (
+      const [args, code, words] of [
+        [["ftp://u:pw@127.0.0.1/x"], 2, "must not hold a password"],
+        [["gopher://h/x"], 2, "not a relay protocol"],
+        [["relative/folder"], 2, "not a relay address"],
+        [[], 2, "give the destination"],
+      ] as [string[], number, string][]
+    ) {
+      const r = await escale(["migrate", "-c", `${dir}/A.conf`, ...args]);
+      assertEquals(r.code, code, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert(r.stderr.includes(words), r.stderr);
+      assert(!r.stderr.includes("pw@"), r.stderr);
+    }
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, "--to-config", `${dir}/other.conf`]);
+    assertEquals(m.code, 0, m.stderr);
+    const text = await Deno.readTextFile(`${dir}/A.conf`);
+    assert(text.includes("# mine") && text.includes(`host directory = ${dir}/new`), text);
+    assert(!text.includes(`${dir}/old`), text);
+    await Deno.writeTextFile(`${dir}/A/g.txt`, "g");
+    assertEquals((await escale(["run", "--once", "-c", `${dir}/A.conf`])).code, 0);
+    assertEquals((await escale(["check", "-c", `${dir}/A.conf`])).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -3,6 +3,7 @@ import { createTarDecoder } from "modern-tar";
 import { EscaleError } from "../errors/errors.ts";
 import { CLIENTS_DIR, COMMITS_DIR, DATA_DIR, HEADER_KEY, LEASES_DIR } from "../protocol/format.ts";
 import { withLease } from "../protocol/lease.ts";
+import { MOVED_KEY } from "../protocol/moved_record.ts";
 import { RelayStore } from "../protocol/relay_store.ts";
 import type { Relay } from "../relay/relay.ts";
 import { collect, fromUtf8 } from "../util/streams.ts";
@@ -102,6 +103,8 @@ export async function restoreRelay(
     for await (const e of raw.list(dir)) if (isBackupKey(e.key)) present.set(e.key, e.size);
   }
   const foreign = [...present.keys()].filter((k) => !wanted.has(k));
+  // A relay that was moved away is not empty: restoring there would leave its clients stopped.
+  if (await raw.stat(MOVED_KEY)) foreign.push(MOVED_KEY);
   let headerMatches = false;
   if (present.has(HEADER_KEY)) {
     const bytes = await collect(await raw.read(HEADER_KEY), MAX_SMALL, HEADER_KEY);
@@ -130,7 +133,7 @@ export async function restoreRelay(
         continue;
       }
       if (o.key === HEADER_KEY) {
-        headerBytes = await verified(o, await collect(entry.body, MAX_SMALL, o.key));
+        headerBytes = verified(o, await collect(entry.body, MAX_SMALL, o.key));
         continue;
       }
       if (present.get(o.key) === o.size && await inPlace(raw, o)) {
@@ -166,11 +169,11 @@ async function inPlace(raw: Relay, o: ManifestObject): Promise<boolean> {
   return createHash("sha256").update(bytes).digest("hex") === o.sha256;
 }
 
-async function verified(o: ManifestObject, bytes: Uint8Array): Promise<Uint8Array> {
+function verified(o: ManifestObject, bytes: Uint8Array): Uint8Array {
   if (bytes.length !== o.size || createHash("sha256").update(bytes).digest("hex") !== o.sha256) {
     throw new EscaleError("integrity", `archive: ${o.key} changed since it was verified`);
   }
-  return await Promise.resolve(bytes);
+  return bytes;
 }
 
 /**
@@ -184,7 +187,7 @@ async function writeVerified(
   body: ReadableStream<Uint8Array>,
 ): Promise<void> {
   if (!o.key.startsWith(`${DATA_DIR}/`)) {
-    await raw.write(o.key, await verified(o, await collect(body, MAX_SMALL, o.key)));
+    await raw.write(o.key, verified(o, await collect(body, MAX_SMALL, o.key)));
     return;
   }
   const h = createHash("sha256");

@@ -1,4 +1,4 @@
-import { EscaleError } from "../errors/errors.ts";
+import { EscaleError, isKind } from "../errors/errors.ts";
 import { createCryptoParams } from "../crypto/key_params.ts";
 import { EncryptedRelay } from "../crypto/encrypted_relay.ts";
 import type { Repository } from "../engine/repository.ts";
@@ -137,7 +137,9 @@ export async function fixRelay(o: FixOptions): Promise<{ plan: FixPlan; entries:
     if (header) await relay.delete(HEADER_KEY); // an empty relay's fresh header, replaced
     await relay.write(HEADER_KEY, utf8.encode(JSON.stringify(newHeader, null, 2) + "\n"), {
       ifAbsent: true,
-    }).catch(() => {});
+    }).catch((e) => {
+      if (!isKind(e, "exists")) throw e; // lost a race: told below
+    });
     header = await RelayStore.readHeader(relay);
     if (header?.created !== newHeader.created) {
       throw new EscaleError(

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { readTree } from "../engine/sandbox.ts";
 import { conf, escale } from "./cli_helpers.ts";
+import { startWebDavServer } from "../servers/webdav_server.ts";
 
 const clients = ["A", "B", "C"];
 
@@ -173,5 +174,49 @@ Deno.test("cli fix: a change the rebuilding client never received comes back fro
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli fix through WebDAV (Apache): a lost relay is rebuilt, a stale temporary object removed", async () => {
+  const dav = await startWebDavServer({ password: "dav-Fix-7710" });
+  const dir = await setup();
+  try {
+    const cred = `${dir}/dav.credential`;
+    await Deno.writeTextFile(cred, `${dav.user}:${dav.password}\n`, { mode: 0o600 });
+    for (const c of ["A", "B"]) {
+      await conf(
+        `${dir}/${c}.conf`,
+        `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nhost address = ${dav.url}relay-fix\nsecret file = ${cred}\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/kept.txt`, "kept");
+    await Deno.writeTextFile(`${dir}/B/gone.txt`, "deleted by A just before the loss");
+    for (const c of ["A", "B", "A", "B"]) await round(dir, c);
+    await Deno.remove(`${dir}/A/gone.txt`);
+    await round(dir, "A");
+    // The relay is wiped through the server, and a killed upload left its temporary object.
+    const auth = { Authorization: `Basic ${btoa(`${dav.user}:${dav.password}`)}` };
+    const dav_ = async (method: string, path: string, body?: string) => {
+      const r = await fetch(`${dav.url}${path}`, { method, headers: auth, body });
+      await r.body?.cancel();
+      assert(r.status < 300, `${method} ${path}: ${r.status}`);
+    };
+    await dav_("DELETE", "relay-fix/");
+    await dav_("MKCOL", "relay-fix/");
+    await dav_("MKCOL", "relay-fix/data/");
+    await dav_("PUT", "relay-fix/data/.escale-part-killed", "half an upload");
+    const served = `${dav.dataDir}/relay-fix`;
+    const old = new Date(Date.now() - 2 * 3600 * 1000);
+    await Deno.utime(`${served}/data/.escale-part-killed`, old, old);
+    const fix = await escale(["fix", "-c", `${dir}/A.conf`]);
+    assertEquals(fix.code, 0, fix.stderr);
+    assert(fix.stdout.includes("1 temporary objects removed"), fix.stdout);
+    assert(!(await Deno.stat(`${served}/data/.escale-part-killed`).catch(() => null)));
+    assertEquals(await round(dir, "B"), []);
+    assertEquals(await readTree(`${dir}/B`), { "kept.txt": "kept" });
+    assert(!fix.stdout.includes(dav.password) && !fix.stderr.includes(dav.password));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await dav.stop();
   }
 });

@@ -54,7 +54,7 @@ function walk(dir: string, out: string[] = [], rel = ""): string[] {
   return out.sort();
 }
 
-async function lastJson(r: { stdout: string }) {
+function lastJson(r: { stdout: string }) {
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
 }
 
@@ -66,7 +66,7 @@ Deno.test("SIGKILL during migrate: the re-run resumes without copying again and 
     assert(!walk(`${dir}/new`).includes("escale.json"), "the header came before the data");
     const r = await escale(["migrate", "--json", "-c", `${dir}/A.conf`, `${dir}/new`]);
     assertEquals(r.code, 0, r.stderr);
-    const res = await lastJson(r);
+    const res = lastJson(r);
     assertEquals(res.kept, 2, JSON.stringify(res)); // the two objects that arrived before the kill
     const moved = walk(`${dir}/new`).filter((k) => !k.startsWith("leases/"));
     assertEquals(moved, source.filter((k) => !k.startsWith("leases/")));
@@ -96,7 +96,7 @@ Deno.test("SIGKILL during backup leaves no archive; during restore, the re-run r
     assert(!walk(`${dir}/restored`).includes("escale.json"), "the header came before the data");
     const r = await escale(["restore", "--json", "-c", `${dir}/C.conf`, archive]);
     assertEquals(r.code, 0, r.stderr);
-    assertEquals((await lastJson(r)).kept, 2);
+    assertEquals((lastJson(r)).kept, 2);
     assertEquals(walk(`${dir}/restored`).filter((k) => !k.startsWith("leases/")), source);
     assertEquals((await escale(["check", "--read-data", "-c", `${dir}/C.conf`])).code, 0);
   } finally {

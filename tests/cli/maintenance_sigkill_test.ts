@@ -79,6 +79,35 @@ Deno.test("SIGKILL during migrate: the re-run resumes without copying again and 
   }
 });
 
+for (
+  const [when, fault, movedFirst] of [
+    ["while writing a commit", "write:stall:1:^commits/", false],
+    ["while writing the header, last", "write:stall:1:^escale.json$", false],
+    ["after the moved record, before the configuration", "list:stall:2:^commits$", true],
+  ] as const
+) {
+  Deno.test(`SIGKILL during migrate ${when}: the re-run completes the move`, async () => {
+    const dir = await setup();
+    try {
+      const source = walk(`${dir}/relay`);
+      await killDuring(["migrate", "-c", `${dir}/A.conf`, `${dir}/new`], fault);
+      assertEquals(walk(`${dir}/relay`).includes("moved.json"), movedFirst);
+      assert(!(await Deno.readTextFile(`${dir}/A.conf`)).includes(`${dir}/new`));
+      const r = await escale(["migrate", "--json", "-c", `${dir}/A.conf`, `${dir}/new`]);
+      assertEquals(r.code, 0, r.stderr);
+      const res = lastJson(r);
+      assert(res.kept > 0, JSON.stringify(res));
+      assertEquals(walk(`${dir}/new`).filter((k) => !k.startsWith("leases/")), source);
+      assert((await Deno.readTextFile(`${dir}/A.conf`)).includes(`${dir}/new`));
+      assertEquals((await escale(["check", "--read-data", "-c", `${dir}/A.conf`])).code, 0);
+      assertEquals((await escale(["run", "--once", "-c", `${dir}/B.conf`])).code, 10);
+      assertEquals((await escale(["run", "--once", "-c", `${dir}/A.conf`])).code, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("SIGKILL during backup leaves no archive; during restore, the re-run resumes", async () => {
   const dir = await setup();
   try {

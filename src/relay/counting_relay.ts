@@ -1,12 +1,13 @@
-import type {
-  Body,
-  ReadOptions,
-  Relay,
-  RelayCapabilities,
-  RelayEntry,
-  WriteOptions,
+import {
+  type Body,
+  openBody,
+  type ReadOptions,
+  type Relay,
+  type RelayCapabilities,
+  type RelayEntry,
+  type WriteOptions,
 } from "./relay.ts";
-import { tap, toStream } from "../util/streams.ts";
+import { tap } from "../util/streams.ts";
 
 export interface RelayCounters {
   lists: number;
@@ -78,7 +79,7 @@ export class CountingRelay implements Relay {
     }
     return this.inner.write(
       key,
-      tap(toStream(body), (c) => (this.counters.bytesWritten += c.length)),
+      () => tap(body(), (c) => (this.counters.bytesWritten += c.length)),
       opts,
     );
   }

@@ -1,11 +1,10 @@
-import {
-  type Body,
-  openBody,
-  type ReadOptions,
-  type Relay,
-  type RelayCapabilities,
-  type RelayEntry,
-  type WriteOptions,
+import type {
+  Body,
+  ReadOptions,
+  Relay,
+  RelayCapabilities,
+  RelayEntry,
+  WriteOptions,
 } from "./relay.ts";
 import { tap } from "../util/streams.ts";
 

@@ -156,25 +156,29 @@ async function copyObject(
       return;
     }
   }
-  let body: ReadableStream<Uint8Array>;
-  try {
-    body = await source.read(key);
-  } catch (e) {
-    if (isKind(e, "not-found")) return;
-    throw e;
-  }
-  const h = createHash("sha256");
-  const counted = body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
-        size += chunk.length;
-        h.update(chunk);
-        ctl.enqueue(chunk);
+  if (!(await source.stat(key))) return; // released meanwhile
+  // Replayable, as writes must be: each opening reads the source again from the start.
+  let h = createHash("sha256");
+  const body = () => {
+    h = createHash("sha256");
+    size = 0;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+    return new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        reader ??= (await source.read(key)).getReader();
+        const { value, done } = await reader.read();
+        if (done) return ctl.close();
+        size += value.length;
+        h.update(value);
+        ctl.enqueue(value);
       },
-    }),
-  );
+      async cancel(reason) {
+        await reader?.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+  };
   try {
-    await dest.write(key, counted);
+    await dest.write(key, body);
   } catch (e) {
     if (isKind(e, "not-found")) {
       await dest.delete(key).catch(() => {});

@@ -176,32 +176,48 @@ function verified(o: ManifestObject, bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
+/** Data objects up to this size are checked in memory before they are written (replayable). */
+const MAX_BUFFERED = 64 * 1024 * 1024;
+
 /**
- * Copies one object, hashing it on the way; should the archive have changed since it was
- * verified, the object is removed again (a data object is invisible until its commit is there,
- * and commits and records are small enough to check before they are written).
+ * Copies one object. Commits, records and data objects up to MAX_BUFFERED (a chunk, 8 MiB by
+ * default) are read whole and checked before they are written, so a write can be retried. A
+ * larger data object streams from the archive, hashed on the way, and is removed again should
+ * the archive have changed since it was verified (a data object is invisible until its commit is
+ * there); its stream cannot be opened twice, so a failed write of it stops the restore, and the
+ * next run resumes.
  */
 async function writeVerified(
   raw: Relay,
   o: ManifestObject,
   body: ReadableStream<Uint8Array>,
 ): Promise<void> {
-  if (!o.key.startsWith(`${DATA_DIR}/`)) {
-    await raw.write(o.key, verified(o, await collect(body, MAX_SMALL, o.key)));
+  if (!o.key.startsWith(`${DATA_DIR}/`) || o.size <= MAX_BUFFERED) {
+    await raw.write(o.key, verified(o, await collect(body, Math.max(MAX_SMALL, o.size), o.key)));
     return;
   }
   const h = createHash("sha256");
   let size = 0;
-  const counted = body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(c, ctl) {
-        size += c.length;
-        h.update(c);
-        ctl.enqueue(c);
-      },
-    }),
-  );
-  await raw.write(o.key, counted, { size: o.size });
+  let opened = false;
+  const once = () => {
+    if (opened) {
+      throw new EscaleError(
+        "permanent",
+        `${o.key}: the write failed after it had read its data from the archive; run restore again (it resumes)`,
+      );
+    }
+    opened = true;
+    return body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(c, ctl) {
+          size += c.length;
+          h.update(c);
+          ctl.enqueue(c);
+        },
+      }),
+    );
+  };
+  await raw.write(o.key, once, { size: o.size });
   if (size !== o.size || h.digest("hex") !== o.sha256) {
     await raw.delete(o.key);
     throw new EscaleError("integrity", `archive: ${o.key} changed since it was verified`);

@@ -87,6 +87,11 @@ export interface Relay {
   close(): Promise<void>;
 }
 
+/** A backend as built, before `open()` has checked that it can be reached (and logged in). */
+export interface UnopenedRelay extends Relay {
+  open(): Promise<unknown>;
+}
+
 /** Prefix of the temporary objects backends write before an atomic rename; never listed. */
 export const TEMP_PREFIX = ".escale-part-";
 

@@ -29,21 +29,30 @@ export async function testRelayCommand(
       const scratch = `escale-test-relay-${crypto.randomUUID().slice(0, 8)}`;
       const results = await runConformance(relay, scratch);
       for (const r of results) {
-        print(
-          `  ${r.ok ? "ok  " : "FAIL"} ${r.name} (${Math.round(r.ms)} ms)${
-            r.ok ? "" : `: ${r.detail}`
-          }`,
-        );
+        if (r.skipped) print(`  skip ${r.name}: ${r.skipped}`);
+        else {
+          print(
+            `  ${r.ok ? "ok  " : "FAIL"} ${r.name} (${Math.round(r.ms)} ms)${
+              r.ok ? "" : `: ${r.detail}`
+            }`,
+          );
+        }
       }
       const failed = results.filter((r) => !r.ok).length;
+      const skipped = results.filter((r) => r.skipped).length;
       const caps = relay.capabilities;
       print(
-        `  capabilities: atomic create-if-absent ${caps.createIfAbsent ? "yes" : "no"}, rename ${
-          caps.rename ? "yes" : "no"
-        }, range reads ${caps.rangeRead ? "yes" : "no"}, ${caps.parallel} parallel requests`,
+        `  capabilities: atomic create-if-absent ${
+          caps.createIfAbsent ? "yes" : "no"
+        }, range reads ${
+          caps.rangeRead ? "yes" : "no"
+        }, ${caps.parallel} parallel requests, keys up to ${caps.maxKeyLength} characters`,
       );
       if (retried) print(`  ${retried} transient failures were retried`);
-      print(`  ${results.length - failed} passed, ${failed} failed`);
+      print(
+        `  ${results.length - failed - skipped} passed, ${failed} failed` +
+          (skipped ? `, ${skipped} skipped` : ""),
+      );
       if (failed) allOk = false;
     } finally {
       await relay.close().catch(() => {});

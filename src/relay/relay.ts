@@ -26,8 +26,6 @@ export interface RelayEntry {
 export interface RelayCapabilities {
   /** `write(…, {ifAbsent: true})` is an atomic test-and-set on this backend */
   createIfAbsent: boolean;
-  /** `rename` exists and is atomic */
-  rename: boolean;
   /** `read` honours `offset`/`length` without transferring the skipped bytes */
   rangeRead: boolean;
   /** longest key the backend accepts */
@@ -83,7 +81,6 @@ export interface Relay {
   read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
   write(key: string, body: Body, opts?: WriteOptions): Promise<void>;
   delete(key: string): Promise<void>;
-  rename?(from: string, to: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -58,8 +58,9 @@ const PART_BACKOFF: RetryOptions = { baseDelayMs: 200, maxDelayMs: 5_000 };
  * parts: an object that fits in one part is a single PUT, a larger one a multipart upload whose
  * parts are retried one by one and which is aborted on failure. Either way an object becomes
  * visible only once complete. Create-if-absent is `If-None-Match: *` (on the completion for
- * multipart), which AWS and moto honour atomically; servers that ignore it (s3rver, older MinIO)
- * would make it a plain overwrite. S3 has no atomic rename, so this relay offers none.
+ * multipart), which AWS honours atomically (moto only one request at a time: `escale ctl
+ * test-relay` shows it); servers that ignore it (s3rver, older MinIO) would make it a plain
+ * overwrite.
  *
  * Memory bound per write: partSize × (INFLIGHT + 1), 24 MiB with the defaults (a larger part
  * size is chosen when a known size would need more than 10,000 parts).
@@ -101,7 +102,6 @@ export class S3Relay implements Relay {
     });
     this.capabilities = {
       createIfAbsent: true,
-      rename: false,
       rangeRead: true,
       maxKeyLength: 1024 - (this.#root ? this.#root.length + 1 : 0),
       parallel: Math.max(1, opts.parallel ?? 8),

@@ -1,6 +1,10 @@
 import { backendOf } from "../config/backends/registry.ts";
 import type { RelaySettings } from "../config/settings.ts";
+import { isTransient, oneLine, RelayError } from "../errors/errors.ts";
+import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
+import { InterruptibleRelay } from "../relay/interruptible_relay.ts";
 import type { Relay, UnopenedRelay } from "../relay/relay.ts";
+import { type RetryOptions, RetryRelay, withRetries } from "../relay/retry_relay.ts";
 
 export type { UnopenedRelay };
 
@@ -19,4 +23,78 @@ export async function openRelay(s: RelaySettings): Promise<Relay> {
 /** The backend for these settings, not opened yet: callers that retry `open()` reuse it. */
 export function relayBackend(s: RelaySettings): Promise<UnopenedRelay> {
   return backendOf(s.protocol).open(s);
+}
+
+export interface StackOptions {
+  /** aborting it interrupts every relay operation, opening included (SIGINT/SIGTERM) */
+  signal?: AbortSignal;
+  /** told before each retry (for logs) */
+  onRetry?: RetryOptions["onRetry"];
+}
+
+/**
+ * The relay every command that works on a repository's relay uses, its wrappers assembled here
+ * and nowhere else, from the bottom up: the backend, opened with the section's retries; the
+ * faults of ESCALE_FAULTS (crash tests of the command line); one RetryRelay honouring `max
+ * retries` for every operation; and, with a signal, an InterruptibleRelay so that SIGINT cuts a
+ * transfer or a retry's sleep short. Encryption goes on top once the relay header says so
+ * (protocol/open_store.ts).
+ */
+export async function openRelayStack(s: RelaySettings, opts: StackOptions = {}): Promise<Relay> {
+  const retry: RetryOptions = { retries: s.maxRetries, onRetry: opts.onRetry };
+  let backend: Relay = await interruptible(
+    relayBackend(s).then((b) => openWithRetries(b, retry)),
+    opts.signal,
+  );
+  const faults = Deno.env.get("ESCALE_FAULTS");
+  if (faults) backend = new FaultRelay(backend, parseFaults(faults));
+  const retrying = new RetryRelay(backend, retry);
+  return opts.signal ? new InterruptibleRelay(retrying, opts.signal) : retrying;
+}
+
+/**
+ * Opening a backend (login, folder check) talks to the server before any RetryRelay exists, so it
+ * gets the same retries here; the backend is reused, never rebuilt, so an attempt leaves nothing
+ * behind (an rclone daemon, an FTP pool).
+ */
+async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Promise<Relay> {
+  let attempts = 0;
+  try {
+    await withRetries("opening the relay", (attempt) => {
+      attempts = attempt;
+      return backend.open();
+    }, retry);
+    return backend;
+  } catch (e) {
+    await backend.close().catch(() => {});
+    if (!isTransient(e)) throw e;
+    // As RetryRelay words an error that outlived its retries.
+    const msg = oneLine((e as Error).message);
+    const named = msg.includes(backend.name) ? msg : `${backend.name}: ${msg}`;
+    throw new RelayError(
+      "unreachable",
+      `${named} (still failing after ${attempts === 1 ? "1 attempt" : `${attempts} attempts`})`,
+      undefined,
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
+ * The relay being opened, or an "interrupted" failure as soon as `signal` aborts; a relay whose
+ * opening completes after that is closed (an rclone relay holds a running rclone).
+ */
+function interruptible(opening: Promise<Relay>, signal?: AbortSignal): Promise<Relay> {
+  if (!signal) return opening;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(new RelayError("interrupted", "interrupted while opening the relay"));
+      opening.then((r) => r.close()).catch(() => {});
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    opening.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

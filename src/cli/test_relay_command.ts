@@ -2,8 +2,7 @@ import { loadConfig } from "../config/load_config.ts";
 import { findConfigFile } from "../config/find_config.ts";
 import { EscaleError } from "../errors/errors.ts";
 import { runConformance } from "../relay/conformance.ts";
-import { RetryRelay } from "../relay/retry_relay.ts";
-import { openRelay } from "./open_relay.ts";
+import { openRelayStack } from "./open_relay.ts";
 
 /**
  * `escale ctl test-relay`: runs the backend conformance suite against the configured relay, in a
@@ -20,10 +19,7 @@ export async function testRelayCommand(
     // Through the same retries as a sync round: a transient failure that a round would ride out
     // is reported as retried, not as a failed check.
     let retried = 0;
-    const relay = new RetryRelay(await openRelay(s.relay), {
-      retries: s.relay.maxRetries,
-      onRetry: () => retried++,
-    });
+    const relay = await openRelayStack(s.relay, { onRetry: () => retried++ });
     try {
       print(`${s.name}: testing ${relay.name}`);
       const scratch = `escale-test-relay-${crypto.randomUUID().slice(0, 8)}`;

@@ -97,7 +97,6 @@ export class WebDavRelay implements Relay {
     });
     this.capabilities = {
       createIfAbsent: true,
-      rename: true,
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: Math.max(1, opts.parallel ?? 4),
@@ -236,22 +235,6 @@ export class WebDavRelay implements Relay {
       .then((r) => this.#http.discard(r), () => {});
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return;
     throw await this.#fail(res, what, key);
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    const what = `renaming ${from} to ${to}`;
-    await this.#ensureDir(parentOf(to), what);
-    const res = await this.#send("MOVE", this.#url(from), {
-      headers: { destination: this.#url(to), overwrite: "T" },
-      what,
-      key: from,
-    });
-    await this.#http.discard(res);
-    if (res.status === 201 || res.status === 204) return;
-    if (res.status === 404) throw this.#notFound(from);
-    throw await this.#fail(res, what, from);
   }
 
   close(): Promise<void> {

@@ -56,7 +56,7 @@ export class Repository {
     log: Logger,
   ): Repository {
     const state = StateDb.open(statePath);
-    const known = state.getMeta("relayId");
+    const known = state.relayId();
     if (known !== undefined && known !== relayId) {
       log.log(
         "warn",
@@ -64,11 +64,11 @@ export class Repository {
       );
       state.resetRelayState();
     }
-    state.setMeta("relayId", relayId);
-    let me = state.getMeta("cid");
+    state.setRelayId(relayId);
+    let me = state.clientId();
     if (!me) {
       me = newClientId();
-      state.setMeta("cid", me);
+      state.setClientId(me);
     }
     return new Repository(opts, store, state, log, me);
   }
@@ -104,7 +104,7 @@ export class Repository {
   }
 
   async #round(ctx: RoundContext, rules: ModeRules): Promise<RoundStats> {
-    if (this.state.getMeta("registered") && !ctx.clients.has(this.me)) {
+    if (this.state.registered() && !ctx.clients.has(this.me)) {
       // Evicted by an operator (or the relay lost the record): join again from scratch, so the
       // pushers send what was released meanwhile.
       this.log.log("warn", `this client was evicted from ${this.store.name}; joining again`);
@@ -204,8 +204,8 @@ export class Repository {
       joined: onRelay?.joined ?? new Date().toISOString(),
       seen: new Date().toISOString(),
       acks: this.state.allAcks(),
-      first: JSON.parse(this.state.getMeta("first") ?? "{}"),
-      seq: Number(this.state.getMeta("seq") ?? "0"),
+      first: this.state.firstSeen(),
+      seq: this.state.seq(),
     };
     if (wants) rec.wants = wants;
     const same = onRelay && onRelay.name === rec.name && onRelay.pulls === rec.pulls &&
@@ -224,7 +224,7 @@ export class Repository {
       }
     }
     await this.store.writeClient(rec);
-    this.state.setMeta("registered", "1");
+    this.state.setRegistered();
     ctx.stats.relayWrites++;
   }
 }

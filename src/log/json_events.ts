@@ -1,4 +1,4 @@
-import type { ProgressEvent, RoundStats } from "../engine/context.ts";
+import type { ProgressEvent, RoundStats } from "./round_events.ts";
 import { oneLine } from "../errors/errors.ts";
 import { writeAllSync } from "./log_format.ts";
 import type { ProgressSink, RoundTotals } from "./progress_sink.ts";

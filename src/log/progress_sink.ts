@@ -1,4 +1,4 @@
-import type { ProgressEvent, RoundStats } from "../engine/context.ts";
+import type { ProgressEvent, RoundStats } from "./round_events.ts";
 
 /** What is known before a round starts transferring; both fields are optional hints. */
 export interface RoundTotals {

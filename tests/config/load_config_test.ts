@@ -1,5 +1,5 @@
 import { loadConfig } from "../../src/config/load_config.ts";
-import { assert, assertConfigError, assertEquals } from "./assert.ts";
+import { assert, assertConfigError, assertEquals } from "../assert.ts";
 import { lines, type Scratch, withScratch } from "./helpers.ts";
 
 Deno.test("Escale's minimal two-peer example loads with Escale's meaning", async () => {

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../assert.ts";
 import { JsonEventWriter } from "../../src/log/json_events.ts";
-import { emptyStats } from "../../src/engine/context.ts";
+import { emptyStats } from "../../src/log/round_events.ts";
 import { Sandbox } from "../engine/sandbox.ts";
 
 /** An in-memory writer that, like a pipe, may accept only part of what it is given. */

@@ -8,6 +8,7 @@ import { isDownloadOnly, isUploadOnly } from "./modes.ts";
 import { lookupOption, optionNames, type OptionSpec } from "./options.ts";
 import { type RelayInput, resolveRelay, type Setting } from "./resolve_relay.ts";
 import { resolvePassphrase } from "./secrets.ts";
+import type { SettingOverride } from "./setting_flags.ts";
 import type {
   ConflictStrategy,
   FilterSettings,
@@ -17,7 +18,7 @@ import type {
   SectionSettings,
 } from "./settings.ts";
 import { suggest } from "./suggest.ts";
-import type { ParseContext } from "./value_types.ts";
+import { expandPath, type ParseContext } from "./value_types.ts";
 import { ValueProblem } from "./value_problem.ts";
 
 /**
@@ -34,7 +35,26 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
   /** host name for the default client name (tests pass their own) */
   hostname?: string;
+  /**
+   * Settings given as flags or environment variables (setting_flags.ts): they replace what the
+   * file says for the same option, in every selected section, and are parsed and checked as
+   * lines of the file are.
+   */
+  overrides?: SettingOverride[];
+  /** without a file: the name of the one repository the overrides define (default "escale") */
+  sectionName?: string;
+  /** folder that relative paths of overrides start from; default the current folder */
+  cwd?: string;
 }
+
+/**
+ * Overrides are entries of the document whose line numbers start here, far above any line a
+ * 1 MiB file can have; messages about them name their flag or variable instead of `file:line`.
+ */
+const OVERRIDE_LINE = 1_000_000_000;
+
+/** What the configuration is called in messages when there is no file. */
+const NO_FILE = "command line";
 
 /** A configuration file is small; a bound keeps a wrong `-c` from reading a huge file. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -75,28 +95,69 @@ class Loader {
   readonly configDir: string;
   readonly home: string;
 
+  readonly overrides: (SettingOverride & { spec: OptionSpec; entry: IniEntry })[];
+
   constructor(
     readonly doc: IniDocument,
     readonly file: string,
     readonly fileMode: number | null,
     readonly envOf: (name: string) => string | undefined,
     readonly hostname: string,
+    overrides: SettingOverride[],
+    readonly cwd: string,
+    readonly fileless: boolean,
   ) {
-    this.configDir = dirname(file);
+    this.configDir = fileless ? cwd : dirname(file);
     // Without HOME, `~` stays literal rather than pointing somewhere unexpected.
     this.home = envOf("HOME") || "~";
+    this.overrides = overrides.map((o, i) => {
+      const spec = lookupOption(o.key);
+      if (!spec) throw new Error(`override of unknown option '${o.key}'`);
+      // `key` is what messages call the setting: the flag or variable it came from.
+      const entry = { key: o.source, rawKey: o.source, value: o.value, line: OVERRIDE_LINE + i };
+      return { ...o, spec, entry };
+    });
+  }
+
+  /** The flag or variable behind a line, when the line is an override's. */
+  sourceAt(line: number | undefined): string | undefined {
+    return line !== undefined && line >= OVERRIDE_LINE
+      ? this.overrides[line - OVERRIDE_LINE]?.source
+      : undefined;
   }
 
   warn(line: number | undefined, message: string): void {
-    this.warnings.add(line ? `${this.file}:${line}: ${message}` : `${this.file}: ${message}`);
+    const source = this.sourceAt(line);
+    this.warnings.add(
+      source
+        ? `${source}: ${message}`
+        : line
+        ? `${this.file}:${line}: ${message}`
+        : this.fileless
+        ? message
+        : `${this.file}: ${message}`,
+    );
   }
 
   ctxAt(line: number): ParseContext {
-    return { configDir: this.configDir, home: this.home, warn: (m) => this.warn(line, m) };
+    // A relative path given on the command line is relative to where the command runs.
+    const configDir = this.sourceAt(line) ? this.cwd : this.configDir;
+    return { configDir, home: this.home, warn: (m) => this.warn(line, m) };
   }
 
   fail(message: string, line?: number): never {
+    const source = this.sourceAt(line);
+    if (source) {
+      throw new ConfigError(message.startsWith(`'${source}'`) ? message : `${source}: ${message}`);
+    }
+    if (this.fileless) throw new ConfigError(message);
     throw new ConfigError(message, { file: this.file, line });
+  }
+
+  /** Re-places an error raised with this file's location (resolve_relay) at its override. */
+  relocate(e: unknown): never {
+    if (e instanceof ConfigError && e.where?.file === this.file) this.fail(e.detail, e.where.line);
+    throw e;
   }
 
   /**
@@ -131,7 +192,8 @@ class Loader {
   parse(spec: OptionSpec, entry: IniEntry, lookup: (key: string) => string | undefined): Parsed {
     let raw: string;
     try {
-      raw = interpolate(entry.value, lookup);
+      // A flag or variable is taken as given: `%` in a password from the environment is a `%`.
+      raw = entry.line >= OVERRIDE_LINE ? entry.value : interpolate(entry.value, lookup);
     } catch (e) {
       if (!(e instanceof InterpolationProblem)) throw e;
       // A secret's text, even a reference name inside it, must not reach a message.
@@ -155,7 +217,11 @@ class Loader {
   globalSettings(): GlobalSettings {
     const lookup = (k: string) => this.doc.global.get(k)?.value;
     const values = new Map<string, Parsed>();
-    for (const [key, { spec, entry }] of this.known(this.doc.global)) {
+    const chosen = this.known(this.doc.global);
+    for (const o of this.overrides) {
+      if (o.spec.scope === "global") chosen.set(o.spec.key, o);
+    }
+    for (const [key, { spec, entry }] of chosen) {
       // Section options here are inherited, and parsed per section: their `%(…)s` may refer to
       // keys that only the section sets.
       if (spec.scope === "global" || key === "cache dir") {
@@ -194,6 +260,13 @@ class Loader {
       }
       chosen.set(key, v);
     }
+    // A flag beats the file; it replaces the option whatever spelling the file used.
+    for (const o of this.overrides) {
+      if (o.spec.scope === "section") chosen.set(o.spec.key, o);
+    }
+    for (const o of this.overrides) {
+      if (o.isFile && chosen.get(o.spec.key)?.entry === o.entry) this.checkSecretFile(o);
+    }
     const values = new Map<string, Parsed>();
     for (const [key, { spec, entry }] of chosen) values.set(key, this.parse(spec, entry, lookup));
     return this.build(section, values);
@@ -212,13 +285,28 @@ class Loader {
     this.warnCleartextSecrets(values);
 
     const local = get<string>("local path");
-    if (!local) this.fail(`[${section.name}] has no 'local path'`, section.line);
+    if (!local) {
+      this.fail(
+        this.fileless
+          ? "no folder to synchronise: give --local DIR (or ESCALE_LOCAL)"
+          : `[${section.name}] has no 'local path'`,
+        section.line,
+      );
+    }
     this.checkFolder(local.value, "local path", local.line);
 
     const cache = get<string>("cache dir");
     if (cache) this.checkCacheDir(cache);
 
-    const relay = resolveRelay(relayInput);
+    if (this.fileless && !get("host address") && !get("host directory")) {
+      this.fail("no relay: give --relay URL (or ESCALE_RELAY)");
+    }
+    let relay;
+    try {
+      relay = resolveRelay(relayInput);
+    } catch (e) {
+      this.relocate(e);
+    }
     const mode = this.mode(values);
     const { encryption, passphrase } = this.encryption(values);
     const filters = this.filters(values);
@@ -253,7 +341,9 @@ class Loader {
       lockTimeoutSec: val<number>("lock timeout") ?? 259200,
       maxPageSize: val<number>("maxpagesize") ?? 200 * 1024 * 1024,
       chunkSize: val<number>("chunk size") ?? 8 * 1024 * 1024,
-      refreshSec: val<number>("refresh") ?? 30,
+      // `refresh = no` parses to null: Escale's "one pass and exit".
+      refreshSec: val<number | null>("refresh") ?? 30,
+      oneRound: values.has("refresh") && val<number | null>("refresh") === null,
       modificationTime: val<boolean>("modification time") ?? true,
       checksumCache: val<boolean>("checksum cache") ?? true,
       conflict: val<ConflictStrategy>("conflict") ?? "keep-both",
@@ -279,6 +369,19 @@ class Loader {
       if (v !== undefined) Object.assign(out, { [k]: v });
     }
     return out;
+  }
+
+  /** `--passphrase-file` and the like must name a readable file, never be the secret itself. */
+  checkSecretFile(o: SettingOverride & { entry: IniEntry }): void {
+    const path = expandPath(o.value, this.ctxAt(o.entry.line));
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = Deno.statSync(path);
+    } catch {
+      info = undefined;
+    }
+    if (!info?.isFile) this.fail(`${path} is not an existing file`, o.entry.line);
+    o.entry.value = path;
   }
 
   checkFolder(path: string, key: string, line: number): void {
@@ -381,7 +484,7 @@ class Loader {
   warnCleartextSecrets(values: Map<string, Parsed>): void {
     if (this.fileMode === null || (this.fileMode & 0o077) === 0) return;
     for (const p of values.values()) {
-      if (!p.spec.secret || p.raw === "") continue;
+      if (!p.spec.secret || p.raw === "" || p.line >= OVERRIDE_LINE) continue;
       const asFile = resolve(this.configDir, p.raw.replace(/^~(?=\/|$)/, this.home));
       let isFile = false;
       try {
@@ -408,15 +511,39 @@ function hostnameOr(fallback: string): string {
   }
 }
 
+/**
+ * Loads `path`, or with `null` a configuration made only of `opts.overrides` (one repository,
+ * named `opts.sectionName`): the same checks, the same defaults, the same settings either way.
+ */
 export async function loadConfig(
-  path: string,
+  path: string | null,
   opts: LoadConfigOptions = {},
 ): Promise<LoadedConfig> {
-  const file = resolve(path);
-  const { text, mode } = await readConfigText(file);
-  const doc = parseIni(text, file);
+  const cwd = opts.cwd ?? Deno.cwd();
+  let file: string;
+  let doc: IniDocument;
+  let mode: number | null = null;
+  if (path === null) {
+    file = NO_FILE;
+    const name = opts.sectionName ?? "escale";
+    doc = { file, global: new Map(), sections: [{ name, line: 0, entries: new Map() }] };
+  } else {
+    file = resolve(path);
+    const read = await readConfigText(file);
+    mode = read.mode;
+    doc = parseIni(read.text, file);
+  }
   const envOf = (name: string) => (opts.env ? opts.env[name] : Deno.env.get(name));
-  const loader = new Loader(doc, file, mode, envOf, opts.hostname ?? hostnameOr("localhost"));
+  const loader = new Loader(
+    doc,
+    file,
+    mode,
+    envOf,
+    opts.hostname ?? hostnameOr("localhost"),
+    opts.overrides ?? [],
+    cwd,
+    path === null,
+  );
   const global = loader.globalSettings();
 
   let selected = doc.sections;
@@ -436,6 +563,16 @@ export async function loadConfig(
   if (doc.sections.length === 0) {
     loader.warn(undefined, "no [section] defines a repository; nothing to synchronise");
   }
+  const perSection = loader.overrides.filter((o) => o.spec.scope === "section");
+  if (perSection.length > 0 && selected.length > 1) {
+    throw new ConfigError(
+      `${perSection[0].source} would apply to ${selected.length} repositories (` +
+        `${selected.map((s) => s.name).join(", ")}); choose one with -r`,
+      { file },
+    );
+  }
   const sections = selected.map((s) => loader.section(s));
-  return { file, global, sections, warnings: [...loader.warnings] };
+  const out: LoadedConfig = { file, global, sections, warnings: [...loader.warnings] };
+  if (path === null) out.fileless = true;
+  return out;
 }

@@ -10,10 +10,9 @@ import { InterruptibleRelay } from "../relay/interruptible_relay.ts";
 import { type RetryOptions, RetryRelay, withRetries } from "../relay/retry_relay.ts";
 import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import type { Relay } from "../relay/relay.ts";
-import { ensureStateDir, lockPath } from "./state_location.ts";
+import { ensureStateDir, lockPath, logFileOf } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
 import { relayBackend, type UnopenedRelay } from "./open_relay.ts";
-import { defaultLogFile } from "../log/log_location.ts";
 
 export interface RunFlags {
   force?: boolean;
@@ -138,7 +137,7 @@ async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Pro
  * the key file (a secret).
  */
 function ownFilesOf(cfg: LoadedConfig, s: SectionSettings): string[] {
-  const log = cfg.global.logFile ?? defaultLogFile(cfg.file);
+  const log = logFileOf(cfg);
   const backups = Array.from({ length: cfg.global.logRotate }, (_, i) => `${log}.${i + 1}`);
   const errorLog = `${log.slice(0, log.lastIndexOf("/") + 1)}error.log`;
   return [log, ...backups, errorLog, ...(s.passphrase?.file ? [s.passphrase.file] : [])];

@@ -23,6 +23,7 @@ import {
   stopCommand,
 } from "./service_command.ts";
 import { generateKeyFile } from "../crypto/secret_source.ts";
+import { stopChildren } from "../util/child_processes.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 export const VERSION = denoJson.version;
@@ -347,5 +348,9 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`escale: ${describeError(e)}`);
     if (Deno.env.get("ESCALE_DEBUG")) console.error(e);
     return exitCodeOf(e);
+  } finally {
+    // main.ts ends the process with Deno.exit, which would leave a child (rclone, a hook)
+    // running: whatever a command did not stop itself is stopped here, on every path.
+    await stopChildren();
   }
 }

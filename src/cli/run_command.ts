@@ -223,11 +223,20 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
       } catch { /* already gone */ }
     }
   };
+  const writeSummary = (code: number) => {
+    if (!tally || !opts.summary) return;
+    try {
+      tally.write(opts.summary, code);
+    } catch (e) {
+      log.log("error", describeError(e));
+    }
+  };
   const endNow = async () => {
     if (ending) return;
     ending = true;
     await stopChildren(1000);
     removePidFile();
+    writeSummary(ExitCode.interrupted);
     out.close();
     Deno.exit(ExitCode.interrupted);
   };
@@ -273,13 +282,7 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
     } else code = failed.every((c) => c === failed[0]) ? failed[0] : ExitCode.failure;
     return code;
   } finally {
-    if (tally && opts.summary) {
-      try {
-        tally.write(opts.summary, code);
-      } catch (e) {
-        log.log("error", describeError(e));
-      }
-    }
+    writeSummary(code);
     // Every relay is closed by now; anything still running (a hook cut short) goes too.
     await stopChildren();
     clearTimeout(grace);

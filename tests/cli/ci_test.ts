@@ -296,3 +296,31 @@ Deno.test("ci: `refresh = no` runs one round and exits; a flag beats the file", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ci: a waiting run stopped by SIGTERM exits 130 and still writes its summary", async () => {
+  const dir = await scratch();
+  try {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.writeTextFile(`${dir}/out/a.txt`, "a");
+    const p = new EscaleProcess([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      `${dir}/relay`,
+      "--mode",
+      "upload",
+      "--wait-delivered",
+      "--summary",
+      `${dir}/s.json`,
+    ], { HOME: `${dir}/home`, ESCALE_REFRESH: "1" });
+    await p.waitForStderr(/waiting: no puller has registered/);
+    p.kill("SIGTERM");
+    const r = await p.ended(HANG_MS);
+    assertEquals(r.code, 130, r.stderr);
+    const s = await readSummary(`${dir}/s.json`);
+    assertEquals([s.exitCode, s.repositories[0].sent.files], [130, 1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -9,13 +9,14 @@ import {
 } from "../config/config_writer.ts";
 import { defaultConfigPath, findConfigFile } from "../config/find_config.ts";
 import { type IniDocument, parseIni } from "../config/ini_parser.ts";
-import { interpolate } from "../config/interpolate.ts";
-import { loadConfig } from "../config/load_config.ts";
+import { hostnameOr } from "../util/hostname.ts";
+import { loadConfig, readConfigIfAny, readSection } from "../config/load_config.ts";
 import { isDownloadOnly, MODE_HELP, MODES, parseMode } from "../config/modes.ts";
-import { lookupOption, RCLONE_ALIASES } from "../config/options.ts";
-import { resolveRelay, type Setting } from "../config/resolve_relay.ts";
+import { lookupOption } from "../config/options.ts";
+import type { Backend } from "../config/backends/backend.ts";
+import { backendFor, backendOf, BACKENDS } from "../config/backends/registry.ts";
 import { resolvePassphrase } from "../config/secrets.ts";
-import type { Mode, RelaySettings } from "../config/settings.ts";
+import type { Mode, RelayProtocol, RelaySettings } from "../config/settings.ts";
 import type { ParseContext } from "../config/value_types.ts";
 import { ValueProblem } from "../config/value_problem.ts";
 import { type CryptoParams, openCryptoParams } from "../crypto/key_params.ts";
@@ -81,24 +82,13 @@ export interface InitResult {
   credentialFile?: string;
 }
 
-export type Service = "file" | "ftp" | "ftps" | "webdav" | "s3" | "rclone";
+export type Service = RelayProtocol;
 
-const SERVICES: Choice<Service>[] = [
-  { value: "file", label: "Local or mounted folder", hint: "USB disk, NAS share, synced folder" },
-  { value: "ftp", label: "FTP server" },
-  { value: "ftps", label: "FTPS server", hint: "FTP over TLS" },
-  { value: "webdav", label: "WebDAV server", hint: "Nextcloud, Apache, NAS" },
-  { value: "s3", label: "S3 bucket", hint: "AWS or any S3-compatible service" },
-  { value: "rclone", label: "rclone remote", hint: "any backend rclone knows" },
-];
-
-const ADDRESS_QUESTION: Record<Exclude<Service, "file">, string> = {
-  ftp: "FTP server (host[:port], or ftp://host[:port]/folder)",
-  ftps: "FTPS server (host[:port], or ftps://host[:port]/folder)",
-  webdav: "WebDAV address (https://host[:port]/path)",
-  s3: "S3 bucket (s3://bucket[/prefix], or https://endpoint/bucket[/prefix])",
-  rclone: "rclone remote (remote: or remote:path)",
-};
+const SERVICES: Choice<Service>[] = BACKENDS.map((b) => ({
+  value: b.id,
+  label: b.setup.label,
+  hint: b.setup.hint,
+}));
 
 /**
  * The keys this command decides. On an edited section, the ones it does not set this time are
@@ -317,81 +307,9 @@ interface Current {
   clientName?: string;
 }
 
-/**
- * The options of one section (global part included) parsed by the option table, the way
- * loadConfig does it. `skip` leaves keys out: the relay check must not read a credential file
- * that is only about to be written.
- */
-function sectionSettings(
-  doc: IniDocument,
-  name: string,
-  ctx: ParseContext,
-  skip: ReadonlySet<string> = new Set(),
-): { get: <T>(key: string) => Setting<T> | undefined; line: number } {
-  const section = doc.sections.find((s) => s.name === name);
-  if (!section) throw new Error(`section ${name} vanished from the parsed text`);
-  const lookup = (k: string) => section.entries.get(k)?.value ?? doc.global.get(k)?.value;
-  const values = new Map<string, Setting>();
-  for (const part of [doc.global, section.entries]) {
-    for (const entry of part.values()) {
-      const spec = lookupOption(entry.key);
-      if (!spec || spec.scope === "global" || skip.has(spec.key)) continue;
-      try {
-        const raw = interpolate(entry.value, lookup);
-        values.set(spec.key, {
-          value: spec.type.parse(raw, ctx),
-          raw,
-          name: entry.key,
-          line: entry.line,
-        });
-      } catch (e) {
-        const why = e instanceof Error ? e.message : String(e);
-        throw new ConfigError(
-          spec.secret ? `'${entry.key}' cannot be read` : `'${entry.key}' ${why}`,
-          {
-            file: doc.file,
-            line: entry.line,
-          },
-        );
-      }
-    }
-  }
-  return {
-    get: <T>(key: string) => values.get(key) as Setting<T> | undefined,
-    line: section.line,
-  };
-}
-
-function relayOf(
-  doc: IniDocument,
-  name: string,
-  ctx: ParseContext,
-  env: Record<string, string | undefined>,
-  inject: Record<string, string> = {},
-  skip: ReadonlySet<string> = new Set(),
-): RelaySettings {
-  const s = sectionSettings(doc, name, ctx, skip);
-  const extra = new Map<string, Setting>(
-    Object.entries(inject).map(([k, v]) => [k, { value: v, raw: v, name: k, line: s.line }]),
-  );
-  return resolveRelay({
-    file: doc.file,
-    sectionLine: s.line,
-    get: <T>(key: string) => (extra.get(key) as Setting<T> | undefined) ?? s.get<T>(key),
-    ctxAt: () => ctx,
-    env: (n) => env[n],
-  });
-}
-
+/** The service a `protocol =` name stands for (an rclone alias is the rclone service). */
 function serviceOf(protocol: string): Service | undefined {
-  const p = protocol.trim().toLowerCase();
-  if (p === "http" || p === "https" || p === "webdav") return "webdav";
-  if ((RCLONE_ALIASES as readonly string[]).includes(p)) return "rclone";
-  return (["file", "ftp", "ftps", "s3", "rclone"] as const).find((s) => s === p);
-}
-
-function withPort(host: string, port: number | undefined, usual: number): string {
-  return port === undefined || port === usual ? host : `${host}:${port}`;
+  return backendFor(protocol)?.id;
 }
 
 function currentValues(
@@ -401,9 +319,9 @@ function currentValues(
   env: Record<string, string | undefined>,
 ): Current {
   const cur: Current = {};
-  let s: ReturnType<typeof sectionSettings>;
+  let s: ReturnType<typeof readSection>;
   try {
-    s = sectionSettings(doc, name, ctx);
+    s = readSection(doc, name, { env, configDir: ctx.configDir });
   } catch {
     // A section that does not even parse gives no defaults; the questions start blank.
     return cur;
@@ -424,34 +342,13 @@ function currentValues(
   const enc = s.get<string>("encryption")?.value;
   cur.encrypted = enc === undefined ? (cur.passphrase ? true : undefined) : enc === "aead";
   try {
-    const r = relayOf(doc, name, ctx, env);
+    const r = s.relay();
     cur.service = r.protocol;
     cur.user = r.user;
     cur.password = r.password;
-    switch (r.protocol) {
-      case "file":
-        cur.address = r.directory;
-        break;
-      case "ftp":
-      case "ftps":
-        cur.address = withPort(r.host ?? "", r.port, 21);
-        cur.relayPath = r.directory;
-        break;
-      case "webdav":
-        cur.address = `${r.scheme}://${
-          withPort(r.host ?? "", r.port, r.scheme === "http" ? 80 : 443)
-        }`;
-        cur.relayPath = r.directory === "/" ? "" : r.directory;
-        break;
-      case "s3":
-        cur.address = r.endpoint ? `${r.endpoint}/${r.bucket}` : `s3://${r.bucket}`;
-        cur.relayPath = r.directory;
-        break;
-      case "rclone":
-        cur.address = `${r.rcloneRemote}:`;
-        cur.relayPath = r.directory;
-        break;
-    }
+    const shown = backendOf(r.protocol).editable(r);
+    cur.address = shown.address;
+    cur.relayPath = shown.relayPath;
     // The address as written is the better default when it says everything on its own, so an
     // edit that changes nothing leaves the lines as they were.
     const rawAddress = s.get<string>("host address")?.value;
@@ -460,7 +357,7 @@ function currentValues(
       r.protocol !== "file" && rawAddress !== undefined &&
       (rawProtocol === undefined || rawProtocol === r.protocol) &&
       !["port", "bucket", "endpoint"].some((k) => s.get(k) !== undefined) &&
-      addressProblem(r.protocol, rawAddress) === undefined
+      addressProblem(backendOf(r.protocol), rawAddress) === undefined
     ) {
       cur.address = rawAddress;
       cur.relayPath = s.get<string>("host directory")?.value ?? "";
@@ -475,7 +372,7 @@ function currentValues(
   return cur;
 }
 
-function addressProblem(service: Exclude<Service, "file">, text: string): string | undefined {
+function addressProblem(backend: Backend, text: string): string | undefined {
   const t = text.trim();
   if (t === "") return "the address is required";
   let a: ReturnType<typeof parseAddress>;
@@ -491,22 +388,12 @@ function addressProblem(service: Exclude<Service, "file">, text: string): string
       return "the address must not hold a password: it is asked separately and kept in a file";
     }
     if (a.user !== undefined) return "give the user name separately, not in the address";
-    const schemes: Record<typeof service, string[]> = {
-      ftp: ["ftp"],
-      ftps: ["ftp", "ftps"],
-      webdav: ["http", "https", "webdav", "webdavs", "dav", "davs"],
-      s3: ["s3", "http", "https"],
-      rclone: ["rclone"],
-    };
-    if (!schemes[service].includes(a.scheme)) {
-      return `a ${service} address cannot start with ${a.scheme}://`;
+    if (!backend.schemes.includes(a.scheme)) {
+      return `a ${backend.id} address cannot start with ${a.scheme}://`;
     }
-    if (a.host === "" && service !== "rclone") return "the address names no server";
+    if (a.host === "" && backend.setup.login !== "none") return "the address names no server";
   }
-  if (service === "rclone" && a.kind === "bare" && !/^:?[^:]+:/.test(t)) {
-    return "name the remote with a colon, as in myremote: or myremote:folder";
-  }
-  return undefined;
+  return backend.setup.checkAddress?.(t, a);
 }
 
 function userProblem(user: string): string | undefined {
@@ -624,18 +511,6 @@ function chooseConfigFile(explicit: string | undefined, env: Record<string, stri
   }
 }
 
-async function readConfigText(file: string): Promise<string | null> {
-  try {
-    const info = await Deno.stat(file);
-    if (!info.isFile) throw new ConfigError(`configuration file ${file} is not a regular file`);
-    return await Deno.readTextFile(file);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    if (e instanceof EscaleError) throw e;
-    throw localIoError(e, `reading ${file}`);
-  }
-}
-
 function boolFlag(flag: string, raw: string | undefined): boolean | undefined {
   if (raw === undefined) return undefined;
   const t = raw.trim().toLowerCase();
@@ -653,6 +528,16 @@ function parseService(raw: string): Service {
   }
   return s;
 }
+
+/** What the relay step answered: the section lines it sets and the login (not written yet). */
+interface RelayAnswers {
+  service: Service;
+  set: [string, string][];
+  user: string;
+  password?: string;
+}
+
+type KeyPlan = { set?: [string, string]; generate?: string; keep?: true };
 
 class Wizard {
   readonly ask: Answers;
@@ -713,6 +598,64 @@ class Wizard {
   }
 
   async run(configFile: string): Promise<InitResult> {
+    const encFlag = this.encryptionFlag();
+    const configDir = dirname(configFile);
+    const ctx: ParseContext = { configDir, home: this.env.HOME || "~", warn: () => {} };
+    const text = await readConfigIfAny(configFile);
+    const doc = parseIni(text ?? "", configFile);
+    const { section, editing, cur } = await this.sectionStep(configFile, text, doc, ctx);
+    const { localPath, createLocal } = await this.localStep(cur);
+    const relay = await this.relayStep(cur, localPath, section);
+    const checked = await this.checkStep(text, section, ctx, relay);
+    const { keyPlan, ...encryption } = await this.encryptionStep(
+      checked,
+      encFlag,
+      section,
+      configDir,
+      cur,
+    );
+    const behaviour = await this.behaviourStep(cur);
+    const set = [...relay.set, ...encryption.set, ...behaviour.set];
+    const { user, password } = relay;
+    const clientName = behaviour.clientName;
+    const ordered: [string, string][] = [
+      ["client name", clientName],
+      ["local path", localPath],
+      ...set,
+    ];
+    // A kept literal passphrase stays as written: init never copies a secret into the config.
+    const remove = keyPlan.keep && !cur.passphrase?.file
+      ? MANAGED.filter((k) => k !== "passphrase")
+      : MANAGED;
+
+    if (this.prompter && !this.opts.yes) {
+      this.prompter.note(
+        ordered.map(([k, v]) => `${k} = ${v}`).join("\n"),
+        `[${section}] in ${configFile}`,
+      );
+      const ok = await this.prompter.confirm({
+        message: editing ? `Update [${section}]?` : `Add [${section}]?`,
+        initial: true,
+      });
+      if (!ok) throw new EscaleError("interrupted", "setup cancelled; nothing was written");
+    }
+    this.guard();
+    return await this.write({
+      configFile,
+      configDir,
+      section,
+      ordered,
+      remove,
+      createLocal,
+      localPath,
+      user,
+      password,
+      keyPlan,
+    });
+  }
+
+  /** The flags that contradict each other; the --encryption flag as a yes/no. */
+  encryptionFlag(): boolean | undefined {
     const o = this.opts;
     if (o.keyFile !== undefined && o.generateKey) {
       throw new EscaleError("usage", "--key-file and --generate-key exclude each other");
@@ -724,12 +667,17 @@ class Wizard {
         `${o.keyFile !== undefined ? "--key-file" : "--generate-key"} needs encryption`,
       );
     }
-    const configDir = dirname(configFile);
-    const ctx: ParseContext = { configDir, home: this.env.HOME || "~", warn: () => {} };
-    const text = await readConfigText(configFile);
-    const doc = parseIni(text ?? "", configFile);
-    const names = doc.sections.map((s) => s.name);
+    return encFlag;
+  }
 
+  /** Which section: an existing one is edited, its current values the defaults. */
+  async sectionStep(
+    configFile: string,
+    text: string | null,
+    doc: IniDocument,
+    ctx: ParseContext,
+  ): Promise<{ section: string; editing: boolean; cur: Current }> {
+    const names = doc.sections.map((s) => s.name);
     this.prompter?.intro("escale init");
     if (this.prompter && text !== null) {
       this.prompter.info(
@@ -743,122 +691,175 @@ class Wizard {
       message: names.length
         ? "Section name (an existing one to edit it, a new one to add it)"
         : "Section name (one section per synchronised folder)",
-      given: o.section,
+      given: this.opts.section,
       check: sectionNameProblem,
     });
     const editing = names.includes(section);
     const cur = editing ? currentValues(doc, section, ctx, this.env) : {};
     if (editing) this.prompter?.info(`Editing [${section}]: the current values are the defaults.`);
 
+    return { section, editing, cur };
+  }
+
+  /** The local folder, created (with permission) when missing. */
+  async localStep(cur: Current): Promise<{ localPath: string; createLocal: boolean }> {
     // Local folder.
     const localPath = this.absolute(
       await this.ask.text({
         what: "the local folder",
         flag: "--local-path DIR",
         message: "Local folder to synchronise",
-        given: o.localPath,
+        given: this.opts.localPath,
         defaultValue: cur.localPath,
         check: this.folderCheck("the local folder"),
       }),
     );
     const createLocal = await this.mayCreate(localPath, "local folder");
 
-    // Relay.
+    return { localPath, createLocal };
+  }
+
+  /** The relay: its service, then the questions of that backend (folder, or address and login). */
+  async relayStep(cur: Current, localPath: string, section: string): Promise<RelayAnswers> {
+    const o = this.opts;
     const service = await this.ask.select<Service>({
       what: "the relay service",
-      flag: "--service file|ftp|ftps|webdav|s3|rclone",
+      flag: `--service ${SERVICES.map((x) => x.value).join("|")}`,
       message: "Where is the relay (the storage every client can reach)?",
       given: o.service,
       parse: parseService,
       options: SERVICES,
       defaultValue: cur.service ?? "file",
     });
-    const sameService = cur.service === service;
+    const known = cur.service === service ? cur : {};
+    const backend = backendOf(service);
     // A folder has no login, and rclone keeps its credentials in its own configuration.
-    if (service === "file" || service === "rclone") {
+    if (backend.setup.login === "none") {
       for (const [flag, value] of [["--user", o.user], ["--password-file", o.passwordFile]]) {
         if (value !== undefined) {
           throw new EscaleError("usage", `${flag} does not apply to the ${service} service`);
         }
       }
     }
-    const set: [string, string][] = [];
-    let user = "";
-    let password: string | undefined;
-    if (service === "file") {
-      if (o.address !== undefined && o.relayPath !== undefined) {
-        throw new EscaleError("usage", "a folder relay takes --relay-path only, not --address");
-      }
-      const folder = this.absolute(
-        await this.ask.text({
-          what: "the relay folder",
-          flag: "--relay-path DIR",
-          message: "Relay folder (local or mounted, reachable by every client)",
-          given: o.relayPath ?? o.address,
-          defaultValue: sameService ? cur.address : undefined,
-          check: this.folderCheck("the relay folder"),
-        }),
-      );
-      if (isInside(folder, localPath) || isInside(localPath, folder)) {
-        throw new EscaleError(
-          "usage",
-          `the relay folder ${folder} and the local folder ${localPath} cannot contain each other`,
-        );
-      }
-      if (await this.mayCreate(folder, "relay folder")) {
-        this.guard();
-        await makeFolder(folder, 0o700, this.undo);
-      }
-      set.push(["protocol", "file"], ["host directory", folder]);
-    } else {
-      const address = (await this.ask.text({
-        what: "the relay address",
-        flag: "--address ADDRESS",
-        message: ADDRESS_QUESTION[service],
-        given: o.address,
-        defaultValue: sameService ? cur.address : undefined,
-        check: (a) => addressProblem(service, a),
-      })).trim();
-      const relayPath = (await this.ask.text({
-        what: "the folder on the relay",
-        flag: "--relay-path PATH",
-        message: "Folder inside it (empty: the address itself)",
-        given: o.relayPath,
-        defaultValue: sameService ? cur.relayPath ?? "" : "",
-        check: (p) => /[\r\n]/.test(p) ? "the folder must fit on one line" : undefined,
-      })).trim();
-      set.push(["protocol", service], ["host address", address]);
-      if (relayPath !== "") set.push(["host directory", relayPath]);
-      if (service !== "rclone") {
-        const keepable = sameService && cur.password !== undefined;
-        user = (await this.ask.text({
-          what: service === "s3" ? "the access key id" : "the user name",
-          flag: "--user NAME",
-          message: service === "s3"
-            ? "Access key id (empty: AWS_ACCESS_KEY_ID from the environment)"
-            : "User name (empty: no login)",
-          given: o.user,
-          defaultValue: sameService ? cur.user ?? "" : "",
-          check: userProblem,
-        })).trim();
-        if (user !== "") {
-          const keep = keepable && cur.user === user ? cur.password : undefined;
-          password = await this.password(service, user, keep);
-          set.push(["secret file", `${fileStem(section)}.credential`]);
-        } else if (o.passwordFile !== undefined) {
-          throw new EscaleError("usage", "--password-file needs --user");
-        }
-      }
+    if (backend.setup.address === undefined) {
+      return { service, set: await this.folderRelay(known, localPath), user: "" };
     }
+    const set = await this.addressRelay(backend, known);
+    if (backend.setup.login === "none") return { service, set, user: "" };
+    const login = await this.login(backend, known, section);
+    return { service, set: [...set, ...login.set], user: login.user, password: login.password };
+  }
 
-    // The relay as the section will describe it, checked before anything else is written.
+  /** A folder relay: the folder, created (with permission) when missing. */
+  async folderRelay(known: Current, localPath: string): Promise<[string, string][]> {
+    const o = this.opts;
+    if (o.address !== undefined && o.relayPath !== undefined) {
+      throw new EscaleError("usage", "a folder relay takes --relay-path only, not --address");
+    }
+    const folder = this.absolute(
+      await this.ask.text({
+        what: "the relay folder",
+        flag: "--relay-path DIR",
+        message: "Relay folder (local or mounted, reachable by every client)",
+        given: o.relayPath ?? o.address,
+        defaultValue: known.address,
+        check: this.folderCheck("the relay folder"),
+      }),
+    );
+    if (isInside(folder, localPath) || isInside(localPath, folder)) {
+      throw new EscaleError(
+        "usage",
+        `the relay folder ${folder} and the local folder ${localPath} cannot contain each other`,
+      );
+    }
+    if (await this.mayCreate(folder, "relay folder")) {
+      this.guard();
+      await makeFolder(folder, 0o700, this.undo);
+    }
+    return [["protocol", "file"], ["host directory", folder]];
+  }
+
+  /** A network relay: its address, in the backend's own words, and a folder inside it. */
+  async addressRelay(backend: Backend, known: Current): Promise<[string, string][]> {
+    const o = this.opts;
+    const address = (await this.ask.text({
+      what: "the relay address",
+      flag: "--address ADDRESS",
+      message: backend.setup.address!,
+      given: o.address,
+      defaultValue: known.address,
+      check: (a) => addressProblem(backend, a),
+    })).trim();
+    const relayPath = (await this.ask.text({
+      what: "the folder on the relay",
+      flag: "--relay-path PATH",
+      message: "Folder inside it (empty: the address itself)",
+      given: o.relayPath,
+      defaultValue: known.relayPath ?? "",
+      check: (p) => /[\r\n]/.test(p) ? "the folder must fit on one line" : undefined,
+    })).trim();
+    const set: [string, string][] = [["protocol", backend.id], ["host address", address]];
+    if (relayPath !== "") set.push(["host directory", relayPath]);
+    return set;
+  }
+
+  /** The login: a user (or S3 access key) and its password, kept for the credential file. */
+  async login(
+    backend: Backend,
+    known: Current,
+    section: string,
+  ): Promise<{ set: [string, string][]; user: string; password?: string }> {
+    const o = this.opts;
+    const keys = backend.setup.login === "keys";
+    const user = (await this.ask.text({
+      what: keys ? "the access key id" : "the user name",
+      flag: "--user NAME",
+      message: keys
+        ? "Access key id (empty: AWS_ACCESS_KEY_ID from the environment)"
+        : "User name (empty: no login)",
+      given: o.user,
+      defaultValue: known.user ?? "",
+      check: userProblem,
+    })).trim();
+    if (user === "") {
+      if (o.passwordFile !== undefined) {
+        throw new EscaleError("usage", "--password-file needs --user");
+      }
+      return { set: [], user };
+    }
+    const keep = known.password !== undefined && known.user === user ? known.password : undefined;
+    const password = await this.password(backend.id, user, keep);
+    return { set: [["secret file", `${fileStem(section)}.credential`]], user, password };
+  }
+
+  /** The relay as the section will describe it, checked before anything else is written. */
+  async checkStep(
+    text: string | null,
+    section: string,
+    ctx: ParseContext,
+    relay: RelayAnswers,
+  ): Promise<{ name: string; header: Header | null }> {
+    const { service, set, user, password } = relay;
     const relayText = editSection(text ?? "", section, { set, remove: MANAGED }).text;
     const settings = this.relaySettings(relayText, section, ctx, service, user, password);
     this.guard();
-    this.out(`Checking the relay ${describeRelay(settings)} …`);
+    this.out(`Checking the relay ${backendOf(settings.protocol).describe(settings)} …`);
     const checked = await checkRelay(settings, this.open, this.stop);
     this.out(`The relay ${checked.name} is reachable and writable.`);
 
+    return checked;
+  }
+
+  /** Encryption: as the relay already is, else asked; where the key comes from. */
+  async encryptionStep(
+    checked: { name: string; header: Header | null },
+    encFlag: boolean | undefined,
+    section: string,
+    configDir: string,
+    cur: Current,
+  ): Promise<{ set: [string, string][]; keyPlan: KeyPlan }> {
+    const o = this.opts;
+    const set: [string, string][] = [];
     // Encryption.
     const header = checked.header;
     let encrypt: boolean;
@@ -893,7 +894,7 @@ class Wizard {
         defaultValue: cur.encrypted ?? true,
       });
     }
-    let keyPlan: { set?: [string, string]; generate?: string; keep?: true } = {};
+    let keyPlan: KeyPlan = {};
     if (encrypt) {
       keyPlan = await this.key(section, configDir, cur, header !== null);
       if (header?.encryption) {
@@ -923,6 +924,13 @@ class Wizard {
     set.push(["encryption", encrypt ? "yes" : "no"]);
     if (keyPlan.set) set.push(keyPlan.set);
 
+    return { set, keyPlan };
+  }
+
+  /** How this client synchronises, and its name on the relay. */
+  async behaviourStep(cur: Current): Promise<{ set: [string, string][]; clientName: string }> {
+    const o = this.opts;
+    const set: [string, string][] = [];
     // Behaviour.
     const mode = await this.ask.select<Mode>({
       what: "the mode",
@@ -963,47 +971,15 @@ class Wizard {
       defaultValue: cur.clientName ?? this.hostname,
       check: clientNameProblem,
     });
-    const ordered: [string, string][] = [
-      ["client name", clientName],
-      ["local path", localPath],
-      ...set,
-    ];
-    // A kept literal passphrase stays as written: init never copies a secret into the config.
-    const remove = keyPlan.keep && !cur.passphrase?.file
-      ? MANAGED.filter((k) => k !== "passphrase")
-      : MANAGED;
-
-    if (this.prompter && !o.yes) {
-      this.prompter.note(
-        ordered.map(([k, v]) => `${k} = ${v}`).join("\n"),
-        `[${section}] in ${configFile}`,
-      );
-      const ok = await this.prompter.confirm({
-        message: editing ? `Update [${section}]?` : `Add [${section}]?`,
-        initial: true,
-      });
-      if (!ok) throw new EscaleError("interrupted", "setup cancelled; nothing was written");
-    }
-    this.guard();
-    return await this.write({
-      configFile,
-      configDir,
-      section,
-      ordered,
-      remove,
-      createLocal,
-      localPath,
-      user,
-      password,
-      keyPlan,
-    });
+    return { set, clientName };
   }
 
   async password(service: Service, user: string, keep: string | undefined): Promise<string> {
     if (this.opts.passwordFile !== undefined) {
       return await readPasswordFile(this.absolute(this.opts.passwordFile));
     }
-    const what = service === "s3" ? "the secret access key" : `the password of ${user}`;
+    const keys = backendOf(service).setup.login === "keys";
+    const what = keys ? "the secret access key" : `the password of ${user}`;
     if (keep !== undefined && this.opts.yes) return keep;
     if (!this.prompter) {
       throw this.ask.missing(
@@ -1011,7 +987,7 @@ class Wizard {
         keep === undefined ? undefined : "",
       );
     }
-    const label = service === "s3" ? "Secret access key" : `Password of ${user}`;
+    const label = keys ? "Secret access key" : `Password of ${user}`;
     const answer = await this.prompter.password({
       message: keep !== undefined ? `${label} (empty: keep the current one)` : label,
       check: (p) =>
@@ -1111,30 +1087,29 @@ class Wizard {
     password: string | undefined,
   ): RelaySettings {
     // The credential file is not written yet: the check gets the answers instead.
+    const keys = backendOf(service).setup.login === "keys";
     const inject: Record<string, string> = {};
     if (user !== "") {
-      if (service === "s3") {
+      if (keys) {
         inject["access key id"] = user;
         inject["secret access key"] = password ?? "";
       } else inject["user"] = user;
     }
     let settings: RelaySettings;
     try {
-      settings = relayOf(
-        parseIni(text, ANSWERS),
-        section,
-        ctx,
-        this.env,
+      settings = readSection(parseIni(text, ANSWERS), section, {
+        env: this.env,
         inject,
-        new Set(["password"]),
-      );
+        skip: new Set(["password"]),
+        configDir: ctx.configDir,
+      }).relay();
     } catch (e) {
       if (e instanceof ConfigError) {
         throw new EscaleError("usage", e.message.replace(/^<answers>(:\d+)?: /, ""));
       }
       throw e;
     }
-    if (user !== "" && service !== "s3") settings.password = password;
+    if (user !== "" && !keys) settings.password = password;
     return settings;
   }
 
@@ -1180,29 +1155,6 @@ class Wizard {
     }
     this.guard();
     return result;
-  }
-}
-
-function describeRelay(s: RelaySettings): string {
-  switch (s.protocol) {
-    case "file":
-      return s.directory;
-    case "s3":
-      return `s3://${s.bucket}/${s.directory}`;
-    case "rclone":
-      return `${s.rcloneRemote}:${s.directory}`;
-    case "webdav":
-      return `${s.scheme}://${s.host}:${s.port}${s.directory}`;
-    default:
-      return `${s.protocol}://${s.host}:${s.port}/${s.directory}`;
-  }
-}
-
-function hostnameOr(fallback: string): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return fallback;
   }
 }
 
@@ -1266,7 +1218,10 @@ export function registerInit(program: Command, deps: InitDeps = {}): void {
     )
     .option("--section <name>", "section name; an existing one is edited")
     .option("--local-path <dir>", "local folder to synchronise")
-    .option("--service <service>", "relay service: file, ftp, ftps, webdav, s3 or rclone")
+    .option(
+      "--service <service>",
+      `relay service: ${SERVICES.map((x) => x.value).join(", ").replace(/, (\w+)$/, " or $1")}`,
+    )
     .option("--address <address>", "relay server, URL, s3://bucket or rclone remote:")
     .option("--relay-path <path>", "relay folder (file service), or folder on the relay server")
     .option("--user <name>", "user name on the relay (S3: access key id)")

@@ -82,6 +82,12 @@ export interface RepoStatus {
   pendingUploads: number;
   /** commits of other clients not applied yet */
   pendingDownloads: number;
+  /** of those, changes this client will publish (the others are `r-` or deletions kept local) */
+  unsent: number;
+  /** this client's commits still on the relay (0: every expected puller has everything) */
+  unreleased: number;
+  /** names of the pullers this client waits for (see expectedPullers) */
+  pullers: string[];
   /** per expected puller, how many of this client's commits it has not acknowledged */
   waitingOn: { client: string; commits: number }[];
   /** data bytes this client keeps on the relay */

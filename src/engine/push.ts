@@ -18,9 +18,7 @@ import { UNHASHED } from "./scan.ts";
 
 /** Publishes this client's local changes. Returns whether anything was published. */
 export async function pushPhase(ctx: RoundContext): Promise<boolean> {
-  const rows = ctx.state.dirtyFiles().filter((r) =>
-    (r.deleted ? ctx.rules.pushDeletes : true) && ctx.state.getAccess(r.path).r !== "-"
-  );
+  const rows = sendableRows(ctx);
   let published = false;
   const quota = ctx.opts.diskQuota;
   let budget = quota === undefined || rows.length === 0
@@ -51,6 +49,13 @@ export async function pushPhase(ctx: RoundContext): Promise<boolean> {
   published = (await welcomeNewPullers(ctx)) || published;
   published = (await answerWants(ctx)) || published;
   return published;
+}
+
+/** Local changes this client publishes once quota allows (not `r-`, not unpublished deletions). */
+export function sendableRows(ctx: RoundContext): FileRow[] {
+  return ctx.state.dirtyFiles().filter((r) =>
+    (r.deleted ? ctx.rules.pushDeletes : true) && ctx.state.getAccess(r.path).r !== "-"
+  );
 }
 
 const newBytes = (rows: FileRow[]) =>

@@ -15,7 +15,7 @@ import {
 import { gcPhase } from "./gc.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
 import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
-import { pushPhase, recoverPending } from "./push.ts";
+import { pushPhase, recoverPending, sendableRows } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
 
@@ -152,14 +152,24 @@ export class Repository {
 
   #status(ctx: RoundContext): RepoStatus {
     const mine = ctx.commits.filter((c) => c.cid === this.me);
+    // The commits published by this round are not in ctx.commits: the state lists them all.
+    const unreleased = [...new Set([...mine.map((c) => c.seq), ...this.state.publishedSeqs()])];
+    const pullers = expectedPullers(ctx);
+    const needs = (p: ClientRecord, seq: number) => {
+      const targets = this.state.getPublished(seq)?.targets;
+      return (!targets || targets.includes(p.id)) && (p.acks[this.me] ?? 0) < seq;
+    };
     return {
       pendingUploads: this.state.countDirty(),
+      unsent: ctx.rules.pushes ? sendableRows(ctx).length : 0,
       pendingDownloads:
         ctx.commits.filter((c) => c.cid !== this.me && c.seq > this.state.getAck(c.cid)).length,
-      waitingOn: expectedPullers(ctx)
+      unreleased: unreleased.length,
+      pullers: pullers.map((p) => p.name),
+      waitingOn: pullers
         .map((p) => ({
           client: p.name,
-          commits: mine.filter((c) => (p.acks[this.me] ?? 0) < c.seq).length,
+          commits: unreleased.filter((seq) => needs(p, seq)).length,
         }))
         .filter((w) => w.commits > 0),
       relayBytes: this.state.publishedBytes() + mine.reduce((n, c) => n + c.size, 0),

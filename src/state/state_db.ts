@@ -402,6 +402,13 @@ export class StateDb {
     return Number((this.#q("SELECT coalesce(sum(bytes), 0) AS n FROM published").get() as Row).n);
   }
 
+  /** Sequence numbers of this client's commits still on the relay (not released yet). */
+  publishedSeqs(): number[] {
+    return (this.#q("SELECT seq FROM published ORDER BY seq").all() as Row[]).map((r) =>
+      Number(r.seq)
+    );
+  }
+
   countDirty(): number {
     return Number((this.#q("SELECT count(*) AS n FROM files WHERE dirty = 1").get() as Row).n);
   }

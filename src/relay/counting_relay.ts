@@ -34,6 +34,7 @@ export class CountingRelay implements Relay {
     bytesWritten: 0,
   };
   readonly rename?: (from: string, to: string) => Promise<void>;
+  readonly listFolders?: (dir: string) => Promise<string[]>;
 
   constructor(readonly inner: Relay) {
     this.name = inner.name;
@@ -42,6 +43,12 @@ export class CountingRelay implements Relay {
       this.rename = (from, to) => {
         this.counters.renames++;
         return inner.rename!(from, to);
+      };
+    }
+    if (inner.listFolders) {
+      this.listFolders = (dir) => {
+        this.counters.lists++;
+        return inner.listFolders!(dir);
       };
     }
   }

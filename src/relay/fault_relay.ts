@@ -34,12 +34,19 @@ export class FaultRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly rename?: (from: string, to: string) => Promise<void>;
+  readonly listFolders?: (dir: string) => Promise<string[]>;
   #rules: { rule: FaultRule; seen: number; fired: boolean }[] = [];
 
   constructor(readonly inner: Relay, rules: FaultRule[] = []) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
     this.arm(rules);
+    if (inner.listFolders) {
+      this.listFolders = async (dir) => {
+        await this.#before("list", dir);
+        return inner.listFolders!(dir);
+      };
+    }
     if (inner.rename) {
       this.rename = async (from, to) => {
         await this.#before("rename", from);

@@ -87,6 +87,7 @@ export class RetryRelay implements Relay {
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
   readonly rename?: (from: string, to: string) => Promise<void>;
+  readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
 
@@ -98,6 +99,9 @@ export class RetryRelay implements Relay {
     this.#retries = opts.retries ?? 4;
     // Only offer rename when the wrapped relay has it: callers test for its presence.
     if (inner.rename) this.rename = (from, to) => this.#rename(from, to);
+    if (inner.listFolders) {
+      this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
+    }
   }
 
   async *list(dir: string): AsyncIterable<RelayEntry> {

@@ -5,6 +5,7 @@ import { describeError, EscaleError, ExitCode, exitCodeOf } from "../errors/erro
 import type { RoundStats } from "../engine/context.ts";
 import { RefreshSchedule } from "../engine/refresh_schedule.ts";
 import type { Repository } from "../engine/repository.ts";
+import type { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { ConsoleLogger } from "../log/console_logger.ts";
 import { ErrorLog } from "../log/error_log.ts";
 import { FailureReporter } from "../log/failure_reporter.ts";
@@ -218,7 +219,7 @@ async function runSection(
   out: Outputs,
   signal: AbortSignal,
 ): Promise<number> {
-  let repo: Repository | null = null;
+  let repo: Repository | LegacyRepository | null = null;
   const schedule = new RefreshSchedule(s.refreshSec);
   const notifier = new Notifier({
     maintainer: s.maintainer,

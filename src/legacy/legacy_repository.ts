@@ -87,29 +87,10 @@ export class LegacyRepository {
     const stats = emptyStats();
     let remote = await this.store.walk();
     if (await this.#repair(remote, stats)) remote = await this.store.walk();
-    const tree = {
-      root: this.opts.localPath,
-      filter: this.opts.filter,
-      skip: this.opts.skip ?? [],
-      ownFiles: this.opts.ownFiles ?? [],
-    };
-    let pendingDown = 0;
-    if (rules.pulls) {
-      const local = await walkLocal(tree, this.state);
-      for (const e of remote.values()) {
-        try {
-          if (!(await this.#pull(e, local.get(e.path), stats))) pendingDown++;
-        } catch (err) {
-          if (!isLocalProblem(err)) throw err;
-          stats.problems++;
-          this.log.log("warn", `${e.path}: not received: ${describeError(err)}`);
-          this.emit({ type: "problem", path: e.path, reason: describeError(err) });
-        }
-      }
-    }
+    const pendingDown = rules.pulls ? (await this.#pullAll(remote, stats)).length : 0;
     let pendingUp = 0;
     if (rules.pushes) {
-      const local = await walkLocal(tree, this.state);
+      const local = await walkLocal(this.#tree, this.state);
       for (const f of local.values()) {
         try {
           if (!(await this.#push(f, remote.get(f.path), rules.pulls, stats))) pendingUp++;
@@ -130,6 +111,71 @@ export class LegacyRepository {
       problems: [],
     };
     return stats;
+  }
+
+  get #tree() {
+    return {
+      root: this.opts.localPath,
+      filter: this.opts.filter,
+      skip: this.opts.skip ?? [],
+      ownFiles: this.opts.ownFiles ?? [],
+    };
+  }
+
+  /** Takes what other pushers left for this client; returns the paths still due. */
+  async #pullAll(remote: Map<string, LegacyEntry>, stats: RoundStats): Promise<string[]> {
+    const local = await walkLocal(this.#tree, this.state);
+    const due: string[] = [];
+    for (const e of remote.values()) {
+      try {
+        if (!(await this.#pull(e, local.get(e.path), stats))) due.push(e.path);
+      } catch (err) {
+        if (!isLocalProblem(err)) throw err;
+        due.push(e.path);
+        stats.problems++;
+        this.log.log("warn", `${e.path}: not received: ${describeError(err)}`);
+        this.emit({ type: "problem", path: e.path, reason: describeError(err) });
+      }
+    }
+    return due;
+  }
+
+  /**
+   * The last legacy round before a conversion (convert_to_native.ts): repairs this client's
+   * locks and takes every version still waiting on the relay that this client does not hold,
+   * whatever its mode and the puller count. Returns the relay as it is then and the paths that
+   * could not be taken (locked by another client, or a local problem).
+   */
+  async takeEverything(): Promise<{ remote: Map<string, LegacyEntry>; due: string[] }> {
+    const stats = emptyStats();
+    let remote = await this.store.walk();
+    if (await this.#repair(remote, stats)) remote = await this.store.walk();
+    const due = await this.#pullAll(remote, stats);
+    remote = await this.store.walk();
+    // Data this client signed for but no longer has (deleted here), or its own data still
+    // waiting for pullers: still pending for someone, so it comes back here to be carried over.
+    for (const e of remote.values()) {
+      if (!e.data || !e.placeholder || due.includes(e.path)) continue;
+      if (await statFile(this.opts.localPath, e.path, this.state)) continue;
+      if (e.lock || !(await this.store.acquire(e.path, "r"))) {
+        due.push(e.path);
+        continue;
+      }
+      try {
+        const p = await this.store.readPlaceholder(e.path);
+        if (!p) continue;
+        await this.#download(e.path, e.path, p);
+        const f = await statFile(this.opts.localPath, e.path, this.state);
+        if (f) this.state.put({ ...f, base: f.sum, remote: versionOf(p) });
+      } catch (err) {
+        if (!isLocalProblem(err)) throw err;
+        due.push(e.path);
+        this.log.log("warn", `${e.path}: not received: ${describeError(err)}`);
+      } finally {
+        await this.store.release(e.path);
+      }
+    }
+    return { remote: await this.store.walk(), due };
   }
 
   /**

@@ -83,7 +83,7 @@ const checks: Check[] = [
   }],
   ["stream a 6 MiB object in both directions", async (r, d) => {
     const data = pattern(6 * 1024 * 1024 + 17);
-    await r.write(`${d}/big`, chunked(data, 100_000), { size: data.length });
+    await r.write(`${d}/big`, () => chunked(data, 100_000), { size: data.length });
     let n = 0;
     const stream = await r.read(`${d}/big`);
     for await (const c of stream) {
@@ -144,7 +144,7 @@ const checks: Check[] = [
   }],
   ["a failed write leaves nothing visible", async (r, d) => {
     const data = pattern(200_000, 9);
-    await expectFailure(r.write(`${d}/partial`, chunked(data, 50_000, 100_000)));
+    await expectFailure(r.write(`${d}/partial`, () => chunked(data, 50_000, 100_000)));
     if (await r.stat(`${d}/partial`)) fail("a partial object became visible");
     const listed = (await toArray(r.list(d))).map((e) => e.key);
     if (listed.some((k) => k.endsWith("partial") || k.includes(".escale-part-"))) {
@@ -166,7 +166,7 @@ const checks: Check[] = [
   }],
   ["a failed overwrite keeps the previous content", async (r, d) => {
     await r.write(`${d}/keep`, utf8.encode("precious"));
-    await expectFailure(r.write(`${d}/keep`, chunked(pattern(200_000), 50_000, 100_000)));
+    await expectFailure(r.write(`${d}/keep`, () => chunked(pattern(200_000), 50_000, 100_000)));
     const got = new TextDecoder().decode(await collect(await r.read(`${d}/keep`)));
     if (got !== "precious") fail("the previous content was damaged");
   }],

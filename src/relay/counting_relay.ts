@@ -6,7 +6,7 @@ import type {
   RelayEntry,
   WriteOptions,
 } from "./relay.ts";
-import { tap, toStream } from "../util/streams.ts";
+import { tap } from "../util/streams.ts";
 
 export interface RelayCounters {
   lists: number;
@@ -85,7 +85,7 @@ export class CountingRelay implements Relay {
     }
     return this.inner.write(
       key,
-      tap(toStream(body), (c) => (this.counters.bytesWritten += c.length)),
+      () => tap(body(), (c) => (this.counters.bytesWritten += c.length)),
       opts,
     );
   }

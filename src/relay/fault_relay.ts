@@ -1,13 +1,13 @@
 import { RelayError } from "../errors/errors.ts";
-import type {
-  Body,
-  ReadOptions,
-  Relay,
-  RelayCapabilities,
-  RelayEntry,
-  WriteOptions,
+import {
+  type Body,
+  openBody,
+  type ReadOptions,
+  type Relay,
+  type RelayCapabilities,
+  type RelayEntry,
+  type WriteOptions,
 } from "./relay.ts";
-import { toStream } from "../util/streams.ts";
 
 export type FaultOp = "list" | "stat" | "read" | "write" | "delete" | "rename";
 
@@ -113,7 +113,7 @@ export class FaultRelay implements Relay {
     if (!rule) return await this.inner.write(key, body, opts);
     return await this.inner.write(
       key,
-      cutAfterHalf(toStream(body), this.#error(rule, "write", key)),
+      () => cutAfterHalf(openBody(body), this.#error(rule, "write", key)),
       opts,
     );
   }

@@ -1,14 +1,15 @@
 import { RelayError } from "../errors/errors.ts";
 import { checkKey, parentOf } from "./keys.ts";
-import type {
-  Body,
-  ReadOptions,
-  Relay,
-  RelayCapabilities,
-  RelayEntry,
-  WriteOptions,
+import {
+  type Body,
+  openBody,
+  type ReadOptions,
+  type Relay,
+  type RelayCapabilities,
+  type RelayEntry,
+  type WriteOptions,
 } from "./relay.ts";
-import { bytesStream, collect, toStream } from "../util/streams.ts";
+import { bytesStream, collect } from "../util/streams.ts";
 
 /** A relay held in memory: fast engine tests, and a reference for what backends must do. */
 export class MemoryRelay implements Relay {
@@ -69,7 +70,7 @@ export class MemoryRelay implements Relay {
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     checkKey(key);
-    const data = await collect(toStream(body), Number.MAX_SAFE_INTEGER);
+    const data = await collect(openBody(body), Number.MAX_SAFE_INTEGER);
     if (opts.ifAbsent && this.objects.has(key)) {
       throw new RelayError("exists", `${key}: already exists on relay`, key);
     }

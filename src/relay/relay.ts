@@ -12,6 +12,7 @@
  *   objects of unfinished writes; a missing directory lists as empty.
  * - Errors are `RelayError`s of the shared kinds (see src/errors/errors.ts).
  * - Bodies stream both ways; a backend buffers at most `capabilities.bufferBytes` per transfer.
+ *   A write body may be opened more than once (a backend's own retry); each opening streams anew.
  */
 
 export interface RelayEntry {
@@ -39,7 +40,26 @@ export interface RelayCapabilities {
   tempObjects: boolean;
 }
 
-export type Body = ReadableStream<Uint8Array> | Uint8Array;
+/**
+ * What a write sends: bytes, or a function that returns a fresh stream of the same bytes each
+ * time it is called. Every body can therefore be replayed, which lets the one retry wrapper at the
+ * bottom of the stack retry any write (an encrypted commit, a data object packed from local
+ * files) without the layers above knowing about retries.
+ */
+export type Body = Uint8Array | (() => ReadableStream<Uint8Array>);
+
+/** A new stream of a body's bytes. */
+export function openBody(body: Body): ReadableStream<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    return new ReadableStream({
+      start(c) {
+        if (body.length) c.enqueue(body);
+        c.close();
+      },
+    });
+  }
+  return body();
+}
 
 export interface ReadOptions {
   offset?: number;

@@ -72,10 +72,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * - list: a listing that breaks off is restarted; entries already yielded are not yielded again.
  * - read: opening is retried; when the inner relay can read ranges, a stream that breaks off in
  *   the middle is resumed from the first byte not yet delivered.
- * - write: retried only when the body is a Uint8Array, because a stream cannot be replayed (the
- *   engine hands data objects over as replayable bytes). If a create-if-absent write is answered
- *   "exists" after an earlier attempt failed, that attempt may have landed with its answer lost;
- *   the object is read back and the write counts as done when it holds exactly our bytes.
+ * - write: every body can be replayed (bytes, or a function that opens a fresh stream), so every
+ *   write is retried. If a create-if-absent write of bytes is answered "exists" after an earlier
+ *   attempt failed, that attempt may have landed with its answer lost; the object is read back and
+ *   the write counts as done when it holds exactly our bytes.
  * - rename: "not found" after a failed attempt counts as done when the target now exists and the
  *   source does not.
  *
@@ -181,15 +181,14 @@ export class RetryRelay implements Relay {
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     const what = `writing ${key}`;
-    const replayable = body instanceof Uint8Array;
     let attempts = 0;
     try {
       await withRetries(what, (attempt) => {
         attempts = attempt;
         return this.inner.write(key, body, opts);
-      }, { ...this.#opts, retries: replayable ? this.#retries : 0, signal: opts.signal });
+      }, { ...this.#opts, retries: this.#retries, signal: opts.signal });
     } catch (e) {
-      if (replayable && opts.ifAbsent && attempts > 1 && isKind(e, "exists")) {
+      if (body instanceof Uint8Array && opts.ifAbsent && attempts > 1 && isKind(e, "exists")) {
         if (await this.#holds(key, body)) return;
       }
       throw this.#final(e, attempts);

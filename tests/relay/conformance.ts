@@ -41,7 +41,7 @@ export async function abortsInterruptTransfers(r: Relay, label: string): Promise
       sent += 65536;
     },
   });
-  const we = await failure(r.write("w", body, { signal: writing.signal }));
+  const we = await failure(r.write("w", () => body, { signal: writing.signal }));
   assert(we.kind === "interrupted", `write (${label}): ${we.kind}: ${we.message}`);
   assert((await r.stat("w")) === null, "an interrupted write became visible");
 }

@@ -213,7 +213,7 @@ Deno.test("ftp: a connection cut mid-transfer is transient and leaves no partial
         sent += chunk.length;
       },
     });
-    const we = await failure(r.write("cut", body));
+    const we = await failure(r.write("cut", () => body));
     assert(we.kind === "transient", `write: ${we.kind}: ${we.message}`);
 
     proxy = await startProxy(port, s.port);

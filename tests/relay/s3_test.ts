@@ -136,7 +136,7 @@ Deno.test("s3 relay multipart uploads: big objects, create-if-absent, failures",
   try {
     const data = pattern(12 * MIB + 321);
     await t.step("a 12 MiB stream goes up in three parts and comes back intact", async () => {
-      await r.write("big/stream", chunks(data));
+      await r.write("big/stream", () => chunks(data));
       const st = await r.stat("big/stream");
       assert(st?.size === data.length, `stat size ${st?.size}`);
       assert(same(await collect(await r.read("big/stream"), 64 * MIB), data), "content differs");
@@ -148,7 +148,7 @@ Deno.test("s3 relay multipart uploads: big objects, create-if-absent, failures",
       assert(same(await collect(await r.read("big/bytes"), 64 * MIB), data), "content differs");
     });
     await t.step("create-if-absent refuses an existing key before uploading", async () => {
-      const e = await failure(r.write("big/bytes", chunks(data), { ifAbsent: true }));
+      const e = await failure(r.write("big/bytes", () => chunks(data), { ifAbsent: true }));
       assert(e instanceof EscaleError && e.kind === "exists", `got ${e}`);
     });
     await t.step("create-if-absent loses a race at completion, atomically", async () => {
@@ -161,14 +161,14 @@ Deno.test("s3 relay multipart uploads: big objects, create-if-absent, failures",
           }
         },
       });
-      const e = await failure(r.write("big/race", body, { ifAbsent: true }));
+      const e = await failure(r.write("big/race", () => body, { ifAbsent: true }));
       assert(raced, "the competing write never ran");
       assert(e instanceof EscaleError && e.kind === "exists", `got ${e}`);
       const got = new TextDecoder().decode(await collect(await r.read("big/race")));
       assert(got === "the other writer", "the winner's content was replaced");
     });
     await t.step("a source failing mid-upload leaves no object and no open upload", async () => {
-      const e = await failure(r.write("big/broken", chunks(data, { failAt: 7 * MIB })));
+      const e = await failure(r.write("big/broken", () => chunks(data, { failAt: 7 * MIB })));
       assert(e instanceof Error && e.message === "simulated source failure", `got ${e}`);
       assert((await r.stat("big/broken")) === null, "a partial object became visible");
     });
@@ -212,13 +212,13 @@ Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", asyn
   try {
     await t.step("a part answered SlowDown is sent again and the write succeeds", async () => {
       const data = pattern(11 * MIB, 5);
-      await r.write("retried", chunks(data));
+      await r.write("retried", () => chunks(data));
       assert(partTries.get("2") === 2 && partTries.get("1") === 1, `tries ${[...partTries]}`);
       assert(same(await collect(await r.read("retried"), 64 * MIB), data), "content differs");
     });
     await t.step("a part failing every time aborts the upload", async () => {
       failPart2 = 100;
-      const e = await failure(r.write("doomed", chunks(pattern(11 * MIB, 6))));
+      const e = await failure(r.write("doomed", () => chunks(pattern(11 * MIB, 6))));
       assert(e instanceof EscaleError && e.kind === "transient", `got ${e}`);
       assert((await r.stat("doomed")) === null, "object visible");
       assert((await openUploads(s)) === 0, "the failed upload was not aborted");

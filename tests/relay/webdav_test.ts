@@ -181,7 +181,7 @@ Deno.test("webdav relay failures end in one clear line of the right kind, withou
       const r = await relay(s, { url: s.quotaUrl }).open();
       const big = new Uint8Array(s.quotaBytes + 1000);
       await expectKind(r.write("big", big), "space", "413");
-      await expectKind(r.write("big-stream", bytesStream(big)), "space", "413");
+      await expectKind(r.write("big-stream", () => bytesStream(big)), "space", "413");
       await r.write("small", new Uint8Array(100));
       const keys = (await toArray(r.list(""))).map((e) => e.key);
       assert(JSON.stringify(keys) === '["small"]', `quota folder lists ${keys}`);

@@ -391,7 +391,7 @@ export class FtpRelay implements Relay {
       }
       return;
     }
-    const reader = body.getReader();
+    const reader = body().getReader();
     try {
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;

@@ -2,6 +2,7 @@ import { EscaleError, RelayError } from "../../errors/errors.ts";
 import { baseName, checkKey, joinKey, parentOf } from "../keys.ts";
 import {
   type Body,
+  openBody,
   type ReadOptions,
   type Relay,
   type RelayCapabilities,
@@ -10,7 +11,7 @@ import {
   tempKeyFor,
   type WriteOptions,
 } from "../relay.ts";
-import { bytesStream, toStream } from "../../util/streams.ts";
+import { bytesStream } from "../../util/streams.ts";
 import { RcloneDaemon } from "./rclone_daemon.ts";
 import {
   parseRcloneRemote,
@@ -360,7 +361,7 @@ export class RcloneRelay implements Relay {
           this.#fs,
           parentOf(tmpKey),
           baseName(tmpKey),
-          toStream(body),
+          openBody(body),
           `writing ${key}`,
           key,
           opts.signal,
@@ -398,7 +399,7 @@ export class RcloneRelay implements Relay {
           await writer.write(body.subarray(off, off + STDIN_SLICE));
         }
       } else {
-        const reader = body.getReader();
+        const reader = body().getReader();
         try {
           for (;;) {
             let r: ReadableStreamReadResult<Uint8Array>;

@@ -209,7 +209,7 @@ export class S3Relay implements Relay {
       return await this.#putSingle(key, body, opts);
     }
     const parts = new PartReader(
-      body instanceof Uint8Array ? slices(body, partSize) : body,
+      body instanceof Uint8Array ? slices(body, partSize) : body(),
       partSize,
     );
     let first: { data: Uint8Array; last: boolean };

@@ -190,13 +190,13 @@ export class WebDavRelay implements Relay {
     const dir = parentOf(key);
     const tmp = tempKeyFor(key, opts.ifAbsent);
     const what = `writing ${key}`;
-    const replayable = body instanceof Uint8Array;
-    // A stream can be sent once only, so its folder must exist before the PUT.
-    if (!replayable) await this.#ensureDir(dir, what);
+    const streamed = !(body instanceof Uint8Array);
+    // Sending a stream again means reading its source again: make sure of its folder first.
+    if (streamed) await this.#ensureDir(dir, what);
     let uploaded = false;
     try {
       let res = await this.#put(tmp, body, opts, what, key);
-      if (res.status === 409 && replayable) {
+      if (res.status === 409) {
         await this.#http.discard(res);
         this.#knownDirs.delete(dir);
         await this.#ensureDir(dir, what);
@@ -221,7 +221,7 @@ export class WebDavRelay implements Relay {
       this.#knownDirs.add(dir);
     } catch (e) {
       // A failed or refused upload may still have left the temporary object behind.
-      if (uploaded || !replayable) await this.delete(tmp).catch(() => {});
+      if (uploaded || streamed) await this.delete(tmp).catch(() => {});
       throw e;
     }
   }
@@ -290,7 +290,7 @@ export class WebDavRelay implements Relay {
   ): Promise<HttpResponse> {
     return this.#send("PUT", this.#url(tmp), {
       headers: { "content-type": "application/octet-stream" },
-      body,
+      body: body instanceof Uint8Array ? body : body(),
       size: opts.size,
       signal: opts.signal,
       what,

@@ -84,6 +84,23 @@ Deno.test("cli legacy: a setting that contradicts the relay stops with one line,
   });
 });
 
+Deno.test("cli legacy: a client name Python's placeholder parser cannot read back is refused", async () => {
+  await withDir(async (dir) => {
+    const c = await section(dir, "x", "relay format = escale-0.7\n");
+    await Deno.writeTextFile(
+      c,
+      (await Deno.readTextFile(c)).replace("client = x", "client = host:1"),
+    );
+    const r = await escale(["run", "--once", "-c", c]);
+    assertEquals(r.code, 2);
+    assert(
+      r.stderr.includes(`client name "host:1" cannot be written on an Escale 0.7 relay`),
+      r.stderr,
+    );
+    assertEquals(await snapshot(`${dir}/relay`), {});
+  });
+});
+
 async function killDuring(args: string[], fault: string): Promise<void> {
   const child = new Deno.Command(`${root}scripts/escale`, {
     args,

@@ -182,6 +182,20 @@ const checks: Check[] = [
       if (!same(b, pattern(10_000 + i, i))) fail(`object ${i} differs`);
     });
   }],
+  ["listFolders names the sub-folders (when supported)", async (r, d) => {
+    if (!r.listFolders) return;
+    for (const k of ["folders/a/b/x", "folders/a/y", "folders/c/z", "folders/top"]) {
+      await r.write(`${d}/${k}`, utf8.encode(k));
+    }
+    const got = [
+      await r.listFolders(`${d}/folders`),
+      await r.listFolders(`${d}/folders/a`),
+      await r.listFolders(`${d}/folders/a/b`),
+      await r.listFolders(`${d}/nowhere`),
+    ];
+    const want = [["a", "c"], ["b"], [], []];
+    if (JSON.stringify(got) !== JSON.stringify(want)) fail(`got ${JSON.stringify(got)}`);
+  }],
   ["rename moves an object (when supported)", async (r, d) => {
     if (!r.rename) return;
     await r.write(`${d}/from`, utf8.encode("moving"));
@@ -202,7 +216,19 @@ async function expectFailure(p: Promise<unknown>): Promise<void> {
 }
 
 async function removeTree(r: Relay, dir: string): Promise<void> {
-  for (const sub of ["list/sub", "list", "par", "to", ""]) {
+  for (
+    const sub of [
+      "list/sub",
+      "list",
+      "par",
+      "to",
+      "folders/a/b",
+      "folders/a",
+      "folders/c",
+      "folders",
+      "",
+    ]
+  ) {
     const d = sub ? `${dir}/${sub}` : dir;
     for (const e of await toArray(r.list(d)).catch(() => [])) await r.delete(e.key).catch(() => {});
   }

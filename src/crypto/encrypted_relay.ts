@@ -24,8 +24,8 @@ export interface EncryptedRelayOptions {
  * Encrypts the body of every object on the way to `inner` and authenticates it on the way back
  * (docs/crypto.md). Keys are not renamed: the protocol already uses opaque names.
  *
- * There is no `rename`: each object is sealed to its own key (the AAD binds it), so a renamed
- * object could no longer be opened; the protocol never renames encrypted objects.
+ * Each object is sealed to its own key (the AAD binds it), so an object moved to another key
+ * could no longer be opened; the protocol never moves objects.
  */
 /** Largest byte body sealed once into memory (see write). */
 const SEAL_ONCE_MAX = 4 * 1024 * 1024;
@@ -44,7 +44,6 @@ export class EncryptedRelay implements Relay {
     this.name = inner.name;
     this.capabilities = {
       ...inner.capabilities,
-      rename: false,
       // One partial segment on the way in, one sealed segment and a header on the way out.
       bufferBytes: inner.capabilities.bufferBytes + 2 * (keys.segmentSize + TAG_SIZE) +
         HEADER_SIZE,

@@ -14,7 +14,6 @@ export interface RelayCounters {
   reads: number;
   writes: number;
   deletes: number;
-  renames: number;
   bytesRead: number;
   bytesWritten: number;
 }
@@ -29,22 +28,14 @@ export class CountingRelay implements Relay {
     reads: 0,
     writes: 0,
     deletes: 0,
-    renames: 0,
     bytesRead: 0,
     bytesWritten: 0,
   };
-  readonly rename?: (from: string, to: string) => Promise<void>;
   readonly listFolders?: (dir: string) => Promise<string[]>;
 
   constructor(readonly inner: Relay) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
-    if (inner.rename) {
-      this.rename = (from, to) => {
-        this.counters.renames++;
-        return inner.rename!(from, to);
-      };
-    }
     if (inner.listFolders) {
       this.listFolders = (dir) => {
         this.counters.lists++;
@@ -55,7 +46,7 @@ export class CountingRelay implements Relay {
 
   get requests(): number {
     const c = this.counters;
-    return c.lists + c.stats + c.reads + c.writes + c.deletes + c.renames;
+    return c.lists + c.stats + c.reads + c.writes + c.deletes;
   }
 
   reset(): void {

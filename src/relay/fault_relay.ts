@@ -9,7 +9,7 @@ import {
   type WriteOptions,
 } from "./relay.ts";
 
-export type FaultOp = "list" | "stat" | "read" | "write" | "delete" | "rename";
+export type FaultOp = "list" | "stat" | "read" | "write" | "delete";
 
 /**
  * One injected fault: the `nth` (1-based) operation of kind `op` whose key matches `match`
@@ -33,7 +33,6 @@ export interface FaultRule {
 export class FaultRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
-  readonly rename?: (from: string, to: string) => Promise<void>;
   readonly listFolders?: (dir: string) => Promise<string[]>;
   #rules: { rule: FaultRule; seen: number; fired: boolean }[] = [];
 
@@ -45,12 +44,6 @@ export class FaultRelay implements Relay {
       this.listFolders = async (dir) => {
         await this.#before("list", dir);
         return inner.listFolders!(dir);
-      };
-    }
-    if (inner.rename) {
-      this.rename = async (from, to) => {
-        await this.#before("rename", from);
-        return inner.rename!(from, to);
       };
     }
   }
@@ -158,7 +151,7 @@ export function parseFaults(spec: string): FaultRule[] {
   return spec.split(";").filter((s) => s.trim()).map((s) => {
     const [op, action, nth, ...re] = s.trim().split(":");
     if (
-      !["list", "stat", "read", "write", "delete", "rename"].includes(op) ||
+      !["list", "stat", "read", "write", "delete"].includes(op) ||
       !["fail", "cut", "stall"].includes(action)
     ) {
       throw new RelayError("permanent", `ESCALE_FAULTS: cannot parse ${JSON.stringify(s)}`);

@@ -21,7 +21,6 @@ export class FileRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities = {
     createIfAbsent: true,
-    rename: true,
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
@@ -212,17 +211,6 @@ export class FileRelay implements Relay {
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
       throw mapFsError(e, key, key);
-    }
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    try {
-      await Deno.mkdir(this.#path(parentOf(to)), { recursive: true });
-      await Deno.rename(this.#path(from), this.#path(to));
-    } catch (e) {
-      throw mapFsError(e, from, `${from} -> ${to}`);
     }
   }
 

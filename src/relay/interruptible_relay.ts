@@ -19,13 +19,11 @@ import type {
 export class InterruptibleRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
-  readonly rename?: (from: string, to: string) => Promise<void>;
   readonly listFolders?: (dir: string) => Promise<string[]>;
 
   constructor(readonly inner: Relay, readonly signal: AbortSignal) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
-    if (inner.rename) this.rename = (from, to) => this.#race(from, () => inner.rename!(from, to));
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#race(dir, () => inner.listFolders!(dir));
     }

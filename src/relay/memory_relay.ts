@@ -16,7 +16,6 @@ export class MemoryRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities = {
     createIfAbsent: true,
-    rename: true,
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 8,
@@ -80,16 +79,6 @@ export class MemoryRelay implements Relay {
   delete(key: string): Promise<void> {
     checkKey(key);
     this.objects.delete(key);
-    return Promise.resolve();
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    const o = this.objects.get(from);
-    if (!o) return Promise.reject(new RelayError("not-found", `${from}: not found on relay`, from));
-    this.objects.delete(from);
-    this.objects.set(to, o);
     return Promise.resolve();
   }
 

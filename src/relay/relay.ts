@@ -26,8 +26,6 @@ export interface RelayEntry {
 export interface RelayCapabilities {
   /** `write(…, {ifAbsent: true})` is an atomic test-and-set on this backend */
   createIfAbsent: boolean;
-  /** `rename` exists and is atomic */
-  rename: boolean;
   /** `read` honours `offset`/`length` without transferring the skipped bytes */
   rangeRead: boolean;
   /** longest key the backend accepts */
@@ -83,7 +81,6 @@ export interface Relay {
   read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
   write(key: string, body: Body, opts?: WriteOptions): Promise<void>;
   delete(key: string): Promise<void>;
-  rename?(from: string, to: string): Promise<void>;
   /**
    * Names of the folders directly inside `dir` (sorted; a missing `dir` has none). Only layouts
    * that mirror a folder tree need it (Escale 0.7's placeholder layout, src/legacy/); the native
@@ -91,6 +88,11 @@ export interface Relay {
    */
   listFolders?(dir: string): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** A backend as built, before `open()` has checked that it can be reached (and logged in). */
+export interface UnopenedRelay extends Relay {
+  open(): Promise<unknown>;
 }
 
 /** Prefix of the temporary objects backends write before an atomic rename; never listed. */

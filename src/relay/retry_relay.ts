@@ -76,8 +76,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  *   write is retried. If a create-if-absent write of bytes is answered "exists" after an earlier
  *   attempt failed, that attempt may have landed with its answer lost; the object is read back and
  *   the write counts as done when it holds exactly our bytes.
- * - rename: "not found" after a failed attempt counts as done when the target now exists and the
- *   source does not.
  *
  * A transient error that outlives its retries surfaces as kind "unreachable", its message naming
  * the relay (relay names never hold secrets).
@@ -86,7 +84,6 @@ export class RetryRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
-  readonly rename?: (from: string, to: string) => Promise<void>;
   readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
@@ -97,8 +94,6 @@ export class RetryRelay implements Relay {
     this.capabilities = inner.capabilities;
     this.#opts = opts;
     this.#retries = opts.retries ?? 4;
-    // Only offer rename when the wrapped relay has it: callers test for its presence.
-    if (inner.rename) this.rename = (from, to) => this.#rename(from, to);
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
     }
@@ -197,24 +192,6 @@ export class RetryRelay implements Relay {
 
   delete(key: string): Promise<void> {
     return this.#run(`deleting ${key}`, () => this.inner.delete(key));
-  }
-
-  async #rename(from: string, to: string): Promise<void> {
-    const inner = this.inner;
-    if (!inner.rename) throw new RelayError("permanent", `${this.name}: rename is not supported`);
-    let attempts = 0;
-    try {
-      await withRetries(`renaming ${from}`, (attempt) => {
-        attempts = attempt;
-        return inner.rename!(from, to);
-      }, this.#opts);
-    } catch (e) {
-      if (attempts > 1 && isKind(e, "not-found")) {
-        const [src, dst] = await Promise.all([inner.stat(from), inner.stat(to)]).catch(() => []);
-        if (src === null && dst) return;
-      }
-      throw this.#final(e, attempts);
-    }
   }
 
   close(): Promise<void> {

@@ -337,9 +337,7 @@ Deno.test("plain keys pass through; sizes are plaintext sizes; no rename", async
   );
   mutate(inner, "data/y", (d) => d.slice(0, 7));
   assertEquals((await relay.stat("data/y"))?.size, 7, "an impossible size is reported as it is");
-  assertEquals(relay.capabilities.rename, false, "capabilities.rename");
   assertEquals(relay.capabilities.rangeRead, true, "capabilities.rangeRead from the inner relay");
-  assertEquals("rename" in relay, false, "rename is not exposed");
   assertEquals(await relay.stat("data/none"), null, "stat of a missing object");
   await expectError(async () => await relay.read("data/none"), "not-found", "read missing");
   await expectError(

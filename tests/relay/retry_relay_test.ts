@@ -8,11 +8,11 @@ import { EncryptedRelay } from "../../src/crypto/encrypted_relay.ts";
 import { testKeys } from "../crypto/helpers.ts";
 import { bytesStream, collect, toArray, utf8 } from "../../src/util/streams.ts";
 
-type Op = "list" | "stat" | "read" | "write" | "delete" | "rename";
+type Op = "list" | "stat" | "read" | "write" | "delete";
 
 /**
  * A memory relay that fails the next N calls of an operation with an error of a chosen kind.
- * `landFirst` makes a failing write or rename take effect before it throws: the answer was lost,
+ * `landFirst` makes a failing write take effect before it throws: the answer was lost,
  * not the request.
  */
 class FlakyRelay extends MemoryRelay {
@@ -22,7 +22,6 @@ class FlakyRelay extends MemoryRelay {
     read: 0,
     write: 0,
     delete: 0,
-    rename: 0,
   };
   failures: Partial<Record<Op, number>> = {};
   kind: "transient" | "auth" | "unreachable" = "transient";
@@ -91,14 +90,6 @@ class FlakyRelay extends MemoryRelay {
   override async delete(key: string): Promise<void> {
     if (this.#fail("delete")) throw this.#error("delete");
     return await super.delete(key);
-  }
-
-  override async rename(from: string, to: string): Promise<void> {
-    if (this.#fail("rename")) {
-      if (this.landFirst) await super.rename(from, to);
-      throw this.#error("rename");
-    }
-    return await super.rename(from, to);
   }
 }
 
@@ -249,19 +240,6 @@ Deno.test("retry relay resumes a broken read where it stopped", async () => {
   inner.breakAfter = 10;
   const e = await failure(r.read("obj").then((s) => collect(s)));
   assert(e.kind === "unreachable", `kind ${e.kind}`);
-});
-
-Deno.test("retry relay: a rename whose answer was lost still succeeds", async () => {
-  const inner = new FlakyRelay();
-  const r = wrap(inner);
-  await inner.write("from", utf8.encode("x"));
-  inner.landFirst = true;
-  inner.failures = { rename: 1 };
-  assert(r.rename, "rename offered");
-  await r.rename("from", "to");
-  assert(inner.objects.has("to") && !inner.objects.has("from"), "rename result");
-  const noRename = new RetryRelay({ ...new MemoryRelay(), rename: undefined } as never);
-  assert(noRename.rename === undefined, "rename offered for a relay without it");
 });
 
 Deno.test("withRetries stops at once when its signal is aborted", async () => {

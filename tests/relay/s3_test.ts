@@ -105,13 +105,24 @@ function s3Error(status: number, code: string): Response {
   );
 }
 
+/**
+ * moto honours `If-None-Match: *` one request at a time but does not serialise concurrent ones
+ * (AWS does): of racing creators several may win there. The check must still fail only that way.
+ */
+const MOTO_LIMITS = {
+  "create-if-absent is atomic: of concurrent creators exactly one wins": {
+    reason: "moto does not serialise concurrent conditional PUTs",
+    detail: /^\d of \d creators won/,
+  },
+};
+
 Deno.test("s3 relay passes the conformance suite on moto, multipart included", async (t) => {
   const s = await startS3Server();
   try {
     await t.step("prefix relay/, part size 5 MiB", async (t) => {
       const r = await new S3Relay(options(s)).open();
       try {
-        await conformanceSteps(t, r);
+        await conformanceSteps(t, r, "conformance", MOTO_LIMITS);
       } finally {
         await r.close();
       }
@@ -119,7 +130,7 @@ Deno.test("s3 relay passes the conformance suite on moto, multipart included", a
     await t.step("bucket root, no prefix", async (t) => {
       const r = await new S3Relay(options(s, { prefix: "" })).open();
       try {
-        await conformanceSteps(t, r, "root-conformance");
+        await conformanceSteps(t, r, "root-conformance", MOTO_LIMITS);
       } finally {
         await r.close();
       }

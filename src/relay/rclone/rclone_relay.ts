@@ -77,7 +77,6 @@ export class RcloneRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities = {
     createIfAbsent: false,
-    rename: true,
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
@@ -478,23 +477,6 @@ export class RcloneRelay implements Relay {
       );
     } catch (e) {
       if (e instanceof RelayError && e.kind === "not-found") return;
-      throw e;
-    }
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    try {
-      await this.#move(from, to, `renaming ${from}`, from);
-    } catch (e) {
-      // Backends word a missing source differently (or not at all): look before reporting.
-      if (e instanceof RelayError && e.kind !== "not-found") {
-        const missing = await this.stat(from).then((st) => st === null, () => false);
-        if (missing) {
-          throw new RelayError("not-found", `${from}: not found on relay`, from, { cause: e });
-        }
-      }
       throw e;
     }
   }

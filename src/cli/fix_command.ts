@@ -23,9 +23,9 @@ export async function fixCommand(flags: MaintenanceFlags & { dryRun?: boolean })
     let local: LocalView;
     try {
       local = {
-        relayId: state.getMeta("relayId"),
-        me: state.getMeta("cid") ?? "",
-        registered: state.getMeta("registered") === "1",
+        relayId: state.relayId(),
+        me: state.clientId() ?? "",
+        registered: state.registered(),
         records: state.cachedRecords(),
         pendingSeq: state.getPending()?.seq,
       };

@@ -33,6 +33,7 @@ import { RelayStore } from "../protocol/relay_store.ts";
 import type { Relay } from "../relay/relay.ts";
 import { openRelay } from "./open_relay.ts";
 import { type Check, type Choice, type Prompter, terminalPrompter } from "./prompter.ts";
+import { CONFIG_ENV, readEnv } from "../util/env.ts";
 
 /**
  * `escale init`: sets up one repository (a section of the configuration) by asking questions on
@@ -1159,7 +1160,7 @@ class Wizard {
 
 /** Runs `escale init`; undoes every write when it fails or is cancelled. */
 export async function initCommand(opts: InitOptions, deps: InitDeps = {}): Promise<InitResult> {
-  const env = deps.env ?? Deno.env.toObject();
+  const env = deps.env ?? readEnv(CONFIG_ENV);
   const configFile = chooseConfigFile(opts.config, env);
   const prompter = deps.prompter !== undefined
     ? deps.prompter

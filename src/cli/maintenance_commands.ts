@@ -137,7 +137,7 @@ ${exitCodes()}`,
       `
 Every object is copied as stored (encrypted ones stay encrypted, no key is needed) and read back
 to verify it. Then the old relay gets a record saying where the relay went: other clients stop
-there with a one-line message naming the new address (exit 10) instead of publishing to the old
+there with a one-line message naming the new address (exit 11) instead of publishing to the old
 place; point their configurations at it. This section's relay settings are rewritten in place,
 comments kept; a password goes to the credential file next to the configuration. An interrupted
 migration resumes when run again, without copying again what already arrived.

@@ -1,4 +1,5 @@
 import { EscaleError } from "../errors/errors.ts";
+import { command } from "../util/spawn.ts";
 
 export type ArchiveKind = "tar" | "tar.gz" | "tar.bz2";
 
@@ -31,7 +32,8 @@ export function codec(kind: ArchiveKind, direction: "compress" | "decompress"): 
   }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("bzip2", {
+    // Through util/spawn: escale may start only a few programs by name (src/cli/permissions.json).
+    child = command("bzip2", {
       args: direction === "compress" ? ["-c"] : ["-dc"],
       stdin: "piped",
       stdout: "piped",
@@ -51,6 +53,12 @@ export function codec(kind: ArchiveKind, direction: "compress" | "decompress"): 
     new TransformStream<Uint8Array, Uint8Array>({
       async flush() {
         const status = await child.status;
+        if (status.code === 127) {
+          throw new EscaleError(
+            "usage",
+            '.tar.bz2 archives need the "bzip2" program, which is not installed; install it or use .tar.gz',
+          );
+        }
         if (!status.success) {
           throw new EscaleError(
             "integrity",

@@ -1,7 +1,7 @@
 import { EscaleError } from "../errors/errors.ts";
 import { HEADER_KEY, parseClientKey, parseCommitKey, parseDataKey } from "../protocol/format.ts";
 
-/** Name of the manifest inside a backup archive: its last entry (docs/relay-format.md §12). */
+/** Name of the manifest inside a backup archive: its last entry (docs/relay-format.md §13). */
 export const MANIFEST_NAME = "escale-backup.json";
 export const MANIFEST_FORMAT = "escale-backup";
 export const MANIFEST_VERSION = 1;

@@ -1,5 +1,5 @@
-import process from "node:process";
 import { EscaleError, isKind } from "../errors/errors.ts";
+import { command } from "../util/spawn.ts";
 import { collect, fromUtf8, utf8 } from "../util/streams.ts";
 import { LEASES_DIR } from "./format.ts";
 import type { RelayStore } from "./relay_store.ts";
@@ -17,18 +17,25 @@ interface LeaseRecord {
 
 /**
  * Whether a lease was left by a process of this machine that no longer runs (killed, crashed):
- * its re-run must not wait for the expiry. Signal 0 only asks whether the process exists; when
- * that cannot be told (no permission to signal), only the expiry counts.
+ * its re-run must not wait for the expiry. `ps -p` tells (escale may start ps, not signal a
+ * process itself); when that cannot be told, only the expiry counts.
  */
 function leftByDeadProcess(held: LeaseRecord): boolean {
   if (held.host !== hostname() || typeof held.pid !== "number" || held.pid === Deno.pid) {
     return false;
   }
+  if (!Number.isSafeInteger(held.pid) || held.pid <= 0) return false;
   try {
-    process.kill(held.pid, 0);
+    const out = command("ps", {
+      args: ["-p", String(held.pid), "-o", "pid="],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    // ps exits 1 with nothing printed when no such process exists.
+    return out.code === 1 && new TextDecoder().decode(out.stdout).trim() === "";
+  } catch {
     return false;
-  } catch (e) {
-    return (e as { code?: string }).code === "ESRCH";
   }
 }
 

@@ -84,6 +84,7 @@ export class RetryRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
+  readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
 
@@ -93,6 +94,9 @@ export class RetryRelay implements Relay {
     this.capabilities = inner.capabilities;
     this.#opts = opts;
     this.#retries = opts.retries ?? 4;
+    if (inner.listFolders) {
+      this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
+    }
   }
 
   async *list(dir: string): AsyncIterable<RelayEntry> {

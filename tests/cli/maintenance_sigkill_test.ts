@@ -73,7 +73,7 @@ Deno.test("SIGKILL during migrate: the re-run resumes without copying again and 
     assertEquals(walk(`${dir}/relay`), [...source, "moved.json"].sort());
     assertEquals((await escale(["check", "--read-data", "-c", `${dir}/A.conf`])).code, 0);
     const b = await escale(["run", "--once", "-c", `${dir}/B.conf`]);
-    assertEquals(b.code, 10, b.stderr);
+    assertEquals(b.code, 11, b.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -100,7 +100,7 @@ for (
       assertEquals(walk(`${dir}/new`).filter((k) => !k.startsWith("leases/")), source);
       assert((await Deno.readTextFile(`${dir}/A.conf`)).includes(`${dir}/new`));
       assertEquals((await escale(["check", "--read-data", "-c", `${dir}/A.conf`])).code, 0);
-      assertEquals((await escale(["run", "--once", "-c", `${dir}/B.conf`])).code, 10);
+      assertEquals((await escale(["run", "--once", "-c", `${dir}/B.conf`])).code, 11);
       assertEquals((await escale(["run", "--once", "-c", `${dir}/A.conf`])).code, 0);
     } finally {
       await Deno.remove(dir, { recursive: true });

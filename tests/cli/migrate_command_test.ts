@@ -16,7 +16,7 @@ async function round(dir: string, c: string, env: Record<string, string> = {}) {
 
 /**
  * Two shared clients A and B sync through `relayLines`; A migrates the relay with `args`; B then
- * stops at the old relay with exit 10 and the new address; B's relay lines are changed by hand
+ * stops at the old relay with exit 11 and the new address; B's relay lines are changed by hand
  * to `newLines`, and both go on syncing with nothing downloaded twice.
  */
 async function scenario(
@@ -67,7 +67,7 @@ async function scenario(
     }
 
     const stopped = await round(dir, "B");
-    assertEquals(stopped.code, 10, stopped.stderr);
+    assertEquals(stopped.code, 11, stopped.stderr);
     const lines = stopped.stderr.trim().split("\n").filter((l) => !l.startsWith("{"));
     assert(lines.some((l) => l.includes("was moved to") && l.includes(shown)), stopped.stderr);
 
@@ -92,7 +92,7 @@ async function scenario(
   }
 }
 
-Deno.test("cli migrate: file to file, comments kept, other clients stop with exit 10", async () => {
+Deno.test("cli migrate: file to file, comments kept, other clients stop with exit 11", async () => {
   await scenario(
     "file",
     (dir) => `relay path = ${dir}/old-relay\n`,

@@ -1,6 +1,6 @@
 import { lookupOption, OPTIONS } from "../../src/config/options.ts";
 import { DEVIATIONS } from "../../src/config/deviations.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { lines, withScratch } from "./helpers.ts";
 
 /** A valid value for every section option (paths are filled in per scratch folder). */
@@ -59,6 +59,7 @@ function sample(key: string, dir: string): string {
     "maintainer": "me@example.org",
     "verbosity": "2",
     "checksum": "sha256",
+    "relay format": "escale-0.7",
     "log file": `${dir}/x.log`,
     "log level": "info",
     "log rotate": "5",

@@ -132,6 +132,10 @@ ${exitCodes()}`,
     .option("--password-file <file>", "file holding the destination's password (S3: secret key)")
     .option("--endpoint <url>", "S3: endpoint of a non-AWS service, e.g. http://127.0.0.1:9000")
     .option("--region <name>", "S3: region")
+    .option(
+      "--to-native",
+      "convert an Escale 0.7 relay into the native format where it is (once every client runs escale)",
+    )
     .addHelpText(
       "after",
       `
@@ -142,6 +146,11 @@ place; point their configurations at it. This section's relay settings are rewri
 comments kept; a password goes to the credential file next to the configuration. An interrupted
 migration resumes when run again, without copying again what already arrived.
 
+--to-native converts a relay that Python Escale 0.7 clients shared (placeholder layout) into the
+native format where it is: stop every Python client first. What was still waiting on the relay is
+taken into this client's folder, then the Escale objects are removed and the native header is
+written; clients that already hold a file do not download it again.
+
 Examples:
   escale migrate -r photos /mnt/nas/escale-photos
   escale migrate -r photos https://dav.example.org/photos --user me --password-file ~/dav.pw
@@ -149,6 +158,7 @@ Examples:
       --user AKIA… --password-file ~/s3.secret
   escale migrate -r photos rclone:gdrive:escale/photos
   escale migrate -r photos --to-config ~/new-relay.conf
+  escale migrate -r photos --to-native
 ${exitCodes()}`,
     )
     .action(async (dest, o) => setCode(await migrateCommand(o, dest)));

@@ -13,8 +13,15 @@ import { migrateRelay } from "../maintenance/migrate_relay.ts";
 import { fileStem, readPasswordFile } from "./init_command.ts";
 import { type MaintenanceFlags, runMaintenance } from "./maintenance_runner.ts";
 import { openSectionRelay } from "./open_section_relay.ts";
+import { openRepository } from "./open_repository.ts";
+import { LegacyRepository } from "../legacy/legacy_repository.ts";
+import { convertToNative } from "../legacy/convert_to_native.ts";
+import type { EncryptionSetting } from "../protocol/open_store.ts";
+import { readSecret } from "../crypto/secret_source.ts";
 
 export interface MigrateFlags extends MaintenanceFlags {
+  /** convert this section's Escale 0.7 relay into the native format, in place */
+  toNative?: boolean;
   /** take the destination from the same section of this configuration file */
   toConfig?: string;
   user?: string;
@@ -33,6 +40,15 @@ export async function migrateCommand(
   flags: MigrateFlags,
   dest: string | undefined,
 ): Promise<number> {
+  if (flags.toNative) {
+    if (dest !== undefined || flags.toConfig !== undefined) {
+      throw new EscaleError(
+        "usage",
+        "--to-native converts the relay where it is: give no destination and no --to-config",
+      );
+    }
+    return await toNative(flags);
+  }
   if ((dest === undefined) === (flags.toConfig === undefined)) {
     throw new EscaleError("usage", "give the destination: an address, or --to-config FILE");
   }
@@ -79,6 +95,44 @@ export async function migrateCommand(
       }
     } finally {
       await source.close().catch(() => {});
+    }
+  });
+}
+
+/**
+ * `escale migrate --to-native`: once every client of an Escale 0.7 relay runs escale, converts
+ * the relay into the native format where it is (legacy/convert_to_native.ts: what was pending is
+ * taken into this client's folder first, and no client downloads again a file it holds), then
+ * makes a section that named the legacy layout say `relay format = native`.
+ */
+async function toNative(flags: MigrateFlags): Promise<number> {
+  return await runMaintenance(flags, async ({ cfg, section, out, log, signal }) => {
+    const { repo, relay } = await openRepository(cfg, section, { signal }, log);
+    try {
+      if (!(repo instanceof LegacyRepository)) {
+        throw new EscaleError(
+          "usage",
+          `the relay of ${section.name} (${relay.name}) holds no Escale 0.7 data: nothing to convert`,
+        );
+      }
+      const enc: EncryptionSetting = section.encryption === "aead"
+        ? { mode: "aead", secret: await readSecret(section.passphrase!) }
+        : { mode: "none" };
+      const r = await convertToNative(repo, enc);
+      if (section.options["relay format"] === "escale-0.7") {
+        await writeConfigSection(cfg.file, section.name, {
+          set: [["relay format", "native"]],
+          remove: [],
+        });
+      }
+      out.result(
+        `converted the relay of ${section.name} (${relay.name}) to the native format: ${r.pending} waiting files taken here first, ${r.removed} Escale objects removed; from now on only escale clients can use it`,
+        { relay: relay.name, pending: r.pending, removed: r.removed, created: r.created },
+      );
+      return ExitCode.ok;
+    } finally {
+      await repo.close().catch(() => {});
+      await relay.close().catch(() => {});
     }
   });
 }

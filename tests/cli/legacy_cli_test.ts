@@ -175,3 +175,38 @@ Deno.test("cli legacy: SIGKILL mid-round leaves a relay Escale can read, and the
     });
   }
 });
+
+Deno.test("cli legacy: migrate --to-native converts an Escale 0.7 relay; clients that hold the files download nothing", async () => {
+  await withDir(async (dir) => {
+    // Escale's pusher uploaded the tree; peerA is that pusher's machine, now running escale.
+    await copyTree(`${FIXTURES}placeholder-plain/after-upload/relay`, `${dir}/relay`);
+    const b = await section(dir, "peerB", "relay format = escale-0.7\n");
+    const a = await section(dir, "peerA");
+    await pushedTree(`${dir}/peerA`);
+
+    const r = await escale(["migrate", "--to-native", "-c", b]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(r.stdout.includes("converted the relay of peerB"), r.stdout);
+    // What was waiting for pullers is in peerB's folder; the relay holds no Escale object.
+    assertEquals(await snapshot(`${dir}/peerB`), await snapshot(`${FIXTURES}tree`));
+    const relay = Object.keys(await snapshot(`${dir}/relay`));
+    assert(relay.includes("escale.json"), relay.join(", "));
+    assert(!relay.some((k) => k.endsWith(".placeholder") || k.endsWith(".lock")), relay.join(", "));
+    assert((await Deno.readTextFile(b)).includes("relay format = native"), "config not updated");
+
+    // Both go on natively, in any order; contents decide, so nobody receives a file again.
+    for (const [c, who] of [[b, "peerB"], [a, "peerA"], [b, "peerB"], [a, "peerA"]]) {
+      const summary = `${dir}/${who}.summary.json`;
+      const run = await escale(["run", "--once", "-c", c, "--summary", summary]);
+      assertEquals(run.code, 0, `${who}: ${run.stderr}`);
+      const s = JSON.parse(await Deno.readTextFile(summary));
+      assertEquals(s.repositories[0].received.files, 0, `${who} received`);
+    }
+    assertEquals(await snapshot(`${dir}/peerA`), await snapshot(`${FIXTURES}tree`));
+    assertEquals(await snapshot(`${dir}/peerB`), await snapshot(`${FIXTURES}tree`));
+    // A second conversion finds nothing to convert.
+    const again = await escale(["migrate", "--to-native", "-c", b]);
+    assertEquals(again.code, 2, again.stderr);
+    assert(again.stderr.includes("holds no Escale 0.7 data"), again.stderr);
+  });
+});

@@ -3,6 +3,7 @@
 // A fast profile (2 ms, 1 Gbit/s) keeps these quick; nothing here depends on timing.
 import { assert, assertEquals } from "../assert.ts";
 import { statsDelta, WanProxy } from "../../bench/wan_proxy.ts";
+import { windowAfterIdle } from "../../bench/wan_flow.ts";
 import { HttpRequestCounter } from "../../bench/http_request_counter.ts";
 import { FtpCommandCounter } from "../../bench/ftp_command_counter.ts";
 import { shapedFtp } from "../../bench/bench_targets.ts";
@@ -159,3 +160,13 @@ for (const tls of [false, true]) {
     }
   });
 }
+
+Deno.test("wan flow: an idle window halves per timeout in whole bytes, down to the initial window", () => {
+  const iw = 14480;
+  // 40 ms RTT: one timeout is 240 ms of silence.
+  assertEquals(windowAfterIdle(1_000_001, iw, 239, 40), 1_000_001);
+  assertEquals(windowAfterIdle(1_000_001, iw, 240, 40), 500_000);
+  assertEquals(windowAfterIdle(1_000_001, iw, 3 * 240, 40), 125_000);
+  assertEquals(windowAfterIdle(1_000_001, iw, 60_000, 40), iw);
+  assertEquals(windowAfterIdle(10_000, iw, 60_000, 40), 10_000);
+});

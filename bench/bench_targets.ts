@@ -20,7 +20,7 @@ import { type FtpServer, startFtpServer } from "../tests/servers/ftp_server.ts";
 import { run } from "../tests/servers/harness.ts";
 import { startKeepAliveFront } from "./keepalive_front.ts";
 import type { LinkProfile } from "./wan_link.ts";
-import { type Route, WanProxy } from "./wan_proxy.ts";
+import { type ProxyOptions, type Route, WanProxy } from "./wan_proxy.ts";
 
 export const SERVERS = ["webdav", "s3", "ftp", "ftps"] as const;
 export type ServerKind = typeof SERVERS[number];
@@ -98,8 +98,12 @@ export async function shapedFtp(
 }
 
 /** Starts a fresh server of `kind`; with `profile`, every connection goes through a WAN proxy. */
-export async function startTarget(kind: ServerKind, profile?: LinkProfile): Promise<Target> {
-  const proxy = profile ? new WanProxy(profile) : undefined;
+export async function startTarget(
+  kind: ServerKind,
+  profile?: LinkProfile,
+  proxyOptions?: ProxyOptions,
+): Promise<Target> {
+  const proxy = profile ? new WanProxy(profile, proxyOptions) : undefined;
   const stopProxy = () => proxy?.stop();
   try {
     if (kind === "webdav") {

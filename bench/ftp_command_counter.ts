@@ -6,9 +6,10 @@
 export class FtpCommandCounter {
   encrypted = false;
   #line = "";
-  readonly #onCommand: (verb: string) => void;
+  readonly #onCommand: (verb: string, line: string) => void;
 
-  constructor(onCommand: (verb: string) => void) {
+  /** `line` is the whole command, with the argument of PASS replaced by "***" */
+  constructor(onCommand: (verb: string, line: string) => void) {
     this.#onCommand = onCommand;
   }
 
@@ -18,10 +19,11 @@ export class FtpCommandCounter {
         if (this.#line.length < 1024) this.#line += String.fromCharCode(b[i]);
         continue;
       }
-      const verb = this.#line.trim().split(" ")[0].toUpperCase();
+      const line = this.#line.trim();
+      const verb = line.split(" ")[0].toUpperCase();
       this.#line = "";
       if (!verb) continue;
-      this.#onCommand(verb);
+      this.#onCommand(verb, verb === "PASS" ? "PASS ***" : line);
       if (verb === "AUTH") this.encrypted = true;
     }
   }

@@ -13,9 +13,9 @@ export class HttpRequestCounter {
   #state: State = "head";
   #text = "";
   #remaining = 0;
-  readonly #onRequest: (method: string) => void;
+  readonly #onRequest: (method: string, target: string) => void;
 
-  constructor(onRequest: (method: string) => void) {
+  constructor(onRequest: (method: string, target: string) => void) {
     this.#onRequest = onRequest;
   }
 
@@ -53,7 +53,7 @@ export class HttpRequestCounter {
     if (!this.#text.endsWith("\r\n\r\n") && !this.#text.endsWith("\n\n")) return;
     const lines = this.#text.split(/\r?\n/);
     this.#text = "";
-    const m = /^([A-Z-]+) \S+ HTTP\/1\.[01]$/.exec(lines[0]);
+    const m = /^([A-Z-]+) (\S+) HTTP\/1\.[01]$/.exec(lines[0]);
     if (!m) return this.#lose();
     let length = 0;
     let chunked = false;
@@ -65,7 +65,7 @@ export class HttpRequestCounter {
       else if (name === "transfer-encoding") chunked = /chunked/i.test(h[2]);
     }
     if (!Number.isSafeInteger(length) || length < 0) return this.#lose();
-    this.#onRequest(m[1]);
+    this.#onRequest(m[1], m[2]);
     if (chunked) this.#state = "size";
     else if (length > 0) {
       this.#state = "body";

@@ -48,6 +48,19 @@ export interface ProxyOptions {
   initialWindow?: number;
   /** milliseconds of queue at the bottleneck before senders are held back */
   backlogMs?: number;
+  /** keep a timeline of connections and requests (see `trace`) */
+  trace?: boolean;
+}
+
+/** One event of the timeline: a connection accepted, or a request read from the client. */
+export interface TraceEntry {
+  /** milliseconds since the proxy started, when the proxy read it from the client */
+  ms: number;
+  /** the connection's number, in accept order */
+  conn: number;
+  kind: RouteKind;
+  /** "connect", the HTTP method and target, or the FTP command (PASS's argument hidden) */
+  what: string;
 }
 
 function emptyStats(): ProxyStats {
@@ -80,6 +93,9 @@ export class WanProxy {
   readonly #busy = new BusyClock();
   #listeners: Deno.Listener[] = [];
   #live = new Set<() => void>();
+  readonly #trace: TraceEntry[] = [];
+  readonly #t0 = performance.now();
+  #connections = 0;
   #stopped = false;
 
   constructor(profile: LinkProfile, opts: ProxyOptions = {}) {
@@ -114,6 +130,16 @@ export class WanProxy {
     return opened.map((l) => (l.addr as Deno.NetAddr).port);
   }
 
+  /** The timeline so far (empty unless the proxy was made with `trace`). */
+  trace(): TraceEntry[] {
+    return [...this.#trace];
+  }
+
+  #note(conn: number, kind: RouteKind, what: string): void {
+    if (!this.#opts.trace) return;
+    this.#trace.push({ ms: Math.round(performance.now() - this.#t0), conn, kind, what });
+  }
+
   stats(): ProxyStats {
     return { ...structuredClone(this.#stats), busyMs: this.#busy.ms() };
   }
@@ -127,6 +153,8 @@ export class WanProxy {
     const accepted = performance.now();
     const rtt = this.profile.rttMs;
     this.#count(this.#stats.connections, route.kind);
+    const conn = ++this.#connections;
+    this.#note(conn, route.kind, "connect");
     client.setNoDelay(true);
     // The handshake is on the way until the server's side opens.
     this.#busy.begin();
@@ -157,14 +185,20 @@ export class WanProxy {
     this.#live.add(close);
     let observe: ((b: Uint8Array) => void) | undefined;
     if (route.kind === "http") {
-      const counter = new HttpRequestCounter((m) => this.#count(this.#stats.requests, m));
+      const counter = new HttpRequestCounter((m, target) => {
+        this.#count(this.#stats.requests, m);
+        this.#note(conn, route.kind, `${m} ${target}`);
+      });
       let reported = false;
       observe = (b) => {
         counter.push(b);
         if (counter.lost && !reported) reported = !!++this.#stats.uncounted;
       };
     } else if (route.kind === "ftp-control") {
-      const counter = new FtpCommandCounter((v) => this.#count(this.#stats.requests, v));
+      const counter = new FtpCommandCounter((v, line) => {
+        this.#count(this.#stats.requests, v);
+        this.#note(conn, route.kind, line);
+      });
       let reported = false;
       observe = (b) => {
         counter.push(b);

@@ -2,7 +2,8 @@ import type { SectionSettings } from "../config/settings.ts";
 import { EscaleError } from "../errors/errors.ts";
 import { loadOneSection } from "./load_one_section.ts";
 import { StateDb } from "../state/state_db.ts";
-import { ensureStateDir } from "./state_location.ts";
+import { StateLock } from "../state/state_lock.ts";
+import { ensureStateDir, lockPath } from "./state_location.ts";
 
 /**
  * Parses access modifiers as Escale writes them: `r` and/or `w`, each optionally followed by
@@ -49,16 +50,22 @@ export async function accessCommand(
 ): Promise<void> {
   const { cfg, section } = await loadOneSection(opts);
   const rel = resourcePath(section, file);
-  const state = StateDb.open(await ensureStateDir(cfg, section));
+  const m = mods === undefined ? null : parseModifiers(mods);
+  const statePath = await ensureStateDir(cfg, section);
+  // Changing modifiers needs the repository to itself: a running instance caches them and would
+  // not see the change. Only reading them does not.
+  const lock = m === null ? null : StateLock.acquire(lockPath(cfg, section), section.name);
   try {
-    const cur = state.getAccess(rel);
-    if (mods !== undefined) {
-      const m = parseModifiers(mods);
-      state.setAccess(rel, m.r ?? cur.r, m.w ?? cur.w);
+    const state = StateDb.open(statePath);
+    try {
+      const cur = state.getAccess(rel);
+      if (m) state.setAccess(rel, m.r ?? cur.r, m.w ?? cur.w);
+      const now = state.getAccess(rel);
+      print(`${rel}: r${now.r}w${now.w}`);
+    } finally {
+      state.close();
     }
-    const now = state.getAccess(rel);
-    print(`${rel}: r${now.r}w${now.w}`);
   } finally {
-    state.close();
+    lock?.release();
   }
 }

@@ -118,7 +118,7 @@ ${exitCodeHelp()}`,
   );
   service(
     "stop",
-    "stop the background instance: it finishes its current step, or is killed after --timeout",
+    "stop the background instance: SIGTERM interrupts its current step, SIGKILL after --timeout",
     (o) => stopCommand(o, print),
   );
   service("restart", "stop, then start the background instance", async (o) => {

@@ -14,9 +14,11 @@ import type { Level, Logger } from "../log/logger.ts";
 import { Notifier } from "../log/notifier.ts";
 import { ProgressBars } from "../log/progress_bar.ts";
 import type { ProgressSink } from "../log/progress_sink.ts";
-import { RedactingLogger } from "../log/redact.ts";
+import { RedactingLogger, redactSecrets } from "../log/redact.ts";
 import { RotatingLog } from "../log/rotating_log.ts";
 import { TeeLogger } from "../log/tee_logger.ts";
+import { stopChildren } from "../util/child_processes.ts";
+import { rcloneRemoteSecrets } from "../relay/rclone/rclone_remote.ts";
 import { openRepository } from "./open_repository.ts";
 import { readJson, type SectionStatus, statusFile, writeJsonAtomic } from "./service_files.ts";
 
@@ -60,17 +62,24 @@ export function summarize(s: RoundStats): string {
   if (s.garbageCollected) {
     parts.push(`released ${plural(s.garbageCollected, "commit")} on the relay`);
   }
+  if (s.problems) {
+    parts.push(`${plural(s.problems, "file")} not synchronised (see escale ctl status)`);
+  }
   return parts.length ? parts.join(", ") : "up to date";
 }
 
 const active = (s: RoundStats) =>
-  s.uploaded + s.downloaded + s.published + s.deletedLocal + s.movedLocal > 0;
+  s.uploaded + s.downloaded + s.published + s.deletedLocal + s.movedLocal + s.problems > 0;
+
+/** How long a run may take to unwind after SIGINT or SIGTERM before it is ended at once. */
+const STOP_GRACE_MS = 5000;
 
 /** Every secret of a configuration: what redaction must remove from any output. */
 export function secretsOf(cfg: LoadedConfig): string[] {
   const out = new Set<string>();
   for (const s of cfg.sections) {
-    for (const v of [s.relay.password, s.relay.sessionToken, s.passphrase?.value]) {
+    const remote = s.relay.rcloneRemote ? rcloneRemoteSecrets(s.relay.rcloneRemote) : [];
+    for (const v of [s.relay.password, s.relay.sessionToken, s.passphrase?.value, ...remote]) {
       if (v && v.length >= 3) out.add(v);
     }
   }
@@ -138,11 +147,40 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
   if (cfg.sections.length === 0) {
     throw new EscaleError("config", `${cfg.file}: no repository section to run`);
   }
+  // A signal interrupts every relay operation at once (InterruptibleRelay), so the run unwinds
+  // through its own cleanup and ends with 130. What does not listen (a hash of a big file, a
+  // hook, an open(2) blocked on a FIFO) gets STOP_GRACE_MS, then the process ends anyway: the
+  // relay and the state survive that like a crash. A second signal ends it at once.
   const stop = new AbortController();
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  let ending = false;
+  const removePidFile = () => {
+    // Only our own pid file: a newer instance may have replaced it meanwhile.
+    if (opts.pidFile && readJson<{ pid: number }>(opts.pidFile)?.pid === Deno.pid) {
+      try {
+        Deno.removeSync(opts.pidFile);
+      } catch { /* already gone */ }
+    }
+  };
+  const endNow = async () => {
+    if (ending) return;
+    ending = true;
+    await stopChildren(1000);
+    removePidFile();
+    out.close();
+    Deno.exit(ExitCode.interrupted);
+  };
   const onSignal = () => {
-    if (stop.signal.aborted) Deno.exit(ExitCode.interrupted);
-    log.log("info", "stopping after the current step (press Ctrl-C again to stop at once)");
+    if (stop.signal.aborted) {
+      log.log("info", "stopping at once");
+      return void endNow();
+    }
+    log.log("info", "stopping (press Ctrl-C again to stop at once)");
     stop.abort();
+    grace = setTimeout(() => {
+      log.log("warn", `still busy ${STOP_GRACE_MS / 1000} s after the signal; stopping at once`);
+      void endNow();
+    }, STOP_GRACE_MS);
   };
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
@@ -163,13 +201,11 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
     }
     return failed.every((c) => c === failed[0]) ? failed[0] : ExitCode.failure;
   } finally {
+    // Every relay is closed by now; anything still running (a hook cut short) goes too.
+    await stopChildren();
+    clearTimeout(grace);
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    // Only our own pid file: a newer instance may have replaced it meanwhile.
-    if (opts.pidFile && readJson<{ pid: number }>(opts.pidFile)?.pid === Deno.pid) {
-      try {
-        Deno.removeSync(opts.pidFile);
-      } catch { /* already gone */ }
-    }
+    removePidFile();
     out.close();
   }
 }
@@ -198,7 +234,7 @@ async function runSection(
       const sink = out.sink(s.name);
       try {
         sink?.begin(s.name);
-        repo ??= (await openRepository(cfg, s, { force: opts.force }, log)).repo;
+        repo ??= (await openRepository(cfg, s, { force: opts.force, signal }, log)).repo;
         repo.emit = (e) => sink?.event(e);
         const stats = await repo.round();
         sink?.end(stats);
@@ -209,12 +245,18 @@ async function runSection(
         if (opts.once) return ExitCode.ok;
         await sleep(schedule.next(active(stats)) * 1000, signal);
       } catch (e) {
+        if (signal.aborted) {
+          // Stopped by a signal: not a failure to record, retry or tell anyone about.
+          sink?.fail("interrupted", ExitCode.interrupted);
+          log.log("info", "interrupted");
+          return ExitCode.interrupted;
+        }
         const message = describeError(e);
         const code = exitCodeOf(e);
         sink?.fail(message, code);
         saveStatus(cfg, s, {
           ok: false,
-          lastError: message,
+          lastError: redactSecrets(message, out.secrets),
           lastErrorAt: new Date().toISOString(),
         });
         log.log("error", message);

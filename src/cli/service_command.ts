@@ -159,5 +159,13 @@ export async function statusCommand(o: ServiceOptions, print: (l: string) => voi
     for (const w of r.waitingOn) {
       print(`    waiting for ${w.client} to apply ${w.commits} commit${w.commits > 1 ? "s" : ""}`);
     }
+    const problems = r.problems ?? [];
+    if (problems.length) {
+      print(`    ${problems.length} file${problems.length > 1 ? "s" : ""} not synchronised:`);
+      for (const p of problems) {
+        const what = p.direction === "down" ? "cannot be written here" : "cannot be sent";
+        print(`      ${p.path}: ${what} since ${p.since}: ${p.reason}`);
+      }
+    }
   }
 }

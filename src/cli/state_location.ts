@@ -1,4 +1,6 @@
+import { dirname } from "node:path";
 import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
+import { EscaleError, localIoError } from "../errors/errors.ts";
 
 function home(): string {
   return Deno.env.get("HOME") ?? "/root";
@@ -29,8 +31,40 @@ export function statePath(cfg: LoadedConfig, section: SectionSettings): string {
   return `${stateDir(cfg, section)}/${safe}.state.db`;
 }
 
+/** The lock that makes one process at a time use the section's state (src/state/state_lock.ts). */
+export function lockPath(cfg: LoadedConfig, section: SectionSettings): string {
+  return statePath(cfg, section).replace(/\.state\.db$/, ".lock");
+}
+
+/** Creates the state folder if needed and returns the path of the section's state database. */
 export async function ensureStateDir(cfg: LoadedConfig, section: SectionSettings): Promise<string> {
   const dir = stateDir(cfg, section);
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw stateDirError(dir, e);
+  }
   return statePath(cfg, section);
+}
+
+/**
+ * mkdir names no culprit when a part of the path is a file: find it, so the user knows what to
+ * move.
+ */
+function stateDirError(dir: string, e: unknown): EscaleError {
+  for (let p = dir; p.length > 1; p = dirname(p)) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(p);
+    } catch {
+      continue;
+    }
+    if (info.isDirectory) break;
+    return new EscaleError(
+      "local-io",
+      `cannot create the state folder ${dir}: ${p} is a file, not a folder (see 'cache dir')`,
+      { cause: e },
+    );
+  }
+  return localIoError(e, `cannot create the state folder ${dir}`);
 }

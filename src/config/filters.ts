@@ -1,13 +1,15 @@
 import { ConfigError } from "../errors/errors.ts";
 import type { FilterSettings } from "./settings.ts";
+import { compileWildcard } from "./wildcard.ts";
 
 /**
  * Escale's file filters (behaviour notes §6.2), with three deliberate changes listed in
- * DEVIATIONS: a wildcard escapes every regex metacharacter but `*` (so `a+b.txt` is that literal
- * name), a wildcard must match the whole name (`*.txt` no longer takes `notes.txt.bak`), and a
- * directory filter matches a folder when it matches the folder or one of its parents (without
- * that, whole-name matching would cut the subfolders of an included folder). A `/regex/` keeps
- * Python `re.match` semantics: anchored at the start only.
+ * DEVIATIONS: a wildcard takes every character but `*` literally (so `a+b.txt` is that literal
+ * name; wildcards are matched by compileWildcard, never by a RegExp), a wildcard must match the
+ * whole name (`*.txt` no longer takes `notes.txt.bak`), and a directory filter matches a folder
+ * when it matches the folder or one of its parents (without that, whole-name matching would cut
+ * the subfolders of an included folder). A `/regex/` keeps Python `re.match` semantics: anchored
+ * at the start only.
  */
 
 export interface CompiledFilters {
@@ -23,7 +25,17 @@ interface Pattern {
   literal?: { prefix: string; open: boolean };
 }
 
-/** Compiles one pattern; throws ConfigError (no location) for an invalid regular expression. */
+/** A pattern as an error message shows it: a 50,000-character filter must not fill the screen. */
+function shown(pattern: string): string {
+  return pattern.length > 80 ? `${pattern.slice(0, 77)}...` : pattern;
+}
+
+/**
+ * Compiles one pattern; throws ConfigError (no location) for an invalid regular expression.
+ * V8 checks a RegExp's syntax when it is built but compiles it on first use, where a huge one
+ * fails ("Stack overflow", "Regular expression too large"): one test here moves that failure to
+ * the configuration's load as well.
+ */
 export function compilePattern(pattern: string): Pattern {
   if (pattern.startsWith("/")) {
     const source = pattern.length > 1 && pattern.endsWith("/")
@@ -32,18 +44,18 @@ export function compilePattern(pattern: string): Pattern {
     let re: RegExp;
     try {
       re = new RegExp(`^(?:${source})`);
+      re.test("");
     } catch (e) {
-      const why = e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : "";
-      throw new ConfigError(`invalid regular expression in filter '${pattern}': ${why}`);
+      // V8's message repeats the whole expression before the reason: keep the reason only.
+      const msg = e instanceof Error ? e.message : String(e);
+      const why = msg.slice(msg.lastIndexOf(": ") + 2);
+      throw new ConfigError(`invalid regular expression in filter '${shown(pattern)}': ${why}`);
     }
     return { test: (t) => re.test(t) };
   }
   const star = pattern.indexOf("*");
-  const source = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
-    .join("[\\s\\S]*");
-  const re = new RegExp(`^${source}$`);
   return {
-    test: (t) => re.test(t),
+    test: compileWildcard(pattern),
     literal: { prefix: star < 0 ? pattern : pattern.slice(0, star), open: star >= 0 },
   };
 }

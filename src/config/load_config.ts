@@ -161,6 +161,7 @@ class Loader {
       if (spec.scope === "global" || key === "cache dir") {
         values.set(key, this.parse(spec, entry, lookup));
       }
+      if (key === "cache dir") this.checkCacheDir(values.get(key)!);
     }
     const get = <T>(k: string) => values.get(k)?.value as T | undefined;
     const out: GlobalSettings = {
@@ -213,6 +214,9 @@ class Loader {
     const local = get<string>("local path");
     if (!local) this.fail(`[${section.name}] has no 'local path'`, section.line);
     this.checkFolder(local.value, "local path", local.line);
+
+    const cache = get<string>("cache dir");
+    if (cache) this.checkCacheDir(cache);
 
     const relay = resolveRelay(relayInput);
     const mode = this.mode(values);
@@ -285,6 +289,23 @@ class Loader {
       this.fail(`${key} ${path} does not exist`, line);
     }
     if (!info.isDirectory) this.fail(`${key} ${path} is not a folder`, line);
+  }
+
+  /** The state folder is created below `cache dir` on first use; what exists there must be one. */
+  checkCacheDir(s: Setting): void {
+    const path = s.value as string;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      if (e instanceof Deno.errors.NotADirectory) {
+        this.fail(`'${s.name}' ${path} is inside a file, not a folder`, s.line);
+      }
+      const why = e instanceof Error ? e.message.replace(/ \(os error \d+\).*$/, "") : String(e);
+      this.fail(`'${s.name}' ${path} cannot be used: ${why}`, s.line);
+    }
+    if (!info.isDirectory) this.fail(`'${s.name}' ${path} is a file, not a folder`, s.line);
   }
 
   mode(values: Map<string, Parsed>): Mode {

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../errors/errors.ts";
+import { splitRcloneLocation } from "../relay/rclone/rclone_remote.ts";
 import { parseAddress, type ParsedAddress, splitHostPort } from "./address.ts";
 import { RCLONE_ALIASES } from "./options.ts";
 import { resolvePassword } from "./secrets.ts";
@@ -435,10 +436,16 @@ function rcloneRelay(
     remote = addr.host;
     path = addr.path;
   } else if (addr?.kind === "bare") {
-    // `:backend:path` is rclone's on-the-fly remote; its name keeps the leading colon.
-    const colon = addr.text.indexOf(":", addr.text.startsWith(":") ? 1 : 0);
-    remote = colon < 0 ? addr.text : addr.text.slice(0, colon);
-    path = colon < 0 ? "" : addr.text.slice(colon + 1);
+    // `:backend:path` is rclone's on-the-fly remote (its name keeps the leading colon); a
+    // connection string's quoted values may hold colons (url='http://…').
+    const loc = splitRcloneLocation(addr.text);
+    if (!loc) {
+      throw new ConfigError(
+        "'host address': a quoted value of the rclone connection string is not closed",
+        { file, line: addrLine },
+      );
+    }
+    ({ remote, path } = loc);
   } else if (addr?.kind === "path") {
     throw new ConfigError(
       "'host address' must name an rclone remote (remote: or remote:path), not a local path",

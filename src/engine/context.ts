@@ -31,6 +31,8 @@ export interface RepoOptions {
   force: boolean;
   /** absolute folders inside the tree that are never synchronised (state, a file relay) */
   skip?: string[];
+  /** paths (relative) of escale's own files inside the tree (its log, a key file): never synced */
+  ownFiles?: string[];
 }
 
 export type ProgressEvent =
@@ -39,7 +41,8 @@ export type ProgressEvent =
   | { type: "bytes"; direction: "up" | "down"; bytes: number }
   | { type: "deleted"; path: string }
   | { type: "moved"; from: string; path: string }
-  | { type: "conflict"; path: string; copy: string | null; kept: "local" | "remote" };
+  | { type: "conflict"; path: string; copy: string | null; kept: "local" | "remote" }
+  | { type: "problem"; path: string; reason: string };
 
 export interface RoundStats {
   uploaded: number;
@@ -53,6 +56,8 @@ export interface RoundStats {
   commitsApplied: number;
   garbageCollected: number;
   relayWrites: number;
+  /** files that could not be synchronised this round (see RoundContext.problems) */
+  problems: number;
 }
 
 export function emptyStats(): RoundStats {
@@ -68,6 +73,7 @@ export function emptyStats(): RoundStats {
     commitsApplied: 0,
     garbageCollected: 0,
     relayWrites: 0,
+    problems: 0,
   };
 }
 
@@ -86,6 +92,8 @@ export interface RoundContext {
   commits: CommitRef[];
   /** hashes big files on a second thread (stopped when the round ends) */
   hasher: Hasher;
+  /** paths in the state's list of remote versions that could not be written here */
+  problems: Set<string>;
 }
 
 /** Clients this client must wait for: registered pullers, minus those silent for too long. */
@@ -116,4 +124,6 @@ export interface RepoStatus {
   /** data bytes this client keeps on the relay */
   relayBytes: number;
   diskQuota?: number;
+  /** files that could not be synchronised, and why (retried when the cause is gone) */
+  problems: { path: string; direction: "down" | "up"; reason: string; since: string }[];
 }

@@ -1,6 +1,13 @@
 import { createHash, type Hash } from "node:crypto";
-import { EscaleError, isKind, localIoError } from "../errors/errors.ts";
-import type { Commit, Entry } from "../protocol/format.ts";
+import {
+  describeError,
+  EscaleError,
+  isKind,
+  localIoError,
+  type RelayError,
+} from "../errors/errors.ts";
+import { type ClientRecord, type Commit, type Entry, MAX_WANTS } from "../protocol/format.ts";
+import { NAME_MAX, utf8Length } from "../protocol/sync_path.ts";
 import type { CommitRef } from "../protocol/relay_store.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { clientName, type RoundContext } from "./context.ts";
@@ -65,14 +72,18 @@ export async function pullPhase(ctx: RoundContext): Promise<boolean> {
       try {
         c = await ctx.store.readCommit(ref);
       } catch (e) {
-        if (isKind(e, "not-found")) continue; // released by its author meanwhile
-        throw e;
+        if (!isKind(e, "not-found")) throw e;
+        missedRelease(ctx, ref.cid, ref.seq); // released by its author meanwhile
+        continue;
       }
       if (!c.for || c.for.includes(ctx.me)) commits.push(c);
     }
     await applyCommits(ctx, commits);
     ctx.state.tx(() => {
       for (const r of refs) if (r.seq > ctx.state.getAck(r.cid)) ctx.state.setAck(r.cid, r.seq);
+      for (const c of commits) {
+        if (c.answers !== undefined) ctx.state.dropWants(c.client, c.answers);
+      }
     });
     ctx.stats.commitsApplied += refs.length;
   }
@@ -112,6 +123,24 @@ function noteGaps(ctx: RoundContext, todo: CommitRef[]): void {
   if (changed) ctx.state.setMeta("first", JSON.stringify(first));
 }
 
+/**
+ * A commit that its author released while this client was reading it (every puller its author
+ * waited for had it): this client was not among them, so it asks for a full copy, as a late
+ * joiner does (first[p] past that commit, see push.ts).
+ */
+function missedRelease(ctx: RoundContext, cid: string, seq: number): void {
+  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  if ((first[cid] ?? 0) > seq) return;
+  first[cid] = seq + 1;
+  ctx.state.setMeta("first", JSON.stringify(first));
+  ctx.log.log(
+    "warn",
+    `commit ${seq} of ${
+      clientName(ctx, cid)
+    } was released while it was being read; asking for a full copy`,
+  );
+}
+
 async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void> {
   // Within one pusher a later entry for a path supersedes an earlier one; across pushers the
   // version vectors decide, entry by entry.
@@ -124,10 +153,22 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
       m.set(commit.client, { entry, commit });
     }
   }
-  const items = [...byPath.values()].flatMap((m) => [...m.values()]);
+  // Every put of the batch, superseded ones included: a rename whose source this client never
+  // got (the put and the move arrived together) takes its content from there.
+  const puts = new Map<string, Item>();
+  for (const commit of commits) {
+    for (const entry of commit.entries) {
+      if (entry.op === "put") puts.set(entry.hash, { entry, commit });
+    }
+  }
+  const coalesced = [...byPath.values()].flatMap((m) => [...m.values()]);
+  // The sources of renames are not deletions of content.
+  const moved = new Set(coalesced.map((i) => i.entry.op === "move" ? i.entry.from : ""));
+  const items = coalesced.map((i) => withContent(ctx, i, puts));
   if (ctx.rules.applyDeletes) {
     const doomed = items.filter((i) =>
-      i.entry.op === "del" && ctx.state.getFile(i.entry.path)?.deleted === false
+      i.entry.op === "del" && !moved.has(i.entry.path) &&
+      ctx.state.getFile(i.entry.path)?.deleted === false
     ).length;
     checkDeleteShare(ctx, doomed, "remote deletions would remove");
   }
@@ -137,11 +178,134 @@ async function applyCommits(ctx: RoundContext, commits: Commit[]): Promise<void>
   const fetches: Extract<Plan, { t: "fetch" }>[] = [];
   const multi = new Set([...byPath].filter(([, m]) => m.size > 1).map(([p]) => p));
   for (const item of items) {
-    const plan = await decideChecked(ctx, item);
-    if (plan.t === "fetch" && !multi.has(item.entry.path)) fetches.push(plan);
-    else await execute(ctx, plan);
+    try {
+      const plan = await decideChecked(ctx, item);
+      if (plan.t === "fetch" && !multi.has(item.entry.path)) fetches.push(plan);
+      else {
+        await execute(ctx, plan);
+        if (plan.t !== "skip") solved(ctx, item.entry.path);
+      }
+    } catch (e) {
+      failEntry(ctx, item, e);
+    }
   }
   await fetchAll(ctx, fetches);
+}
+
+/**
+ * One entry that cannot be applied here (a name this file system cannot hold, a folder or a
+ * symbolic link in the way, a permission): it is recorded in the problem list, reported, and the
+ * rest goes on. Anything else (the disk is full, the relay failed, data was tampered with) stops
+ * the round. The commit is still acknowledged; `retryProblems` asks for the version again once
+ * the cause looks gone.
+ */
+function failEntry(ctx: RoundContext, item: Item, e: unknown): void {
+  const err = localIoError(e, `writing ${item.entry.path}`);
+  if (err.kind !== "local-io" && err.kind !== "hostile") throw err;
+  const reason = entryReason(err);
+  ctx.state.putProblem({
+    path: item.entry.path,
+    direction: "down",
+    reason,
+    pusher: item.commit.client,
+  });
+  ctx.problems.add(item.entry.path);
+  ctx.stats.problems++;
+  ctx.emit({ type: "problem", path: item.entry.path, reason });
+  ctx.log.log(
+    "warn",
+    `${item.entry.path}: cannot be written here (${reason}); skipped until the cause is gone`,
+  );
+}
+
+/** Why an entry failed, in the words of its usual causes rather than of a system call. */
+function entryReason(err: EscaleError): string {
+  const code = (err.cause as { code?: string } | undefined)?.code;
+  switch (code) {
+    case "ENAMETOOLONG":
+      return "the name is too long for this file system";
+    case "EISDIR":
+      return "a folder of that name is in the way";
+    case "ENOTDIR":
+      return "a file stands where its folder should be";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+  }
+  return describeError(err);
+}
+
+/** A path that was a problem has been applied. */
+function solved(ctx: RoundContext, path: string): void {
+  if (!ctx.problems.delete(path)) return;
+  ctx.state.clearProblem(path, "down");
+  ctx.log.log("info", `${path}: synchronised again`);
+}
+
+/**
+ * Problems whose cause looks gone (the name fits, nothing stands in the way) are asked again
+ * from the client that published them. A problem that comes back waits longer each time (one
+ * minute, doubling, at most a day), since its cause could not be seen from here.
+ */
+export function retryProblems(ctx: RoundContext): void {
+  const wanted = ctx.state.allWants();
+  for (const p of ctx.state.problems("down")) {
+    ctx.problems.add(p.path);
+    if (!p.pusher || !ctx.clients.has(p.pusher)) continue;
+    if (wanted[p.pusher]?.paths.includes(p.path) || !placeable(ctx.root, p.path)) continue;
+    const wait = Math.min(2 ** (p.tries - 1) * 60_000, 24 * 3600_000);
+    if (p.retried !== null && Date.now() - p.retried < wait) continue;
+    ctx.state.addWant(p.pusher, p.path);
+    ctx.state.markRetried(p.path, "down");
+    ctx.log.log("info", `${p.path}: asking ${clientName(ctx, p.pusher)} for it again`);
+  }
+}
+
+/** Whether a file could be created at `rel` now, as far as can be seen without writing. */
+function placeable(root: string, rel: string): boolean {
+  const segs = rel.split("/");
+  if (segs.some((s) => utf8Length(s) > NAME_MAX)) return false;
+  let cur = root;
+  for (let i = 0; i < segs.length; i++) {
+    cur = `${cur}/${segs[i]}`;
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(cur);
+    } catch {
+      return true; // missing: the rest will be created
+    }
+    if (i < segs.length - 1 ? !st.isDirectory : st.isDirectory) return false;
+  }
+  return true;
+}
+
+/**
+ * A move whose content exists neither under its source nor under any other local name becomes a
+ * put of the same version, with the data of a put of that content in the same batch when there
+ * is one. Otherwise the move stays a move, and applying it asks its author for the content.
+ */
+function withContent(ctx: RoundContext, item: Item, puts: Map<string, Item>): Item {
+  const e = item.entry;
+  if (e.op !== "move") return item;
+  const src = ctx.state.getFile(e.from);
+  if (src && !src.deleted && !src.dirty && src.hash === e.hash) return item;
+  if (ctx.state.liveFileWithHash(e.hash)) return item;
+  const put = puts.get(e.hash);
+  if (!put || put.entry.op !== "put") return item;
+  const { from: _, ...rest } = e;
+  return { entry: { ...rest, op: "put", data: put.entry.data }, commit: put.commit };
+}
+
+/**
+ * Asks the author of a commit for the current version of a path whose content this client could
+ * not get (see answerWants in push.ts); the request goes out with this client's record.
+ */
+function askFor(ctx: RoundContext, item: Item, why: string): void {
+  ctx.state.addWant(item.commit.client, item.entry.path);
+  ctx.log.log(
+    "info",
+    `${item.entry.path}: ${why}; asking ${clientName(ctx, item.commit.client)} to send it`,
+  );
 }
 
 /** Decides, after making sure the state still describes the local file the plan would touch. */
@@ -184,7 +348,10 @@ function hiddenPath(path: string): boolean {
 function decide(ctx: RoundContext, item: Item, row: FileRow | undefined): Plan {
   const e = item.entry;
   const o = ctx.opts;
-  if (!o.filter.acceptFile(e.path) || (!o.hiddenFiles && hiddenPath(e.path))) return { t: "skip" };
+  if (
+    !o.filter.acceptFile(e.path) || (!o.hiddenFiles && hiddenPath(e.path)) ||
+    o.ownFiles?.includes(e.path)
+  ) return { t: "skip" };
   const order = compareVV(e.vv, row?.vv ?? {});
   // A replica restores the version it had when the local copy was edited or deleted.
   const restore = ctx.rules.mirrorLocal && order === "equal" && row?.dirty === true &&
@@ -244,7 +411,13 @@ function resolveConflict(
 ): Plan {
   const e = item.entry;
   const live = !row.deleted;
-  if (!live && e.op === "del") return { t: "state", rows: [{ ...row, vv: merged, dirty: false }] };
+  // Against a concurrent version, a resolution that involved an unpublished local change is
+  // published again: other clients compared the remote version with this client's published one
+  // and may have chosen differently. Between two published versions every client decides alike.
+  const republish = concurrent && row.dirty;
+  if (!live && e.op === "del") {
+    return { t: "state", rows: [{ ...row, vv: merged, dirty: republish }] };
+  }
   if (live && e.op !== "del" && row.hash === e.hash) {
     return { t: "state", rows: [{ ...row, vv: merged, dirty: false, movedFrom: null }] };
   }
@@ -265,7 +438,12 @@ function resolveConflict(
       "info",
       `${e.path}: deleted here but edited by ${clientName(ctx, e.origin)}; restoring it`,
     );
-    return { t: "fetch", item, dest: e.path, destRow: remoteRow(e, merged) };
+    return {
+      t: "fetch",
+      item,
+      dest: e.path,
+      destRow: { ...remoteRow(e, merged), dirty: republish },
+    };
   }
   const strategy = ctx.opts.conflict;
   let remoteWins: boolean;
@@ -290,7 +468,7 @@ function resolveConflict(
       t: "fetch",
       item,
       dest: e.path,
-      destRow: remoteRow(e, merged),
+      destRow: { ...remoteRow(e, merged), dirty: republish },
       replaces: row,
       saveLocalAs: copy
         ? {
@@ -440,22 +618,14 @@ async function executeMove(
   if (!done) {
     // The source is gone or differs here: any local file with the same content will do.
     const twin = ctx.state.liveFileWithHash(e.hash);
-    if (!twin) {
-      ctx.log.log(
-        "warn",
-        `${e.path}: moved from ${e.from} by ${
-          clientName(ctx, e.origin)
-        }, but no local copy of its content exists; it will arrive with a later full publication`,
-      );
-      return;
-    }
+    if (!twin) return askFor(ctx, item, `moved from ${e.from}, whose content is not here`);
     const tmp = tempPathFor(dest);
     await Deno.copyFile(`${ctx.root}/${twin.path}`, tmp).catch((err) => {
       throw localIoError(err, `copying ${twin.path}`);
     });
     if ((await hashFile(tmp)) !== e.hash) {
       await Deno.remove(tmp).catch(() => {});
-      return;
+      return askFor(ctx, item, `moved from ${e.from}, but the local copy changed`);
     }
     await setTimes(ctx, tmp, e.mtime);
     await Deno.rename(tmp, dest);
@@ -500,6 +670,8 @@ interface Sink {
   follow: Follower | null;
   /** bytes written to `tmp` so far */
   written: number;
+  /** writing this file failed (reported when it is finished) */
+  failed?: EscaleError;
   left: number;
 }
 
@@ -516,15 +688,20 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       plans.push(p);
       continue;
     }
-    // A rename carries no data: the content comes from a local file with the same hash.
-    if (p.saveLocalAs) {
-      await Deno.rename(
-        `${ctx.root}/${p.item.entry.path}`,
-        await safeLocalPath(ctx.root, p.saveLocalAs.to, true),
-      );
-      ctx.state.putFile(p.saveLocalAs.row);
+    try {
+      // A rename carries no data: the content comes from a local file with the same hash.
+      if (p.saveLocalAs) {
+        await Deno.rename(
+          `${ctx.root}/${p.item.entry.path}`,
+          await safeLocalPath(ctx.root, p.saveLocalAs.to, true),
+        );
+        ctx.state.putFile(p.saveLocalAs.row);
+      }
+      await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
+      solved(ctx, p.dest);
+    } catch (e) {
+      failEntry(ctx, p.item, e);
     }
-    await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
   }
   const byCommit = new Map<Commit, Extract<Plan, { t: "fetch" }>[]>();
   for (const p of plans) {
@@ -538,7 +715,13 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
     try {
       for (const plan of list) {
         const e = plan.item.entry as Extract<Entry, { op: "put" }>;
-        const abs = await safeLocalPath(ctx.root, plan.dest, true, dirs);
+        let abs: string;
+        try {
+          abs = await safeLocalPath(ctx.root, plan.dest, true, dirs);
+        } catch (err) {
+          failEntry(ctx, plan.item, err);
+          continue;
+        }
         sinks.push({
           plan,
           abs,
@@ -577,7 +760,11 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
         try {
           await forEachLimit(ready.filter((s) => !awaySet.has(s)), 16, async (s) => {
             s.finished = true;
-            if (await finish(ctx, commit, s)) done.push(s);
+            try {
+              if (await finish(ctx, commit, s)) done.push(s);
+            } catch (e) {
+              failEntry(ctx, s.plan.item, e);
+            }
           });
           if (remote) await remote;
         } finally {
@@ -615,6 +802,14 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
         );
       }
       await settle(sinks.filter((s) => !s.finished));
+    } catch (e) {
+      // Data goes before its commit when a commit is released: the commit is on its way out.
+      if (
+        !(isKind(e, "not-found") && commit.objects.some((o) => o.key === (e as RelayError).key))
+      ) {
+        throw e;
+      }
+      missedRelease(ctx, commit.client, commit.seq);
     } finally {
       for (const s of sinks) {
         s.follow?.cancel();
@@ -667,42 +862,19 @@ async function readObject(
   const [start, end] = neededRange(parts);
   const stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = fetched ??
     await ctx.store.relay.read(key, { offset: start, length: end - start });
+  // Parts are sorted by offset and may overlap (two paths with the same content share extents).
   let pos = start;
   let i = 0;
   for await (const chunk of stream) {
-    let c = 0;
-    while (c < chunk.length && i < parts.length) {
-      const p = parts[i];
-      if (pos < p.off) {
-        const skip = Math.min(p.off - pos, chunk.length - c);
-        c += skip;
-        pos += skip;
-        continue;
-      }
-      const take = Math.min(p.off + p.len - pos, chunk.length - c);
-      const piece = chunk.subarray(c, c + take);
-      const s = p.sink;
-      if (s.small) s.small.push(piece.slice());
-      else {
-        // Synchronous writes: Deno's async file ops cost a thread hop and an fd dup each,
-        // several times the cost of the write itself (docs/benchmarks.md).
-        if (!s.file) {
-          s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
-          if (s.left >= WORKER_MIN) s.follow = ctx.hasher.follow(s.tmp);
-        }
-        let w = 0;
-        while (w < piece.length) w += s.file.writeSync(piece.subarray(w, w + WRITE_MAX));
-        s.written += piece.length;
-      }
-      if (s.follow) s.follow.progress(s.written);
-      else s.hash.update(piece);
-      s.left -= take;
-      c += take;
-      pos += take;
-      ctx.stats.downloadedBytes += take;
-      ctx.emit({ type: "bytes", direction: "down", bytes: take });
-      if (pos >= p.off + p.len) i++;
+    const next = pos + chunk.length;
+    for (let j = i; j < parts.length && parts[j].off < next; j++) {
+      const p = parts[j];
+      const a = Math.max(p.off, pos);
+      const b = Math.min(p.off + p.len, next);
+      if (a < b) deliver(ctx, p.sink, chunk.subarray(a - pos, b - pos));
     }
+    pos = next;
+    while (i < parts.length && parts[i].off + parts[i].len <= pos) i++;
     // The range asked ends with the last part, so the stream ends by itself; cancelling it
     // instead would make some servers (FTP) wait for an abort that never completes.
   }
@@ -712,6 +884,34 @@ async function readObject(
       `${key}: data object is shorter than its commit says (truncated?)`,
     );
   }
+}
+
+/** Hands received bytes of one file to its sink: memory for small files, the temp file else. */
+function deliver(ctx: RoundContext, s: Sink, piece: Uint8Array): void {
+  if (s.small) s.small.push(piece.slice());
+  else if (!s.failed) {
+    // Synchronous writes: Deno's async file ops cost a thread hop and an fd dup each,
+    // several times the cost of the write itself (docs/benchmarks.md).
+    try {
+      if (!s.file) {
+        s.file = Deno.openSync(s.tmp, { write: true, createNew: true, mode: 0o644 });
+        if (s.left >= WORKER_MIN) s.follow = ctx.hasher.follow(s.tmp);
+      }
+      let w = 0;
+      while (w < piece.length) w += s.file.writeSync(piece.subarray(w, w + WRITE_MAX));
+    } catch (e) {
+      // This file fails when it is finished (failEntry); the others of the object go on.
+      const err = localIoError(e, `writing ${s.plan.dest}`);
+      if (err.kind !== "local-io") throw err;
+      s.failed = err;
+    }
+    s.written += piece.length;
+  }
+  if (s.follow && !s.failed) s.follow.progress(s.written);
+  else if (!s.failed) s.hash.update(piece);
+  s.left -= piece.length;
+  ctx.stats.downloadedBytes += piece.length;
+  ctx.emit({ type: "bytes", direction: "down", bytes: piece.length });
 }
 
 /** Batches of received small files at least this large are shared with the worker. */
@@ -753,7 +953,9 @@ async function finishOnWorker(
   results.forEach((r, i) => {
     const s = sinks[i];
     if ("error" in r) {
-      failure ??= localIoError(new Error(r.error), `writing ${s.plan.dest}`);
+      const err = localIoError(new Error(r.error), `writing ${s.plan.dest}`);
+      if (err.kind === "local-io") failEntry(ctx, s.plan.item, err);
+      else failure ??= err;
       return;
     }
     s.stat = r;
@@ -768,6 +970,7 @@ async function finishOnWorker(
 async function finish(ctx: RoundContext, commit: Commit, s: Sink): Promise<boolean> {
   const plan = s.plan;
   const e = plan.item.entry as Extract<Entry, { op: "put" }>;
+  if (s.failed) throw s.failed;
   let got: string;
   if (s.follow) {
     const f = s.follow;
@@ -821,6 +1024,7 @@ function record(ctx: RoundContext, done: Sink[]): void {
   ctx.state.tx(() => {
     for (const s of done) {
       ctx.state.putFile({ ...s.plan.destRow, ...s.stat! });
+      solved(ctx, s.plan.dest);
       for (const r of s.plan.rows ?? []) ctx.state.putFile(r);
       if (ctx.rules.conservative) {
         const a = ctx.state.getAccess(s.plan.dest);
@@ -879,4 +1083,28 @@ export function checkDeleteShare(ctx: RoundContext, count: number, what: string)
       }%); nothing was deleted; re-run with --force if this is intended`,
     );
   }
+}
+
+/**
+ * This client's open requests, for its record (see askFor). Requests to a client that is gone
+ * are dropped; more than MAX_WANTS paths for one pusher become a request for a full copy.
+ */
+export function openWants(ctx: RoundContext): ClientRecord["wants"] {
+  const out: NonNullable<ClientRecord["wants"]> = {};
+  let first: Record<string, number> | null = null;
+  for (const [p, w] of Object.entries(ctx.state.allWants())) {
+    const pusher = ctx.clients.get(p);
+    if (!pusher || w.paths.length > MAX_WANTS) {
+      if (pusher) {
+        first ??= JSON.parse(ctx.state.getMeta("first") ?? "{}") as Record<string, number>;
+        first[p] = Math.max(first[p] ?? 0, (pusher.seq ?? 0) + 1);
+        ctx.log.log("info", `asking ${pusher.name} for a full copy of its files`);
+      }
+      ctx.state.dropWants(p);
+      continue;
+    }
+    out[p] = w;
+  }
+  if (first) ctx.state.setMeta("first", JSON.stringify(first));
+  return Object.keys(out).length ? out : undefined;
 }

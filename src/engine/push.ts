@@ -1,5 +1,13 @@
 import { EscaleError, isKind } from "../errors/errors.ts";
-import { type Commit, commitKey, dataKey, type Entry } from "../protocol/format.ts";
+import {
+  type Commit,
+  commitKey,
+  dataKey,
+  type Entry,
+  MAX_COMMIT_ENTRIES,
+  MAX_COMMIT_JSON,
+} from "../protocol/format.ts";
+import { utf8Length } from "../protocol/sync_path.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { expectedPullers, type RoundContext } from "./context.ts";
 import { type Part, partsStream, planPacks } from "./data_objects.ts";
@@ -8,9 +16,6 @@ import { sameStat, statLocalSync } from "./local_fs.ts";
 import { forEachLimit } from "./pool.ts";
 import { tap } from "../util/streams.ts";
 import { UNHASHED } from "./scan.ts";
-
-/** Entries per commit: bounds the size of a commit object and the memory to apply it. */
-const MAX_ENTRIES = 20_000;
 
 /** Publishes this client's local changes. Returns whether anything was published. */
 export async function pushPhase(ctx: RoundContext): Promise<boolean> {
@@ -23,7 +28,7 @@ export async function pushPhase(ctx: RoundContext): Promise<boolean> {
     ? Infinity
     : quota - (await usedOnRelay(ctx));
   const limit = Math.min(ctx.opts.maxPageSize, quota ?? Infinity);
-  for (const group of groups(rows, limit)) {
+  for (const group of groups(rows, limit, ctx.opts.chunkSize)) {
     const bytes = newBytes(group);
     if (bytes > budget) {
       const big = group.length === 1 && quota !== undefined && bytes > quota;
@@ -45,6 +50,7 @@ export async function pushPhase(ctx: RoundContext): Promise<boolean> {
     published = true;
   }
   published = (await welcomeNewPullers(ctx)) || published;
+  published = (await answerWants(ctx)) || published;
   return published;
 }
 
@@ -58,21 +64,40 @@ async function usedOnRelay(ctx: RoundContext): Promise<number> {
   return [...data, ...commits].reduce((n, o) => n + o.size, 0);
 }
 
-/** Splits rows into commits of at most `maxBytes` new data (at least one file each). */
-function* groups(rows: FileRow[], maxBytes: number): Generator<FileRow[]> {
+/**
+ * Splits rows into commits of at most `maxBytes` new data (at least one file each), at most
+ * MAX_COMMIT_ENTRIES entries, and an encoded size well below what readers accept (long paths and
+ * large version vectors make entries big).
+ */
+function* groups(rows: FileRow[], maxBytes: number, chunkSize: number): Generator<FileRow[]> {
   let cur: FileRow[] = [];
   let bytes = 0;
+  let encoded = 0;
   for (const r of rows) {
     const size = r.deleted || r.movedFrom ? 0 : r.size;
-    if (cur.length && (bytes + size > maxBytes || cur.length >= MAX_ENTRIES)) {
+    const entry = entrySize(r, chunkSize);
+    if (
+      cur.length &&
+      (bytes + size > maxBytes || cur.length >= MAX_COMMIT_ENTRIES ||
+        encoded + entry > MAX_COMMIT_JSON / 2)
+    ) {
       yield cur;
       cur = [];
       bytes = 0;
+      encoded = 0;
     }
     cur.push(r);
     bytes += size;
+    encoded += entry;
   }
   if (cur.length) yield cur;
+}
+
+/** An upper estimate of a row's entry in a commit's JSON (one extent per data object it spans). */
+function entrySize(r: FileRow, chunkSize: number): number {
+  const vv = Object.keys(r.vv).length + 1;
+  return 200 + 2 * utf8Length(r.path) + 2 * utf8Length(r.movedFrom ?? "") + 32 * vv +
+    40 * (1 + Math.ceil(r.size / chunkSize));
 }
 
 /**
@@ -84,6 +109,7 @@ export async function publish(
   ctx: RoundContext,
   rows: FileRow[],
   targets?: string[],
+  answers?: number,
 ): Promise<void> {
   const seq = Number(ctx.state.getMeta("seq") ?? "0") + 1;
   const snapshot = targets !== undefined;
@@ -125,7 +151,14 @@ export async function publish(
           mtime: r.mtime,
           hash: r.hash,
         });
-      } else if (r.deleted) entries.push({ op: "del", path: r.path, vv: vvOf(r), origin: ctx.me });
+      } else if (r.deleted) {
+        entries.push({
+          op: "del",
+          path: r.path,
+          vv: vvOf(r),
+          origin: snapshot ? r.origin : ctx.me,
+        });
+      }
     }
     const c: Commit = {
       v: 1,
@@ -136,6 +169,7 @@ export async function publish(
       entries,
     };
     if (targets) c.for = targets;
+    if (answers !== undefined) c.answers = answers;
     ctx.state.setPending(seq, JSON.stringify(c));
     return c;
   });
@@ -168,6 +202,12 @@ export async function publish(
     kept.push(e);
   }
   commit.entries = kept;
+  if (kept.length === 0 && answers === undefined) {
+    // Everything changed while it was sent: nothing to publish, the files go next time.
+    for (const o of commit.objects) await ctx.store.delete(o.key);
+    ctx.state.clearPending(seq);
+    return;
+  }
   await fillHashes(ctx, commit, hashing);
   await writeCommit(ctx, commit);
   finalize(ctx, commit);
@@ -338,8 +378,8 @@ function unchanged(ctx: RoundContext, commit: Commit): boolean {
 /**
  * Late joiners and pullers that missed released commits: a puller whose record says it first
  * saw this client's commits at a sequence above 1 (or saw none while some were released) gets a
- * snapshot commit addressed to it alone, with every file this client produced (or whose producer
- * is no longer registered). `served` remembers the last snapshot per puller, so a puller gets a
+ * snapshot commit addressed to it alone, with every version this client produced (or whose
+ * producer is no longer registered), deletions included. `served` remembers the last snapshot per puller, so a puller gets a
  * new one only when it reports a newer gap.
  */
 async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
@@ -352,19 +392,53 @@ async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
   for (const c of expectedPullers(ctx)) {
     const first = c.first?.[ctx.me] ?? 0;
     if (first <= 1 || (served[c.id] !== undefined && first <= served[c.id])) continue;
+    // Deletions too: a puller that missed released commits may still hold files deleted since.
     const rows = [...ctx.state.allFiles()].filter((r) =>
-      !r.deleted && !r.dirty && (r.origin === ctx.me || !pushers.has(r.origin))
+      !r.dirty && (r.origin === ctx.me || !pushers.has(r.origin))
     );
     if (rows.length) {
       ctx.log.log(
         "info",
-        `sending a full copy of ${rows.length} files to client ${c.name}, which joined late or missed released changes`,
+        `sending a full copy of ${
+          rows.filter((r) => !r.deleted).length
+        } files to client ${c.name}, which joined late or missed released changes`,
       );
-      for (const g of groups(rows, ctx.opts.maxPageSize)) await publish(ctx, g, [c.id]);
+      for (const g of groups(rows, ctx.opts.maxPageSize, ctx.opts.chunkSize)) {
+        await publish(ctx, g, [c.id]);
+      }
       published = true;
     }
     served[c.id] = Number(ctx.state.getMeta("seq") ?? "0");
     ctx.state.setMeta("served", JSON.stringify(served));
+  }
+  return published;
+}
+
+/**
+ * Requests of other clients (their record's `wants`): a puller that could not get the content of
+ * a rename, or could not write a file before, asks for the current version of some paths. Each
+ * request is answered once, by a commit addressed to that client alone holding what this client
+ * has of those paths (puts with their existing versions, deletions as tombstones); the commit
+ * says which request it answers, so the puller forgets it even when nothing was left to send.
+ */
+async function answerWants(ctx: RoundContext): Promise<boolean> {
+  const answered: Record<string, number> = JSON.parse(ctx.state.getMeta("answered") ?? "{}");
+  let published = false;
+  for (const c of ctx.clients.values()) {
+    const w = c.wants?.[ctx.me];
+    if (c.id === ctx.me || !w || w.id <= (answered[c.id] ?? 0)) continue;
+    const rows = w.paths.map((p) => ctx.state.getFile(p)).filter((r): r is FileRow =>
+      r !== undefined && !r.dirty && ctx.state.getAccess(r.path).r !== "-"
+    );
+    ctx.log.log("info", `sending ${rows.length} of ${w.paths.length} files asked for by ${c.name}`);
+    const parts = [...groups(rows, ctx.opts.maxPageSize, ctx.opts.chunkSize)];
+    if (parts.length === 0) parts.push([]);
+    for (let i = 0; i < parts.length; i++) {
+      await publish(ctx, parts[i], [c.id], i === parts.length - 1 ? w.id : undefined);
+    }
+    answered[c.id] = w.id;
+    ctx.state.setMeta("answered", JSON.stringify(answered));
+    published = true;
   }
   return published;
 }

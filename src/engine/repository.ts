@@ -14,7 +14,7 @@ import {
 } from "./context.ts";
 import { gcPhase } from "./gc.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
-import { checkDeleteShare, pullPhase, undoLocalChanges } from "./pull.ts";
+import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
 import { pushPhase, recoverPending } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
@@ -94,6 +94,7 @@ export class Repository {
       clients: await this.#readClients(),
       commits: await this.store.listCommits(),
       hasher: new Hasher(),
+      problems: new Set(),
     };
     try {
       return await this.#round(ctx, rules);
@@ -117,17 +118,26 @@ export class Repository {
       hiddenFiles: this.opts.hiddenFiles,
       me: this.me,
       skip: this.opts.skip,
+      ownFiles: this.opts.ownFiles,
       lazyHashMin: WORKER_MIN,
     });
+    ctx.stats.problems += scan.problems;
     if (rules.pushDeletes) {
-      const published = scan.deleted.filter((p) => this.state.getFile(p)?.deleted === true).length;
+      // A rename or a folder move deletes nothing: its sources do not count.
+      const moved = new Set(scan.movedFrom);
+      const published = scan.deleted.filter((p) =>
+        !moved.has(p) && this.state.getFile(p)?.deleted === true
+      ).length;
       checkDeleteShare(ctx, published, "local deletions would remove");
     }
     this.log.log(
       "debug",
       `scanned ${scan.files} files, hashed ${scan.hashed}, ${scan.changed.length} changed, ${scan.deleted.length} deleted`,
     );
-    if (rules.pulls) await pullPhase(ctx);
+    if (rules.pulls) {
+      retryProblems(ctx);
+      await pullPhase(ctx);
+    }
     if (rules.mirrorLocal) await undoLocalChanges(ctx);
     // Release before publishing, so that space freed by pullers counts against the quota now.
     if (ctx.commits.some((c) => c.cid === this.me)) await gcPhase(ctx);
@@ -154,6 +164,12 @@ export class Repository {
         .filter((w) => w.commits > 0),
       relayBytes: this.state.publishedBytes() + mine.reduce((n, c) => n + c.size, 0),
       diskQuota: this.opts.diskQuota,
+      problems: this.state.problems().map((p) => ({
+        path: p.path,
+        direction: p.direction,
+        reason: p.reason,
+        since: new Date(p.since).toISOString(),
+      })),
     };
   }
 
@@ -178,6 +194,7 @@ export class Repository {
 
   async #updateOwnRecord(ctx: RoundContext): Promise<void> {
     const onRelay = ctx.clients.get(this.me);
+    const wants = openWants(ctx);
     const rec: ClientRecord = {
       v: 1,
       id: this.me,
@@ -190,11 +207,13 @@ export class Repository {
       first: JSON.parse(this.state.getMeta("first") ?? "{}"),
       seq: Number(this.state.getMeta("seq") ?? "0"),
     };
+    if (wants) rec.wants = wants;
     const same = onRelay && onRelay.name === rec.name && onRelay.pulls === rec.pulls &&
       onRelay.pushes === rec.pushes &&
       JSON.stringify(sorted(onRelay.acks)) === JSON.stringify(sorted(rec.acks)) &&
       JSON.stringify(sorted(onRelay.first ?? {})) === JSON.stringify(sorted(rec.first ?? {})) &&
-      (onRelay.seq ?? 0) === rec.seq;
+      (onRelay.seq ?? 0) === rec.seq &&
+      JSON.stringify(onRelay.wants ?? {}) === JSON.stringify(rec.wants ?? {});
     if (same && Date.now() - Date.parse(onRelay.seen) < HEARTBEAT_MS) return;
     for (const other of ctx.clients.values()) {
       if (other.id !== this.me && other.name === rec.name && !onRelay) {

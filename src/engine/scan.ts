@@ -1,4 +1,5 @@
-import { localIoError } from "../errors/errors.ts";
+import { describeError, localIoError } from "../errors/errors.ts";
+import { unpublishable } from "../protocol/sync_path.ts";
 import type { FileRow, StateDb } from "../state/state_db.ts";
 import { hashFile, LOCAL_TEMP_PREFIX, sameStat } from "./local_fs.ts";
 
@@ -16,6 +17,8 @@ export interface ScanOptions {
   me: string;
   /** absolute folders never scanned (escale's own state, a file relay inside the tree) */
   skip?: string[];
+  /** relative paths never scanned (escale's own log, a key file) */
+  ownFiles?: string[];
   /**
    * New files from this size are not hashed by the scan: their hash is left empty ("not yet
    * hashed") and computed while they are sent (push.ts), so a big new file is read once by the
@@ -30,6 +33,19 @@ export interface ScanResult {
   hashed: number;
   changed: string[];
   deleted: string[];
+  /** deleted paths whose content reappeared under another name (renames and moves) */
+  movedFrom: string[];
+  /** files and folders that could not be read or whose names cannot be published */
+  problems: number;
+}
+
+/** What a walk of the tree found. */
+interface Walk {
+  seen: Map<string, Seen>;
+  /** path -> why it cannot be sent (unreadable file or folder, a name no relay path can be) */
+  blocked: Map<string, string>;
+  /** escale's own temporary files */
+  temps: string[];
 }
 
 /** The hash of a new file not read yet (see `ScanOptions.lazyHashMin`). */
@@ -54,8 +70,18 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
   const walking = walkWithFind(o); // a subprocess: read the state meanwhile
   // Only (size, mtime, inode) of every known file: whole rows are read for changed files only.
   const known = o.state.statIndex();
-  const seen = (await walking) ?? walkInProcess(o);
-  const result: ScanResult = { files: seen.size, hashed: 0, changed: [], deleted: [] };
+  const { seen, blocked, temps } = (await walking) ?? walkInProcess(o);
+  // Left by a download or a write killed mid-way: this process holds the repository's lock, so
+  // no other writer can be using them.
+  for (const t of temps) await Deno.remove(`${o.root}/${t}`).catch(() => {});
+  const result: ScanResult = {
+    files: seen.size,
+    hashed: 0,
+    changed: [],
+    deleted: [],
+    movedFrom: [],
+    problems: 0,
+  };
   const updates: FileRow[] = [];
   const removals: string[] = [];
   const lazyMin = o.lazyHashMin ?? Infinity;
@@ -74,8 +100,19 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
     if (k && !k.deleted && sameStat(st, k)) continue;
     const row = k ? o.state.getFile(path) : undefined;
     const lazy = !k && st.size >= lazyMin && !couldBeMoved(st.size);
-    const hash = lazy ? UNHASHED : await hashFile(`${o.root}/${path}`, st.size);
-    if (!lazy) result.hashed++;
+    let hash = UNHASHED;
+    if (!lazy) {
+      try {
+        hash = await hashFile(`${o.root}/${path}`, st.size);
+      } catch (e) {
+        // Unreadable (permissions, I/O error): left as it was, reported, tried again next round.
+        const err = localIoError(e, `reading ${path}`);
+        if (err.kind !== "local-io") throw err;
+        blocked.set(path, describeError(err));
+        continue;
+      }
+      result.hashed++;
+    }
     if (row && !row.deleted && row.hash === hash) {
       updates.push({ ...row, ...st });
       continue;
@@ -93,9 +130,14 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
     });
   }
   const gone: FileRow[] = [];
+  // What could not be read is not deleted: files inside an unreadable folder stay as they were.
+  const hidden = (path: string) =>
+    blocked.size > 0 &&
+    path.split("/").some((_, i, segs) => blocked.has(segs.slice(0, i + 1).join("/")));
   for (const [path, k] of known) {
     if (k.deleted || seen.has(path)) continue;
     if (!o.filter.acceptFile(path)) continue; // filtered out now: leave it alone, not deleted
+    if (hidden(path)) continue;
     const row = o.state.getFile(path)!;
     result.deleted.push(path);
     if (Object.keys(row.vv).length === 0) removals.push(path);
@@ -105,17 +147,31 @@ export async function scanLocal(o: ScanOptions): Promise<ScanResult> {
       gone.push(tomb);
     }
   }
-  detectMoves(updates, gone);
+  result.movedFrom = detectMoves(updates, gone);
   o.state.tx(() => {
     for (const u of updates) o.state.putFile(u);
     for (const p of removals) o.state.deleteFile(p);
+    recordProblems(o.state, blocked);
   });
+  result.problems = blocked.size;
   return result;
 }
 
-/** Pairs new content with a vanished file of the same hash and size: a rename or a move. */
-function detectMoves(updates: FileRow[], gone: FileRow[]): void {
-  if (gone.length === 0) return;
+/** The state's list of local files that cannot be sent becomes what this scan found. */
+function recordProblems(state: StateDb, blocked: Map<string, string>): void {
+  for (const p of state.problems("up")) if (!blocked.has(p.path)) state.clearProblem(p.path, "up");
+  for (const [path, reason] of blocked) {
+    state.putProblem({ path, direction: "up", reason, pusher: null });
+  }
+}
+
+/**
+ * Pairs new content with a vanished file of the same hash and size: a rename or a move. Returns
+ * the sources paired.
+ */
+function detectMoves(updates: FileRow[], gone: FileRow[]): string[] {
+  const sources: string[] = [];
+  if (gone.length === 0) return sources;
   const byHash = new Map<string, FileRow[]>();
   for (const g of gone) {
     const k = `${g.hash}:${g.size}`;
@@ -125,14 +181,26 @@ function detectMoves(updates: FileRow[], gone: FileRow[]): void {
     if (u.deleted || !u.dirty || u.hash === UNHASHED || Object.keys(u.vv).length > 0) continue;
     const cands = byHash.get(`${u.hash}:${u.size}`);
     const src = cands?.shift();
-    if (src) u.movedFrom = src.path;
+    if (src) {
+      u.movedFrom = src.path;
+      sources.push(src.path);
+    }
   }
+  return sources;
 }
 
-function walkInProcess(o: ScanOptions): Map<string, Seen> {
-  const seen = new Map<string, Seen>();
-  walk(o, "", seen);
-  return seen;
+function walkInProcess(o: ScanOptions): Walk {
+  const w: Walk = { seen: new Map(), blocked: new Map(), temps: [] };
+  walk(o, "", w);
+  return w;
+}
+
+/** Records a file found by a walk, unless its name cannot travel (see publishable). */
+function found(o: ScanOptions, w: Walk, path: string, st: Seen): void {
+  if (o.ownFiles?.includes(path)) return;
+  const why = unpublishable(path);
+  if (why) w.blocked.set(path, `its name cannot be synchronised (${why})`);
+  else w.seen.set(path, st);
 }
 
 /**
@@ -140,7 +208,7 @@ function walkInProcess(o: ScanOptions): Map<string, Seen> {
  * JavaScript: about five times faster on large trees. Times are truncated to the millisecond
  * exactly as Deno's stat does, so both walks agree. Returns null when find is unavailable.
  */
-async function walkWithFind(o: ScanOptions): Promise<Map<string, Seen> | null> {
+async function walkWithFind(o: ScanOptions): Promise<Walk | null> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("find", {
@@ -152,7 +220,7 @@ async function walkWithFind(o: ScanOptions): Promise<Map<string, Seen> | null> {
   } catch {
     return null;
   }
-  const seen = new Map<string, Seen>();
+  const w: Walk = { seen: new Map(), blocked: new Map(), temps: [] };
   const okDir = new Map<string, boolean>([["", true]]);
   const dirAccepted = (dir: string): boolean => {
     let ok = okDir.get(dir);
@@ -173,14 +241,22 @@ async function walkWithFind(o: ScanOptions): Promise<Map<string, Seen> | null> {
     const path = rec.slice(c + 1);
     const slash = path.lastIndexOf("/");
     const name = path.slice(slash + 1);
-    if (name.startsWith(LOCAL_TEMP_PREFIX) || (!o.hiddenFiles && name.startsWith("."))) return;
+    if (name.startsWith(LOCAL_TEMP_PREFIX)) {
+      if (dirAccepted(slash < 0 ? "" : path.slice(0, slash))) w.temps.push(path);
+      return;
+    }
+    if (!o.hiddenFiles && name.startsWith(".")) return;
     if (!dirAccepted(slash < 0 ? "" : path.slice(0, slash)) || !o.filter.acceptFile(path)) return;
     const t = rec.slice(0, a);
     const dot = t.indexOf(".");
     const mtime = dot < 0
       ? Number(t) * 1000
       : Number(t.slice(0, dot)) * 1000 + Number((t.slice(dot + 1) + "000").slice(0, 3));
-    seen.set(path, { size: Number(rec.slice(b + 1, c)), mtime, ino: Number(rec.slice(a + 1, b)) });
+    found(o, w, path, {
+      size: Number(rec.slice(b + 1, c)),
+      mtime,
+      ino: Number(rec.slice(a + 1, b)),
+    });
   };
   // Parsed as it streams: the whole listing is never held at once.
   let rest = "";
@@ -190,24 +266,31 @@ async function walkWithFind(o: ScanOptions): Promise<Map<string, Seen> | null> {
     for (const rec of recs) record(rec);
   }
   // A failure (a folder vanished or is unreadable) leaves the explanation to the walk in process.
-  return (await child.status).success ? seen : null;
+  return (await child.status).success ? w : null;
 }
 
-function walk(o: ScanOptions, rel: string, seen: Map<string, Seen>): void {
+function walk(o: ScanOptions, rel: string, w: Walk): void {
   const dir = rel === "" ? o.root : `${o.root}/${rel}`;
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(dir)];
   } catch (e) {
     if (rel !== "" && e instanceof Deno.errors.NotFound) return; // vanished while walking
-    throw localIoError(e, `reading folder ${dir}`);
+    const err = localIoError(e, `reading folder ${dir}`);
+    // One unreadable folder does not stop the others (the root itself does).
+    if (rel === "" || err.kind !== "local-io") throw err;
+    w.blocked.set(rel, `the folder cannot be read: ${describeError(err)}`);
+    return;
   }
   for (const e of entries) {
-    if (e.name.startsWith(LOCAL_TEMP_PREFIX)) continue;
+    if (e.name.startsWith(LOCAL_TEMP_PREFIX)) {
+      if (e.isFile) w.temps.push(rel === "" ? e.name : `${rel}/${e.name}`);
+      continue;
+    }
     if (!o.hiddenFiles && e.name.startsWith(".")) continue;
     const path = rel === "" ? e.name : `${rel}/${e.name}`;
     if (e.isDirectory) {
-      if (o.filter.acceptDir(path) && !o.skip?.includes(`${o.root}/${path}`)) walk(o, path, seen);
+      if (o.filter.acceptDir(path) && !o.skip?.includes(`${o.root}/${path}`)) walk(o, path, w);
     } else if (e.isFile) {
       if (!o.filter.acceptFile(path)) continue;
       let st: Deno.FileInfo;
@@ -217,7 +300,7 @@ function walk(o: ScanOptions, rel: string, seen: Map<string, Seen>): void {
         if (err instanceof Deno.errors.NotFound) continue;
         throw localIoError(err, path);
       }
-      seen.set(path, { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 });
+      found(o, w, path, { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 });
     }
     // symbolic links and special files are not synchronised
   }

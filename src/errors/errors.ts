@@ -17,6 +17,7 @@ export const ExitCode = {
   integrity: 6,
   safety: 7,
   space: 8,
+  busy: 9,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -30,7 +31,8 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [ExitCode.key, "wrong passphrase/key, or encryption setting does not match the relay"],
   [ExitCode.integrity, "relay data failed verification (tampered, truncated, hostile names)"],
   [ExitCode.safety, "safety stop: the round would delete too much (re-run with --force)"],
-  [ExitCode.space, "relay out of space (server quota or disk full)"],
+  [ExitCode.space, "relay or local disk out of space (server quota, disk full)"],
+  [ExitCode.busy, "another escale process is already synchronising the repository"],
   [ExitCode.interrupted, "interrupted by a signal before the round completed"],
 ];
 
@@ -50,6 +52,8 @@ export type ErrorKind =
   | "hostile"
   | "safety"
   | "local-io"
+  | "local-space"
+  | "busy"
   | "interrupted";
 
 const KIND_EXIT: Record<ErrorKind, number> = {
@@ -68,6 +72,8 @@ const KIND_EXIT: Record<ErrorKind, number> = {
   hostile: ExitCode.integrity,
   safety: ExitCode.safety,
   "local-io": ExitCode.failure,
+  "local-space": ExitCode.space,
+  busy: ExitCode.busy,
   interrupted: ExitCode.interrupted,
 };
 
@@ -114,21 +120,45 @@ export function isTransient(e: unknown): boolean {
 /** The one-line message shown to the user for any thrown value. */
 export function describeError(e: unknown): string {
   if (e instanceof EscaleError) return oneLine(e.message);
+  if (isLocalSpace(e)) return oneLine(localSpaceMessage("writing locally"));
   if (e instanceof Error) return "internal error: " + oneLine(`${e.name}: ${e.message}`);
   return "internal error: " + oneLine(String(e));
 }
 
 export function exitCodeOf(e: unknown): number {
-  return e instanceof EscaleError ? e.exitCode : ExitCode.failure;
+  if (e instanceof EscaleError) return e.exitCode;
+  return isLocalSpace(e) ? ExitCode.space : ExitCode.failure;
 }
 
 export function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, " ").trim();
 }
 
+const LOCAL_SPACE =
+  /No space left on device|Disk quota exceeded|\(os error (28|122)\)|database or disk is full/i;
+
+/**
+ * A full local disk or an exhausted quota, as Deno (`code` ENOSPC/EDQUOT, "(os error 28/122)"),
+ * a worker that passed only the message on, or SQLite ("database or disk is full") report it.
+ * Recognised even when the write was not wrapped by localIoError: the user must read "disk
+ * full", not "internal error".
+ */
+export function isLocalSpace(e: unknown): boolean {
+  if (!(e instanceof Error) || e instanceof EscaleError) return false;
+  const code = (e as { code?: unknown }).code;
+  if (code === "ENOSPC" || code === "EDQUOT") return true;
+  return LOCAL_SPACE.test(e.message);
+}
+
+function localSpaceMessage(what: string): string {
+  return `${what}: no space left on the local disk (or the disk quota is reached); ` +
+    "free some space and run again";
+}
+
 /** Maps a Deno/Node file-system error to a local-io EscaleError with the path in the message. */
 export function localIoError(e: unknown, what: string): EscaleError {
   if (e instanceof EscaleError) return e;
+  if (isLocalSpace(e)) return new EscaleError("local-space", localSpaceMessage(what), { cause: e });
   const msg = e instanceof Error ? e.message.replace(/,? ?\(os error \d+\)/, "") : String(e);
   return new EscaleError("local-io", `${what}: ${msg}`, { cause: e });
 }

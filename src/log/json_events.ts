@@ -49,6 +49,8 @@ const newFlow = (): Flow => ({
  * - `moved`: `from`, `path` (a local file renamed because a peer renamed it)
  * - `conflict`: `path`, `copy` (where the other version was saved, or null), `kept`
  *   ("local" or "remote")
+ * - `problem`: `path`, `reason` (a file that could not be written here; the round goes on and
+ *   `escale ctl status` lists it until it is synchronised)
  * - `error`: `message` (one line), `exitCode`; the round then ends with `ok: false`
  * - `round-end`: `round`, `ok`, `seconds`, `totals` and, when ok, `stats`
  *
@@ -142,6 +144,9 @@ export class JsonEventWriter implements ProgressSink {
       case "conflict":
         this.#conflicts++;
         this.#write("conflict", { path: e.path, copy: e.copy, kept: e.kept });
+        return;
+      case "problem":
+        this.#write("problem", { path: e.path, reason: e.reason });
         return;
     }
   }

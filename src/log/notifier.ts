@@ -3,6 +3,7 @@ import { splitCommandLine } from "./command_line.ts";
 import type { Logger } from "./logger.ts";
 import { redactSecrets } from "./redact.ts";
 import { sendMail } from "./smtp_client.ts";
+import { trackChild } from "../util/child_processes.ts";
 
 /** A repository that stopped on an error. */
 export interface Failure {
@@ -187,17 +188,20 @@ export class Notifier {
     const [program, ...args] = argv;
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(program, {
-        args,
-        env: {
-          ESCALE_SECTION: f.section,
-          ESCALE_ERROR: f.message,
-          ESCALE_EXIT_CODE: String(f.exitCode),
-        },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      // Tracked: a run stopped by a signal stops its hook too.
+      child = trackChild(
+        new Deno.Command(program, {
+          args,
+          env: {
+            ESCALE_SECTION: f.section,
+            ESCALE_ERROR: f.message,
+            ESCALE_EXIT_CODE: String(f.exitCode),
+          },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn(),
+      );
     } catch (e) {
       const msg = e instanceof Error ? e.message.replace(/,? ?\(os error \d+\)/, "") : String(e);
       this.#warn(`on failure: cannot run ${program}: ${oneLine(msg)}`);

@@ -78,7 +78,27 @@ export interface ClientRecord {
   first?: Record<string, number>;
   /** last commit sequence this client published (lets pullers see released commits they missed) */
   seq?: number;
+  /**
+   * per pusher cid: paths whose current version this client asks that pusher to send again (a
+   * rename whose content it could not find, a file it could not write before); `id` grows with
+   * every new request, and the pusher answers each request once (Commit.answers)
+   */
+  wants?: Record<string, { id: number; paths: string[] }>;
 }
+
+/** Most entries a writer puts in one commit (§5). */
+export const MAX_COMMIT_ENTRIES = 20_000;
+
+/**
+ * Largest commit once inflated (§4): 20,000 entries of up to 9 KiB, which a move whose two paths
+ * have 4,096 bytes each stays below. A few hundred KiB of gzip can inflate to gigabytes, so
+ * readers stop inflating as soon as the output passes this bound, and writers cut their change
+ * sets well below it.
+ */
+export const MAX_COMMIT_JSON = MAX_COMMIT_ENTRIES * 9 * 1024;
+
+/** Most paths a client asks one pusher for at once; beyond, it asks for a full copy (§7). */
+export const MAX_WANTS = 1000;
 
 /** Version vector: per client id, the counter of that client's last edit included. */
 export type VersionVector = Record<string, number>;
@@ -116,6 +136,8 @@ export interface Commit {
   time: string;
   /** when set, only these clients need to apply (and acknowledge) the commit: late-joiner snapshot */
   for?: string[];
+  /** with `for`: this commit answers the requests of that client up to this number (wants) */
+  answers?: number;
   objects: { key: string; size: number }[];
   entries: Entry[];
 }
@@ -170,6 +192,16 @@ export function validateClientRecord(x: unknown, where: string, cid: string): Cl
       if (!CID.test(k) || !isCount(v)) fail(where, "bad first");
     }
   }
+  if (r.wants !== undefined) {
+    if (typeof r.wants !== "object" || r.wants === null) fail(where, "bad wants");
+    for (const [k, w] of Object.entries(r.wants)) {
+      if (
+        !CID.test(k) || typeof w !== "object" || w === null || !isCount(w.id) ||
+        !Array.isArray(w.paths) || w.paths.length > MAX_WANTS
+      ) fail(where, "bad wants");
+      for (const p of w.paths) checkSyncPath(p, where);
+    }
+  }
   return r;
 }
 
@@ -190,6 +222,9 @@ export function validateCommit(x: unknown, where: string, cid: string, seq: numb
   });
   if (c.for !== undefined && (!Array.isArray(c.for) || !c.for.every((f) => CID.test(f)))) {
     fail(where, "bad target list");
+  }
+  if (c.answers !== undefined && (c.for === undefined || !isCount(c.answers))) {
+    fail(where, "bad answer number");
   }
   for (const e of c.entries) {
     if (typeof e !== "object" || e === null) fail(where, "bad entry");

@@ -1,4 +1,4 @@
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gzipSync } from "node:zlib";
 import { EscaleError, isKind, RelayError } from "../errors/errors.ts";
 import type { Relay, RelayEntry } from "../relay/relay.ts";
 import { collect, fromUtf8, toArray, utf8 } from "../util/streams.ts";
@@ -14,6 +14,7 @@ import {
   FORMAT_VERSION,
   type Header,
   HEADER_KEY,
+  MAX_COMMIT_JSON,
   parseClientKey,
   parseCommitKey,
   parseDataKey,
@@ -24,6 +25,31 @@ import {
 
 /** Largest encoded commit or client record we accept from a relay (hostile-input bound). */
 const MAX_RECORD = 64 * 1024 * 1024;
+
+/** Fed to the inflater at a time: gzip inflates at most about 1,000-fold, so ~8 MiB comes out. */
+const INFLATE_SLICE = 8 * 1024;
+
+/** gunzip with a bound on the output, holding at most the bound (plus one slice's output). */
+async function inflateCommit(raw: Uint8Array, key: string): Promise<Uint8Array> {
+  let off = 0;
+  const input = new ReadableStream<BufferSource>({
+    pull(c) {
+      if (off >= raw.length) return c.close();
+      c.enqueue(raw.slice(off, off + INFLATE_SLICE));
+      off += INFLATE_SLICE;
+    },
+  }, { highWaterMark: 0 });
+  try {
+    return await collect(
+      input.pipeThrough(new DecompressionStream("gzip")),
+      MAX_COMMIT_JSON,
+      `${key} once inflated`,
+    );
+  } catch (e) {
+    if (e instanceof EscaleError) throw e;
+    throw new EscaleError("integrity", `${key}: malformed (not a gzip stream)`);
+  }
+}
 
 export interface CommitRef {
   key: string;
@@ -119,12 +145,7 @@ export class RelayStore {
   async readCommit(ref: { cid: string; seq: number }): Promise<Commit> {
     const key = commitKey(ref.cid, ref.seq);
     const raw = await collect(await this.relay.read(key), MAX_RECORD, key);
-    let bytes: Uint8Array;
-    try {
-      bytes = gunzipSync(raw, { maxOutputLength: 8 * MAX_RECORD });
-    } catch {
-      throw new EscaleError("integrity", `${key}: malformed (not a gzip stream)`);
-    }
+    const bytes = await inflateCommit(raw, key);
     return validateCommit(parseJson(bytes, key), key, ref.cid, ref.seq);
   }
 

@@ -19,3 +19,32 @@ export function checkSyncPath(path: unknown, where: string): string {
   }
   return path;
 }
+
+/** The longest file name (one path segment) Linux, macOS and most file systems hold, in bytes. */
+export const NAME_MAX = 255;
+
+const encoder = new TextEncoder();
+
+/** Length in UTF-8 bytes: what file-system name limits count, not characters. */
+export function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return encoder.encode(s).length;
+  return s.length; // ASCII: one byte per character
+}
+
+/**
+ * Why a local path must not be published, or null: what every reader accepts (checkSyncPath),
+ * with the limits counted in UTF-8 bytes as file systems count them (NAME_MAX per name, 4096 in
+ * all), so that a name one system holds in characters but others cannot never reaches the relay.
+ */
+export function unpublishable(path: string): string | null {
+  try {
+    checkSyncPath(path, "");
+  } catch (e) {
+    return (e as Error).message.replace(/^: refused path .* \((.*)\)$/, "$1");
+  }
+  if (utf8Length(path) > 4096) return "longer than 4096 bytes";
+  if (path.split("/").some((seg) => utf8Length(seg) > NAME_MAX)) {
+    return `a name longer than ${NAME_MAX} bytes`;
+  }
+  return null;
+}

@@ -59,7 +59,9 @@ export class FileRelay implements Relay {
     const names: string[] = [];
     try {
       for await (const e of Deno.readDir(this.#path(dir))) {
-        if ((e.isFile || e.isSymlink) && !e.name.startsWith(TEMP_PREFIX)) names.push(e.name);
+        if (e.isDirectory || e.name.startsWith(TEMP_PREFIX)) continue;
+        // A FIFO, socket or device: stat names what it is.
+        names.push(e.name);
       }
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
@@ -73,20 +75,32 @@ export class FileRelay implements Relay {
     }
   }
 
+  /**
+   * A folder where an object could be is no object (null); a FIFO, socket or device is refused
+   * (see notRegular). stat(2) never blocks on them, unlike open(2) on a FIFO.
+   */
   async stat(key: string): Promise<RelayEntry | null> {
     checkKey(key);
+    let st: Deno.FileInfo;
     try {
-      const st = await Deno.stat(this.#path(key));
-      if (!st.isFile) return null;
-      return { key, size: st.size, mtime: st.mtime?.getTime() ?? 0 };
+      st = await Deno.stat(this.#path(key));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
       throw mapFsError(e, key, key);
     }
+    if (st.isDirectory) return null;
+    if (!st.isFile) throw notRegular(key, st);
+    return { key, size: st.size, mtime: st.mtime?.getTime() ?? 0 };
   }
 
   async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
     checkKey(key);
+    // Looked at before opening: opening a FIFO waits for a writer, possibly forever, and a
+    // device such as /dev/zero never ends. Should the file be swapped for one between the two
+    // calls, the open may still wait; the check after it catches every other swap.
+    if (!(await this.stat(key))) {
+      throw new RelayError("not-found", `${key}: not found`, key);
+    }
     let f: Deno.FsFile;
     try {
       f = await Deno.open(this.#path(key), { read: true });
@@ -94,6 +108,8 @@ export class FileRelay implements Relay {
       throw mapFsError(e, key, key);
     }
     try {
+      const st = await f.stat();
+      if (!st.isFile) throw notRegular(key, st);
       if (opts.offset) await f.seek(opts.offset, Deno.SeekMode.Start);
     } catch (e) {
       f.close();
@@ -116,6 +132,9 @@ export class FileRelay implements Relay {
       if (opts.ifAbsent && (await this.stat(key))) {
         throw new RelayError("exists", `${key}: already exists on relay`, key);
       }
+      // The temporary name is predictable: a FIFO put there would block the open below.
+      const old = await Deno.lstat(tmp).catch(() => null);
+      if (old && !old.isFile && !old.isDirectory) await Deno.remove(tmp);
       let f: Deno.FsFile;
       try {
         f = await Deno.open(
@@ -221,6 +240,18 @@ function limitStream(f: Deno.FsFile, length: number): ReadableStream<Uint8Array>
       f.close();
     },
   });
+}
+
+/** What a relay object must never be: reading a FIFO blocks, reading a device never ends. */
+function notRegular(key: string, st: Deno.FileInfo): RelayError {
+  const what = st.isFifo
+    ? "a FIFO"
+    : st.isSocket
+    ? "a socket"
+    : st.isCharDevice || st.isBlockDevice
+    ? "a device"
+    : "something else";
+  return new RelayError("integrity", `${key}: is ${what} on the relay, not a regular file`, key);
 }
 
 function mapFsError(e: unknown, key: string, what: string): RelayError {

@@ -41,7 +41,27 @@ CREATE TABLE IF NOT EXISTS access(path TEXT PRIMARY KEY, r TEXT NOT NULL, w TEXT
 CREATE TABLE IF NOT EXISTS pending(seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published(seq INTEGER PRIMARY KEY, targets TEXT, objects TEXT NOT NULL,
   bytes INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS wants(pusher TEXT NOT NULL, path TEXT NOT NULL, id INTEGER NOT NULL,
+  PRIMARY KEY(pusher, path));
+CREATE TABLE IF NOT EXISTS problems(path TEXT NOT NULL, direction TEXT NOT NULL, reason TEXT NOT NULL,
+  since INTEGER NOT NULL, tries INTEGER NOT NULL DEFAULT 1, pusher TEXT, retried INTEGER,
+  PRIMARY KEY(path, direction));
 `;
+
+/** A file that could not be synchronised; kept until it succeeds (shown by `ctl status`). */
+export interface Problem {
+  path: string;
+  /** "down": a remote version could not be written here; "up": a local file could not be read */
+  direction: "down" | "up";
+  reason: string;
+  /** ms since the epoch of the first failure */
+  since: number;
+  tries: number;
+  /** down: the client that published the version (asked again when the cause is gone) */
+  pusher: string | null;
+  /** ms since the epoch when it was last asked again, or null */
+  retried: number | null;
+}
 
 type Row = Record<string, unknown>;
 
@@ -329,11 +349,11 @@ export class StateDb {
   resetRelayState(): void {
     this.tx(() => {
       this.#db.exec(
-        "DELETE FROM acks; DELETE FROM clients; DELETE FROM pending; DELETE FROM published;",
+        "DELETE FROM acks; DELETE FROM clients; DELETE FROM pending; DELETE FROM published; DELETE FROM wants;",
       );
       this.#db.exec("DELETE FROM files WHERE deleted = 1");
       this.#db.exec("UPDATE files SET vv = '{}', dirty = 1, moved_from = NULL");
-      for (const k of ["seq", "served", "gcFloor", "first", "registered"]) {
+      for (const k of ["seq", "served", "answered", "gcFloor", "first", "registered"]) {
         this.#q("DELETE FROM meta WHERE k = ?").run(k);
       }
     });
@@ -342,9 +362,77 @@ export class StateDb {
   /** Forgets how far other clients' commits were applied (after an eviction). */
   forgetProgress(): void {
     this.tx(() => {
-      this.#db.exec("DELETE FROM acks");
+      this.#db.exec("DELETE FROM acks; DELETE FROM wants");
       for (const k of ["first", "registered"]) this.#q("DELETE FROM meta WHERE k = ?").run(k);
     });
+  }
+
+  /**
+   * Asks pusher `pusher` for the current version of `path` (its content could not be had from
+   * the relay or a local copy). Returns the request number, which grows with every new request.
+   */
+  addWant(pusher: string, path: string): number {
+    const id = Number(this.getMeta("wantSeq") ?? "0") + 1;
+    this.setMeta("wantSeq", String(id));
+    this.#q(
+      "INSERT INTO wants(pusher, path, id) VALUES(?, ?, ?) ON CONFLICT(pusher, path) DO UPDATE SET id = excluded.id",
+    ).run(pusher, path, id);
+    return id;
+  }
+
+  /** Open requests, per pusher: the latest request number and every path asked. */
+  allWants(): Record<string, { id: number; paths: string[] }> {
+    const out: Record<string, { id: number; paths: string[] }> = {};
+    for (
+      const r of this.#q("SELECT pusher, path, id FROM wants ORDER BY pusher, path").all() as Row[]
+    ) {
+      const w = out[r.pusher as string] ??= { id: 0, paths: [] };
+      w.id = Math.max(w.id, Number(r.id));
+      w.paths.push(r.path as string);
+    }
+    return out;
+  }
+
+  /** Forgets requests to `pusher` up to request `id` (answered), or all of them. */
+  dropWants(pusher: string, id = Number.MAX_SAFE_INTEGER): void {
+    this.#q("DELETE FROM wants WHERE pusher = ? AND id <= ?").run(pusher, id);
+  }
+
+  /** Records (or refreshes) a problem with one file; `tries` counts the failures. */
+  putProblem(p: Omit<Problem, "since" | "tries" | "retried">): void {
+    this.#q(
+      `INSERT INTO problems(path, direction, reason, since, tries, pusher) VALUES(?, ?, ?, ?, 1, ?)
+       ON CONFLICT(path, direction) DO UPDATE SET reason = excluded.reason, tries = tries + 1,
+         pusher = coalesce(excluded.pusher, pusher)`,
+    ).run(p.path, p.direction, p.reason, Date.now(), p.pusher);
+  }
+
+  markRetried(path: string, direction: Problem["direction"]): void {
+    this.#q("UPDATE problems SET retried = ? WHERE path = ? AND direction = ?").run(
+      Date.now(),
+      path,
+      direction,
+    );
+  }
+
+  clearProblem(path: string, direction: Problem["direction"]): void {
+    this.#q("DELETE FROM problems WHERE path = ? AND direction = ?").run(path, direction);
+  }
+
+  problems(direction?: Problem["direction"]): Problem[] {
+    const rows =
+      (direction
+        ? this.#q("SELECT * FROM problems WHERE direction = ? ORDER BY path").all(direction)
+        : this.#q("SELECT * FROM problems ORDER BY direction, path").all()) as Row[];
+    return rows.map((r) => ({
+      path: r.path as string,
+      direction: r.direction as Problem["direction"],
+      reason: r.reason as string,
+      since: Number(r.since),
+      tries: Number(r.tries),
+      pusher: (r.pusher as string | null) ?? null,
+      retried: r.retried === null || r.retried === undefined ? null : Number(r.retried),
+    }));
   }
 
   clearPending(seq: number): void {

@@ -90,3 +90,64 @@ Deno.test("cli: --help lists commands, examples and exit codes; --version prints
   const bad = await escale(["run", "--no-such-flag"]);
   assertEquals(bad.code, 2);
 });
+
+Deno.test("cli: a log file inside the synchronised folder never travels, and idle rounds write nothing", async () => {
+  const dir = await setup();
+  try {
+    for (const c of ["A", "B"]) {
+      await conf(
+        `${dir}/${c}.conf`,
+        `log file = ${dir}/${c}/${c}.log\nlog rotate = 2\n` +
+          `[${c}]\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/doc.txt`, "doc\n");
+    const run = async (c: string) => {
+      const r = await escale(["run", "--once", "-v", "-c", `${dir}/${c}.conf`]);
+      assertEquals(r.code, 0, r.stderr);
+    };
+    const commits = () => [...Deno.readDirSync(`${dir}/relay/commits`)].length;
+    for (const c of ["A", "B", "A", "B"]) await run(c);
+    assertEquals(commits(), 0);
+    for (const c of ["A", "B", "A"]) await run(c);
+    assertEquals(commits(), 0, "an idle round published a commit");
+    assertEquals(Object.keys(await readTree(`${dir}/B`)).sort(), ["B.log", "doc.txt"]);
+    assertEquals(Object.keys(await readTree(`${dir}/A`)).sort(), ["A.log", "doc.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a file that cannot be written is listed by ctl status; the round still succeeds", async () => {
+  const dir = await setup();
+  try {
+    for (const c of ["A", "B"]) {
+      await conf(
+        `${dir}/${c}.conf`,
+        `[${c}]\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/x`, "a file named x\n");
+    await Deno.writeTextFile(`${dir}/A/y.txt`, "y\n");
+    await Deno.mkdir(`${dir}/B/x`);
+    await Deno.writeTextFile(`${dir}/B/x/inner.txt`, "in a folder named x\n");
+    for (const c of ["A", "B"]) {
+      const r = await escale(["run", "--once", "-c", `${dir}/${c}.conf`]);
+      assertEquals(r.code, 0, r.stderr);
+      if (c === "B") assert(/1 file not synchronised/.test(r.stderr), r.stderr);
+    }
+    assertEquals(await Deno.readTextFile(`${dir}/B/y.txt`), "y\n");
+    const st = await escale(["ctl", "status", "-c", `${dir}/B.conf`]);
+    assertEquals(st.code, 0, st.stderr);
+    assert(/1 file not synchronised/.test(st.stdout), st.stdout);
+    assert(
+      / x: cannot be written here since .*: a folder of that name is in the way$/m.test(st.stdout),
+      st.stdout,
+    );
+    const json = await escale(["ctl", "status", "--json", "-c", `${dir}/B.conf`]);
+    const problems = JSON.parse(json.stdout).sections[0].status.repo.problems;
+    assertEquals(problems.map((p: { path: string }) => p.path), ["x"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,8 +1,15 @@
-import { assert, failure } from "../assert.ts";
+import { assert, assertEquals, failure } from "../assert.ts";
 import { abortsInterruptTransfers, conformanceSteps } from "./conformance.ts";
 import { startFtpServer } from "../servers/ftp_server.ts";
+import { startWebDavServer } from "../servers/webdav_server.ts";
 import { run } from "../servers/harness.ts";
+import { killAll, recordingRclone, runningPids } from "../cli/escale_process.ts";
 import { RcloneRelay } from "../../src/relay/rclone/rclone_relay.ts";
+import {
+  parseRcloneRemote,
+  rcloneRemoteSecrets,
+  splitRcloneLocation,
+} from "../../src/relay/rclone/rclone_remote.ts";
 import { collect, toArray, utf8 } from "../../src/util/streams.ts";
 
 /** Remotes come from environment variables only; no config file is read. */
@@ -92,6 +99,24 @@ Deno.test("rclone: an unknown remote is one clear configuration error", async ()
   }
 });
 
+// No close() here: a relay whose open failed is never handed out, so open itself must stop the
+// rclone rcd it started.
+Deno.test("rclone: a failed open stops its rclone rcd", async () => {
+  const dir = await Deno.makeTempDir();
+  const { binary, pids } = await recordingRclone(dir);
+  try {
+    const r = new RcloneRelay({ binary, remote: "nosuchremote:", directory: "x", env: NO_CONFIG });
+    const e = await failure(r.open());
+    assert(e.kind === "config", `${e.kind}: ${e.message}`);
+    assert((await Deno.readTextFile(pids)).trim() !== "", "rclone never ran");
+    const left = await runningPids(pids);
+    killAll(left);
+    assert(left.length === 0, `rclone still running: ${left}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("rclone: wrong FTP credentials are an auth error without the password", async () => {
   const s = await startFtpServer();
   const wrong = "Wr0ng-Pa55w0rd-Zebra";
@@ -135,6 +160,103 @@ Deno.test("rclone: a connection string's secrets never reach the relay name or m
   await r.close();
   assert(!r.name.includes(secret) && r.name === "rclone::ftp:x", `name ${r.name}`);
   assert(!e.message.includes(secret), e.message);
+});
+
+Deno.test("rclone: a connection string ends at the first colon outside quotes", () => {
+  assertEquals(splitRcloneLocation(`:webdav,url='http://h:1/d',pass="a""b:c":p/q`), {
+    remote: `:webdav,url='http://h:1/d',pass="a""b:c"`,
+    path: "p/q",
+  });
+  assertEquals(parseRcloneRemote(`:webdav,url='http://h:1/d',pass="a""b:c",links`)?.params, [
+    { key: "url", value: "http://h:1/d", raw: "'http://h:1/d'" },
+    { key: "pass", value: 'a"b:c', raw: '"a""b:c"' },
+    { key: "links", value: "true", raw: "" },
+  ]);
+  assertEquals(splitRcloneLocation("mydrive:sub/dir"), { remote: "mydrive", path: "sub/dir" });
+  assertEquals(splitRcloneLocation(":local"), { remote: ":local", path: "" });
+  assertEquals(splitRcloneLocation(":webdav,url='http://h"), null);
+  const secrets = rcloneRemoteSecrets(`:ftp,host=h,user=u,pass='Obsc:ured'`);
+  for (const s of [`:ftp,host=h,user=u,pass='Obsc:ured'`, "Obsc:ured", "'Obsc:ured'"]) {
+    assert(secrets.includes(s), `${s} not among ${secrets}`);
+  }
+  assert(!secrets.includes("h") && !secrets.includes("u"), `${secrets}`);
+  assertEquals(rcloneRemoteSecrets("mydrive"), []);
+});
+
+Deno.test("rclone: :local:/path and a remote given without its colon work", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // As the configuration hands them over: the remote without its trailing colon.
+    for (const [remote, directory] of [[":local", `${dir}/a`], [`:local:${dir}`, "b"]]) {
+      const r = new RcloneRelay({ remote, directory, env: NO_CONFIG });
+      try {
+        await r.open();
+        await r.write("k", utf8.encode(remote));
+        assert((await toArray(r.list(""))).map((e) => e.key).join() === "k", remote);
+      } finally {
+        await r.close();
+      }
+    }
+    assert((await Deno.readTextFile(`${dir}/a/k`)) === ":local", "not in the folder named");
+    assert((await Deno.readTextFile(`${dir}/b/k`)) === `:local:${dir}`, "not under the path");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rclone: a WebDAV connection string passes the conformance suite, its secrets in no argument or message", async (t) => {
+  const dav = await startWebDavServer();
+  const dir = await Deno.makeTempDir();
+  const { binary, args } = await recordingRclone(dir);
+  const obscured = await obscure(dav.password);
+  // Quoted values, one holding colons, as rclone's own syntax allows.
+  const remote = `:webdav,url='${dav.url}',vendor=other,user="${dav.user}",pass=${obscured}`;
+  try {
+    for (const daemon of [true, false]) {
+      await t.step(`daemon ${daemon}`, async (t) => {
+        const r = new RcloneRelay({
+          binary,
+          remote,
+          directory: `cs-${daemon}`,
+          env: NO_CONFIG,
+          daemon,
+        });
+        try {
+          await r.open();
+          // One process per call is slow on WebDAV; the suite runs through the daemon.
+          if (daemon) await conformanceSteps(t, r);
+          await r.write("seen/by-apache", utf8.encode("through the connection string"));
+          const back = await collect(await r.read("seen/by-apache"));
+          assert(new TextDecoder().decode(back) === "through the connection string", "read");
+          assert(
+            (await Deno.readTextFile(`${dav.dataDir}/cs-${daemon}/seen/by-apache`)) ===
+              "through the connection string",
+            "not on the server",
+          );
+          assert(r.name === `rclone::webdav:cs-${daemon}`, r.name);
+        } finally {
+          await r.close();
+        }
+      });
+    }
+    const wrong = await obscure("Not-The-Password-91");
+    const bad = new RcloneRelay({
+      binary,
+      remote: `:webdav,url='${dav.url}',user=${dav.user},pass=${wrong}`,
+      directory: "x",
+      env: NO_CONFIG,
+    });
+    const e = await failure(bad.open());
+    assert(e.kind === "auth", `${e.kind}: ${e.message}`);
+    assert(!e.message.includes(wrong) && !e.message.includes("url="), e.message);
+    const argv = await Deno.readTextFile(args);
+    for (const secret of [obscured, wrong, dav.url]) {
+      assert(!argv.includes(secret), `rclone was given a secret in its arguments:\n${argv}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await dav.stop();
+  }
 });
 
 Deno.test("rclone: a missing binary is a configuration error", async () => {

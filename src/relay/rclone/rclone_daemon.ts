@@ -65,11 +65,14 @@ export class RcloneDaemon {
         seen = (seen + value).slice(-16 * 1024);
         url = /Serving remote control on (http:\/\/[^\s/]+)/.exec(seen)?.[1];
       }
+    } catch {
+      // A broken pipe ends the wait like an exit; the child is stopped below.
     } finally {
       clearTimeout(timer);
     }
     if (!url) {
-      kill(child);
+      // Nothing was served yet, so nothing to finish: no reason to wait for a clean exit.
+      kill(child, "SIGKILL");
       await reader.cancel().catch(() => {});
       await child.stdout.cancel().catch(() => {});
       await child.status;
@@ -298,9 +301,12 @@ export class RcloneDaemon {
     throw rcloneError(this.#s, what, key, missing ? 3 : null, message);
   }
 
+  /** SIGTERM, and SIGKILL should rclone not exit within a few seconds. */
   async stop(): Promise<void> {
     kill(this.#child);
+    const hard = setTimeout(() => kill(this.#child, "SIGKILL"), 5000);
     await this.#child.status;
+    clearTimeout(hard);
     await this.#stderr;
   }
 }

@@ -1,4 +1,6 @@
 import { type ErrorKind, RelayError } from "../../errors/errors.ts";
+import { trackChild } from "../../util/child_processes.ts";
+import { rcloneConfigEnv } from "./rclone_remote.ts";
 
 /** What every rclone invocation of one relay shares. */
 export interface RcloneSetup {
@@ -12,6 +14,8 @@ export interface RcloneSetup {
   label: string;
   /** remote name for messages about missing remotes, without the ':' */
   remoteName: string;
+  /** the name rclone knows a connection-string remote by, and how messages show it */
+  alias?: { internal: string; shown: string };
   /** values scrubbed from any text shown to the user */
   secrets: string[];
 }
@@ -33,20 +37,25 @@ export function commonArgs(s: RcloneSetup): string[] {
   ];
 }
 
-/** Starts rclone; a missing binary is a configuration error, not a crash. */
+/**
+ * Starts rclone; a missing binary is a configuration error, not a crash. Every child is
+ * registered (trackChild) so that a run that must end at once can still stop it.
+ */
 export function spawnRclone(
   s: RcloneSetup,
   args: string[],
   stdin: "piped" | "null" = "null",
 ): Deno.ChildProcess {
   try {
-    return new Deno.Command(s.binary, {
-      args,
-      env: s.env,
-      stdin,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    return trackChild(
+      new Deno.Command(s.binary, {
+        args,
+        env: s.env,
+        stdin,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new RelayError("config", `${s.label}: the rclone binary "${s.binary}" was not found`);
@@ -167,9 +176,10 @@ export function rcloneError(
   code: number | null,
   text: string,
 ): RelayError {
-  const shown = scrub(text || `rclone exited with code ${code}`, s.secrets);
+  let shown = scrub(text || `rclone exited with code ${code}`, s.secrets);
+  if (s.alias) shown = shown.split(s.alias.internal).join(s.alias.shown);
   if (/didn't find section in config file/i.test(text)) {
-    const env = `RCLONE_CONFIG_${s.remoteName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_TYPE`;
+    const env = rcloneConfigEnv(s.remoteName, "type");
     return new RelayError(
       "config",
       `${s.label}: rclone remote "${s.remoteName}" is not configured (not in ${s.configFile}, ` +

@@ -13,6 +13,12 @@ import {
 import { bytesStream, toStream } from "../../util/streams.ts";
 import { RcloneDaemon } from "./rclone_daemon.ts";
 import {
+  parseRcloneRemote,
+  rcloneConfigEnv,
+  rcloneRemoteSecrets,
+  splitRcloneLocation,
+} from "./rclone_remote.ts";
+import {
   commonArgs,
   kill,
   rcloneError,
@@ -28,9 +34,9 @@ export interface RcloneRelayOptions {
   /** the rclone program, default "rclone" */
   binary?: string;
   /**
-   * remote name ("mydrive" or "mydrive:"), or an on-the-fly remote such as ":local:". Secrets
-   * belong in the config file or in `env`: a connection string (":ftp,pass=…:") is an argument
-   * of every rclone process, visible in the process list.
+   * remote name ("mydrive" or "mydrive:"), an on-the-fly remote such as ":local:", or a
+   * connection string (":webdav,url='http://…',user=u,pass=OBSCURED:"). Its parameters are
+   * handed to rclone in environment variables, never in arguments or messages.
    */
   remote: string;
   /** the relay folder inside the remote */
@@ -87,39 +93,62 @@ export class RcloneRelay implements Relay {
 
   constructor(opts: RcloneRelayOptions) {
     this.#o = opts;
-    let remote = opts.remote;
-    if (!remote.includes(":")) remote += ":";
-    const dir = opts.directory.replace(/\/+$/, "");
-    this.#fs = dir === "" ? remote : remote.endsWith(":") ? remote + dir : `${remote}/${dir}`;
-    // Connection-string parameters (":ftp,host=h,pass=p:") may hold secrets: never shown.
-    const shownRemote = remote.replace(/^(:?[^,:]*),[^:]*:/, "$1:");
-    const shownFs = dir === ""
-      ? shownRemote
-      : shownRemote.endsWith(":")
-      ? shownRemote + dir
-      : `${shownRemote}/${dir}`;
-    this.name = `rclone:${shownFs}`;
-    const env = opts.env ?? {};
+    const loc = splitRcloneLocation(opts.remote);
+    const spec = loc && parseRcloneRemote(loc.remote);
+    if (!loc || !spec) {
+      throw new RelayError(
+        "config",
+        "rclone remote: a quoted value of the connection string is not closed",
+      );
+    }
+    const dir = opts.directory.length > 1 ? opts.directory.replace(/\/+$/, "") : opts.directory;
+    const inner = [loc.path.replace(/\/+$/, ""), dir].filter((p) => p !== "").join("/");
+    const env = { ...opts.env };
+    // Connection-string parameters become a remote defined by environment variables: rclone
+    // then never sees them in its arguments (visible to every local user in the process list)
+    // nor repeats them in its messages ('Failed to create file system for ":webdav,…,pass=…"').
+    // A named remote keeps its name, so that its config file section still applies underneath.
+    let section = spec.name;
+    if (spec.params.length > 0) {
+      if (spec.name.startsWith(":")) {
+        section = `escale_${spec.name.slice(1)}_${crypto.randomUUID().slice(0, 8)}`;
+        env[rcloneConfigEnv(section, "type")] = spec.name.slice(1);
+      }
+      for (const p of spec.params) env[rcloneConfigEnv(section, p.key)] = p.value;
+    }
+    this.#fs = `${section}:${inner}`;
+    this.name = `rclone:${spec.name}:${inner}`;
     this.#setup = {
       binary: opts.binary ?? "rclone",
       configFile: opts.configFile ?? "",
       env,
       timeoutMs: opts.timeoutMs ?? 60_000,
       label: this.name,
-      // "mydrive:" names the remote "mydrive"; on-the-fly remotes (":local:") have no name.
-      remoteName: shownRemote.startsWith(":") ? shownRemote : shownRemote.replace(/:.*$/, ""),
-      secrets: [
-        ...Object.entries(env),
-        ...(/^:?[^,:]*,(.*):$/.exec(remote)?.[1].split(",").map((kv) => kv.split("=")) ?? []),
-      ]
+      remoteName: spec.name,
+      alias: section === spec.name ? undefined : { internal: section, shown: spec.name },
+      secrets: Object.entries(opts.env ?? {})
         .filter(([k, v]) => v && /pass|secret|key|token|auth/i.test(k))
-        .map(([, v]) => v.replace(/^['"]|['"]$/g, ""))
-        .concat(remote === shownRemote ? [] : [remote]),
+        .map(([, v]) => v)
+        .concat(rcloneRemoteSecrets(loc.remote)),
     };
   }
 
-  /** Finds the config file, starts the daemon, and creates the relay folder (checking access). */
+  /**
+   * Finds the config file, starts the daemon, and creates the relay folder (checking access).
+   * A failure stops the daemon again: the caller never gets a relay to close, and a running
+   * `rclone rcd` would keep this process alive.
+   */
   async open(): Promise<this> {
+    try {
+      await this.#open();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    return this;
+  }
+
+  async #open(): Promise<void> {
     if (!this.#setup.configFile) {
       // "--config" is always passed so that every call, and every message, uses the same file.
       const r = await runRclone(this.#setup, ["config", "file"], "finding the rclone config file", {
@@ -135,7 +164,6 @@ export class RcloneRelay implements Relay {
       ["mkdir", this.#fs],
       `creating the relay folder`,
     );
-    return this;
   }
 
   #path(key: string): string {

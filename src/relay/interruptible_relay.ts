@@ -1,0 +1,90 @@
+import { RelayError } from "../errors/errors.ts";
+import type {
+  Body,
+  ReadOptions,
+  Relay,
+  RelayCapabilities,
+  RelayEntry,
+  WriteOptions,
+} from "./relay.ts";
+
+/**
+ * Ends the pending operations of a relay as soon as `signal` aborts (SIGINT or SIGTERM during
+ * `escale run`): each fails at once with kind "interrupted", so the code above unwinds through
+ * its own cleanup (partial local files, rclone children) instead of waiting for a stalled server
+ * or a retry backoff. Reads and writes also get the signal, so that backends stop the transfer
+ * itself; an operation that ignores it is abandoned and ends with the process. Wrap it around
+ * the retries, so that their sleeps are cut short too. `close` is never cut short.
+ */
+export class InterruptibleRelay implements Relay {
+  readonly name: string;
+  readonly capabilities: RelayCapabilities;
+  readonly rename?: (from: string, to: string) => Promise<void>;
+
+  constructor(readonly inner: Relay, readonly signal: AbortSignal) {
+    this.name = inner.name;
+    this.capabilities = inner.capabilities;
+    if (inner.rename) this.rename = (from, to) => this.#race(from, () => inner.rename!(from, to));
+  }
+
+  async *list(dir: string): AsyncIterable<RelayEntry> {
+    const it = this.inner.list(dir)[Symbol.asyncIterator]();
+    let finished = false;
+    try {
+      for (;;) {
+        const r = await this.#race(dir, () => it.next());
+        if (r.done) {
+          finished = true;
+          return;
+        }
+        yield r.value;
+      }
+    } finally {
+      // Not awaited: a stalled inner listing would hold the caller here.
+      if (!finished) it.return?.(undefined).catch(() => {});
+    }
+  }
+
+  stat(key: string): Promise<RelayEntry | null> {
+    return this.#race(key, () => this.inner.stat(key));
+  }
+
+  read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const signal = this.#with(opts.signal);
+    return this.#race(key, () => this.inner.read(key, { ...opts, signal }));
+  }
+
+  write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
+    const signal = this.#with(opts.signal);
+    return this.#race(key, () => this.inner.write(key, body, { ...opts, signal }));
+  }
+
+  delete(key: string): Promise<void> {
+    return this.#race(key, () => this.inner.delete(key));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  #with(signal: AbortSignal | undefined): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.signal]) : this.signal;
+  }
+
+  /** `fn()`, or an "interrupted" failure as soon as the signal aborts, whichever comes first. */
+  #race<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const interrupted = () => new RelayError("interrupted", `${this.name}: interrupted`, key);
+    if (this.signal.aborted) return Promise.reject(interrupted());
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(interrupted());
+      this.signal.addEventListener("abort", onAbort, { once: true });
+      let p: Promise<T>;
+      try {
+        p = fn();
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      p.then(resolve, reject).finally(() => this.signal.removeEventListener("abort", onAbort));
+    });
+  }
+}

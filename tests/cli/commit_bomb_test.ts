@@ -1,0 +1,81 @@
+// Bounded memory on hostile input (issue 18): a commit of a few hundred KiB that inflates to
+// 500 MiB was refused (exit 6), but only after it had been inflated and decoded whole, with a peak
+// of 2.5 GiB. Inflating now stops as soon as the output passes the bound of docs/relay-format.md
+// §4. The peak of the reading process is measured by the kernel (getrusage of the child).
+import { assert, assertEquals } from "../assert.ts";
+import { conf } from "./cli_helpers.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** gzip of a JSON text padded to `size` bytes, made in 1 MiB pieces (never whole in memory). */
+async function gzipBomb(size: number): Promise<Uint8Array> {
+  const piece = new TextEncoder().encode("a".repeat(1024 * 1024));
+  let left = size;
+  const source = new ReadableStream<BufferSource>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode('{"v": 1, "pad": "'));
+    },
+    pull(c) {
+      if (left <= 0) {
+        c.enqueue(new TextEncoder().encode('"}'));
+        return c.close();
+      }
+      c.enqueue(piece);
+      left -= piece.length;
+    },
+  });
+  return new Uint8Array(
+    await new Response(source.pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+  );
+}
+
+/** Runs escale as a child of python, which reports the child's peak RSS in KiB on stdout. */
+async function escaleWithPeak(
+  args: string[],
+): Promise<{ code: number; stderr: string; kib: number }> {
+  const py = "import resource, subprocess, sys\n" +
+    "code = subprocess.call(sys.argv[1:])\n" +
+    "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n";
+  const out = await new Deno.Command("python3", {
+    args: ["-c", py, `${root}scripts/escale`, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const [code, kib] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
+  return { code, kib, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("cli: a commit that inflates to 500 MiB is refused with a low memory peak", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "escale-bomb-" });
+  try {
+    for (const c of ["A", "B", "relay"]) await Deno.mkdir(`${dir}/${c}`);
+    for (const c of ["A", "B"]) {
+      await conf(
+        `${dir}/${c}.conf`,
+        `[${c}]\nclient name = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n`,
+      );
+    }
+    const run = (c: string) => escaleWithPeak(["run", "--once", "-c", `${dir}/${c}.conf`]);
+    assertEquals((await run("B")).code, 0);
+    await Deno.writeTextFile(`${dir}/A/f.txt`, "honest");
+    assertEquals((await run("A")).code, 0);
+
+    // The relay operator replaces A's commit, which B has not read yet.
+    const commits = [...Deno.readDirSync(`${dir}/relay/commits`)].map((e) => e.name);
+    assertEquals(commits.length, 1, commits.join(", "));
+    const bomb = await gzipBomb(500 * 1024 * 1024);
+    assert(bomb.length < 1024 * 1024, `bomb of ${bomb.length} bytes`);
+    await Deno.writeFile(`${dir}/relay/commits/${commits[0]}`, bomb);
+
+    const r = await run("B");
+    assertEquals(r.code, 6, r.stderr);
+    // A memory-safety bound, generous for the runtime itself (about 60 MiB idle).
+    assert(r.kib < 400 * 1024, `peak RSS ${Math.round(r.kib / 1024)} MiB`);
+    assert(/once inflated is larger than the \d+-byte limit/.test(r.stderr), r.stderr);
+    console.log(`peak RSS of the reader: ${Math.round(r.kib / 1024)} MiB`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

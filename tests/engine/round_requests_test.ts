@@ -1,12 +1,26 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Sandbox } from "./sandbox.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
+import type { ReadOptions } from "../../src/relay/relay.ts";
 
-/** The in-memory relay, noting every delete and how many were in flight at once. */
+/** The in-memory relay: every delete, and how many deletes and reads were in flight at once. */
 class DeleteLog extends MemoryRelay {
   readonly deletes: string[] = [];
   inFlight = 0;
   mostInFlight = 0;
+
+  readsInFlight = 0;
+  mostReadsInFlight = 0;
+
+  override async read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>> {
+    this.mostReadsInFlight = Math.max(this.mostReadsInFlight, ++this.readsInFlight);
+    try {
+      await Promise.resolve();
+      return await super.read(key, opts);
+    } finally {
+      this.readsInFlight--;
+    }
+  }
 
   override async delete(key: string): Promise<void> {
     this.deletes.push(key);
@@ -45,6 +59,26 @@ Deno.test("a release deletes the data of all its commits together, and only then
     assert(relay.mostInFlight > 1, `deletes were sent one at a time: ${relay.mostInFlight}`);
     const left = [...relay.objects.keys()].filter((k) => /^(data|commits)\//.test(k));
     assertEquals(left, []);
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+Deno.test("the client records a round has to read are read together", async () => {
+  const relay = new DeleteLog();
+  const sb = await Sandbox.create(relay);
+  try {
+    for (const name of ["B", "C", "D"]) await (await sb.client(name, "download")).sync();
+    const a = await sb.client("A", "upload");
+    await a.write("x.txt", "x");
+    relay.mostReadsInFlight = 0;
+    // A's first round: no record is cached yet, all three are read.
+    assertEquals((await a.sync()).uploaded, 1);
+    assert(relay.mostReadsInFlight > 1, `records were read one at a time`);
+    for (const name of ["B", "C", "D"]) {
+      await sb.clients.get(name)!.sync();
+      assertEquals(await sb.clients.get(name)!.read("x.txt"), "x");
+    }
   } finally {
     await sb.cleanup();
   }

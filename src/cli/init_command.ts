@@ -9,13 +9,14 @@ import {
 } from "../config/config_writer.ts";
 import { defaultConfigPath, findConfigFile } from "../config/find_config.ts";
 import { type IniDocument, parseIni } from "../config/ini_parser.ts";
-import { interpolate } from "../config/interpolate.ts";
-import { loadConfig } from "../config/load_config.ts";
+import { hostnameOr } from "../util/hostname.ts";
+import { loadConfig, readConfigIfAny, readSection } from "../config/load_config.ts";
 import { isDownloadOnly, MODE_HELP, MODES, parseMode } from "../config/modes.ts";
-import { lookupOption, RCLONE_ALIASES } from "../config/options.ts";
-import { resolveRelay, type Setting } from "../config/resolve_relay.ts";
+import { lookupOption } from "../config/options.ts";
+import type { Backend } from "../config/backends/backend.ts";
+import { backendFor, backendOf, BACKENDS } from "../config/backends/registry.ts";
 import { resolvePassphrase } from "../config/secrets.ts";
-import type { Mode, RelaySettings } from "../config/settings.ts";
+import type { Mode, RelayProtocol, RelaySettings } from "../config/settings.ts";
 import type { ParseContext } from "../config/value_types.ts";
 import { ValueProblem } from "../config/value_problem.ts";
 import { type CryptoParams, openCryptoParams } from "../crypto/key_params.ts";
@@ -80,24 +81,13 @@ export interface InitResult {
   credentialFile?: string;
 }
 
-export type Service = "file" | "ftp" | "ftps" | "webdav" | "s3" | "rclone";
+export type Service = RelayProtocol;
 
-const SERVICES: Choice<Service>[] = [
-  { value: "file", label: "Local or mounted folder", hint: "USB disk, NAS share, synced folder" },
-  { value: "ftp", label: "FTP server" },
-  { value: "ftps", label: "FTPS server", hint: "FTP over TLS" },
-  { value: "webdav", label: "WebDAV server", hint: "Nextcloud, Apache, NAS" },
-  { value: "s3", label: "S3 bucket", hint: "AWS or any S3-compatible service" },
-  { value: "rclone", label: "rclone remote", hint: "any backend rclone knows" },
-];
-
-const ADDRESS_QUESTION: Record<Exclude<Service, "file">, string> = {
-  ftp: "FTP server (host[:port], or ftp://host[:port]/folder)",
-  ftps: "FTPS server (host[:port], or ftps://host[:port]/folder)",
-  webdav: "WebDAV address (https://host[:port]/path)",
-  s3: "S3 bucket (s3://bucket[/prefix], or https://endpoint/bucket[/prefix])",
-  rclone: "rclone remote (remote: or remote:path)",
-};
+const SERVICES: Choice<Service>[] = BACKENDS.map((b) => ({
+  value: b.id,
+  label: b.setup.label,
+  hint: b.setup.hint,
+}));
 
 /**
  * The keys this command decides. On an edited section, the ones it does not set this time are
@@ -316,81 +306,9 @@ interface Current {
   clientName?: string;
 }
 
-/**
- * The options of one section (global part included) parsed by the option table, the way
- * loadConfig does it. `skip` leaves keys out: the relay check must not read a credential file
- * that is only about to be written.
- */
-function sectionSettings(
-  doc: IniDocument,
-  name: string,
-  ctx: ParseContext,
-  skip: ReadonlySet<string> = new Set(),
-): { get: <T>(key: string) => Setting<T> | undefined; line: number } {
-  const section = doc.sections.find((s) => s.name === name);
-  if (!section) throw new Error(`section ${name} vanished from the parsed text`);
-  const lookup = (k: string) => section.entries.get(k)?.value ?? doc.global.get(k)?.value;
-  const values = new Map<string, Setting>();
-  for (const part of [doc.global, section.entries]) {
-    for (const entry of part.values()) {
-      const spec = lookupOption(entry.key);
-      if (!spec || spec.scope === "global" || skip.has(spec.key)) continue;
-      try {
-        const raw = interpolate(entry.value, lookup);
-        values.set(spec.key, {
-          value: spec.type.parse(raw, ctx),
-          raw,
-          name: entry.key,
-          line: entry.line,
-        });
-      } catch (e) {
-        const why = e instanceof Error ? e.message : String(e);
-        throw new ConfigError(
-          spec.secret ? `'${entry.key}' cannot be read` : `'${entry.key}' ${why}`,
-          {
-            file: doc.file,
-            line: entry.line,
-          },
-        );
-      }
-    }
-  }
-  return {
-    get: <T>(key: string) => values.get(key) as Setting<T> | undefined,
-    line: section.line,
-  };
-}
-
-function relayOf(
-  doc: IniDocument,
-  name: string,
-  ctx: ParseContext,
-  env: Record<string, string | undefined>,
-  inject: Record<string, string> = {},
-  skip: ReadonlySet<string> = new Set(),
-): RelaySettings {
-  const s = sectionSettings(doc, name, ctx, skip);
-  const extra = new Map<string, Setting>(
-    Object.entries(inject).map(([k, v]) => [k, { value: v, raw: v, name: k, line: s.line }]),
-  );
-  return resolveRelay({
-    file: doc.file,
-    sectionLine: s.line,
-    get: <T>(key: string) => (extra.get(key) as Setting<T> | undefined) ?? s.get<T>(key),
-    ctxAt: () => ctx,
-    env: (n) => env[n],
-  });
-}
-
+/** The service a `protocol =` name stands for (an rclone alias is the rclone service). */
 function serviceOf(protocol: string): Service | undefined {
-  const p = protocol.trim().toLowerCase();
-  if (p === "http" || p === "https" || p === "webdav") return "webdav";
-  if ((RCLONE_ALIASES as readonly string[]).includes(p)) return "rclone";
-  return (["file", "ftp", "ftps", "s3", "rclone"] as const).find((s) => s === p);
-}
-
-function withPort(host: string, port: number | undefined, usual: number): string {
-  return port === undefined || port === usual ? host : `${host}:${port}`;
+  return backendFor(protocol)?.id;
 }
 
 function currentValues(
@@ -400,9 +318,9 @@ function currentValues(
   env: Record<string, string | undefined>,
 ): Current {
   const cur: Current = {};
-  let s: ReturnType<typeof sectionSettings>;
+  let s: ReturnType<typeof readSection>;
   try {
-    s = sectionSettings(doc, name, ctx);
+    s = readSection(doc, name, { env, configDir: ctx.configDir });
   } catch {
     // A section that does not even parse gives no defaults; the questions start blank.
     return cur;
@@ -423,34 +341,13 @@ function currentValues(
   const enc = s.get<string>("encryption")?.value;
   cur.encrypted = enc === undefined ? (cur.passphrase ? true : undefined) : enc === "aead";
   try {
-    const r = relayOf(doc, name, ctx, env);
+    const r = s.relay();
     cur.service = r.protocol;
     cur.user = r.user;
     cur.password = r.password;
-    switch (r.protocol) {
-      case "file":
-        cur.address = r.directory;
-        break;
-      case "ftp":
-      case "ftps":
-        cur.address = withPort(r.host ?? "", r.port, 21);
-        cur.relayPath = r.directory;
-        break;
-      case "webdav":
-        cur.address = `${r.scheme}://${
-          withPort(r.host ?? "", r.port, r.scheme === "http" ? 80 : 443)
-        }`;
-        cur.relayPath = r.directory === "/" ? "" : r.directory;
-        break;
-      case "s3":
-        cur.address = r.endpoint ? `${r.endpoint}/${r.bucket}` : `s3://${r.bucket}`;
-        cur.relayPath = r.directory;
-        break;
-      case "rclone":
-        cur.address = `${r.rcloneRemote}:`;
-        cur.relayPath = r.directory;
-        break;
-    }
+    const shown = backendOf(r.protocol).editable(r);
+    cur.address = shown.address;
+    cur.relayPath = shown.relayPath;
     // The address as written is the better default when it says everything on its own, so an
     // edit that changes nothing leaves the lines as they were.
     const rawAddress = s.get<string>("host address")?.value;
@@ -459,7 +356,7 @@ function currentValues(
       r.protocol !== "file" && rawAddress !== undefined &&
       (rawProtocol === undefined || rawProtocol === r.protocol) &&
       !["port", "bucket", "endpoint"].some((k) => s.get(k) !== undefined) &&
-      addressProblem(r.protocol, rawAddress) === undefined
+      addressProblem(backendOf(r.protocol), rawAddress) === undefined
     ) {
       cur.address = rawAddress;
       cur.relayPath = s.get<string>("host directory")?.value ?? "";
@@ -474,7 +371,7 @@ function currentValues(
   return cur;
 }
 
-function addressProblem(service: Exclude<Service, "file">, text: string): string | undefined {
+function addressProblem(backend: Backend, text: string): string | undefined {
   const t = text.trim();
   if (t === "") return "the address is required";
   let a: ReturnType<typeof parseAddress>;
@@ -490,22 +387,12 @@ function addressProblem(service: Exclude<Service, "file">, text: string): string
       return "the address must not hold a password: it is asked separately and kept in a file";
     }
     if (a.user !== undefined) return "give the user name separately, not in the address";
-    const schemes: Record<typeof service, string[]> = {
-      ftp: ["ftp"],
-      ftps: ["ftp", "ftps"],
-      webdav: ["http", "https", "webdav", "webdavs", "dav", "davs"],
-      s3: ["s3", "http", "https"],
-      rclone: ["rclone"],
-    };
-    if (!schemes[service].includes(a.scheme)) {
-      return `a ${service} address cannot start with ${a.scheme}://`;
+    if (!backend.schemes.includes(a.scheme)) {
+      return `a ${backend.id} address cannot start with ${a.scheme}://`;
     }
-    if (a.host === "" && service !== "rclone") return "the address names no server";
+    if (a.host === "" && backend.setup.login !== "none") return "the address names no server";
   }
-  if (service === "rclone" && a.kind === "bare" && !/^:?[^:]+:/.test(t)) {
-    return "name the remote with a colon, as in myremote: or myremote:folder";
-  }
-  return undefined;
+  return backend.setup.checkAddress?.(t, a);
 }
 
 function userProblem(user: string): string | undefined {
@@ -623,18 +510,6 @@ function chooseConfigFile(explicit: string | undefined, env: Record<string, stri
   }
 }
 
-async function readConfigText(file: string): Promise<string | null> {
-  try {
-    const info = await Deno.stat(file);
-    if (!info.isFile) throw new ConfigError(`configuration file ${file} is not a regular file`);
-    return await Deno.readTextFile(file);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    if (e instanceof EscaleError) throw e;
-    throw localIoError(e, `reading ${file}`);
-  }
-}
-
 function boolFlag(flag: string, raw: string | undefined): boolean | undefined {
   if (raw === undefined) return undefined;
   const t = raw.trim().toLowerCase();
@@ -725,7 +600,7 @@ class Wizard {
     }
     const configDir = dirname(configFile);
     const ctx: ParseContext = { configDir, home: this.env.HOME || "~", warn: () => {} };
-    const text = await readConfigText(configFile);
+    const text = await readConfigIfAny(configFile);
     const doc = parseIni(text ?? "", configFile);
     const names = doc.sections.map((s) => s.name);
 
@@ -765,7 +640,7 @@ class Wizard {
     // Relay.
     const service = await this.ask.select<Service>({
       what: "the relay service",
-      flag: "--service file|ftp|ftps|webdav|s3|rclone",
+      flag: `--service ${SERVICES.map((x) => x.value).join("|")}`,
       message: "Where is the relay (the storage every client can reach)?",
       given: o.service,
       parse: parseService,
@@ -773,8 +648,9 @@ class Wizard {
       defaultValue: cur.service ?? "file",
     });
     const sameService = cur.service === service;
+    const setup = backendOf(service).setup;
     // A folder has no login, and rclone keeps its credentials in its own configuration.
-    if (service === "file" || service === "rclone") {
+    if (setup.login === "none") {
       for (const [flag, value] of [["--user", o.user], ["--password-file", o.passwordFile]]) {
         if (value !== undefined) {
           throw new EscaleError("usage", `${flag} does not apply to the ${service} service`);
@@ -784,7 +660,7 @@ class Wizard {
     const set: [string, string][] = [];
     let user = "";
     let password: string | undefined;
-    if (service === "file") {
+    if (setup.address === undefined) {
       if (o.address !== undefined && o.relayPath !== undefined) {
         throw new EscaleError("usage", "a folder relay takes --relay-path only, not --address");
       }
@@ -813,10 +689,10 @@ class Wizard {
       const address = (await this.ask.text({
         what: "the relay address",
         flag: "--address ADDRESS",
-        message: ADDRESS_QUESTION[service],
+        message: setup.address,
         given: o.address,
         defaultValue: sameService ? cur.address : undefined,
-        check: (a) => addressProblem(service, a),
+        check: (a) => addressProblem(backendOf(service), a),
       })).trim();
       const relayPath = (await this.ask.text({
         what: "the folder on the relay",
@@ -828,12 +704,12 @@ class Wizard {
       })).trim();
       set.push(["protocol", service], ["host address", address]);
       if (relayPath !== "") set.push(["host directory", relayPath]);
-      if (service !== "rclone") {
+      if (setup.login !== "none") {
         const keepable = sameService && cur.password !== undefined;
         user = (await this.ask.text({
-          what: service === "s3" ? "the access key id" : "the user name",
+          what: setup.login === "keys" ? "the access key id" : "the user name",
           flag: "--user NAME",
-          message: service === "s3"
+          message: setup.login === "keys"
             ? "Access key id (empty: AWS_ACCESS_KEY_ID from the environment)"
             : "User name (empty: no login)",
           given: o.user,
@@ -854,7 +730,7 @@ class Wizard {
     const relayText = editSection(text ?? "", section, { set, remove: MANAGED }).text;
     const settings = this.relaySettings(relayText, section, ctx, service, user, password);
     this.guard();
-    this.out(`Checking the relay ${describeRelay(settings)} …`);
+    this.out(`Checking the relay ${backendOf(settings.protocol).describe(settings)} …`);
     const checked = await checkRelay(settings, this.open, this.stop);
     this.out(`The relay ${checked.name} is reachable and writable.`);
 
@@ -1002,7 +878,8 @@ class Wizard {
     if (this.opts.passwordFile !== undefined) {
       return await readPasswordFile(this.absolute(this.opts.passwordFile));
     }
-    const what = service === "s3" ? "the secret access key" : `the password of ${user}`;
+    const keys = backendOf(service).setup.login === "keys";
+    const what = keys ? "the secret access key" : `the password of ${user}`;
     if (keep !== undefined && this.opts.yes) return keep;
     if (!this.prompter) {
       throw this.ask.missing(
@@ -1010,7 +887,7 @@ class Wizard {
         keep === undefined ? undefined : "",
       );
     }
-    const label = service === "s3" ? "Secret access key" : `Password of ${user}`;
+    const label = keys ? "Secret access key" : `Password of ${user}`;
     const answer = await this.prompter.password({
       message: keep !== undefined ? `${label} (empty: keep the current one)` : label,
       check: (p) =>
@@ -1110,30 +987,29 @@ class Wizard {
     password: string | undefined,
   ): RelaySettings {
     // The credential file is not written yet: the check gets the answers instead.
+    const keys = backendOf(service).setup.login === "keys";
     const inject: Record<string, string> = {};
     if (user !== "") {
-      if (service === "s3") {
+      if (keys) {
         inject["access key id"] = user;
         inject["secret access key"] = password ?? "";
       } else inject["user"] = user;
     }
     let settings: RelaySettings;
     try {
-      settings = relayOf(
-        parseIni(text, ANSWERS),
-        section,
-        ctx,
-        this.env,
+      settings = readSection(parseIni(text, ANSWERS), section, {
+        env: this.env,
         inject,
-        new Set(["password"]),
-      );
+        skip: new Set(["password"]),
+        configDir: ctx.configDir,
+      }).relay();
     } catch (e) {
       if (e instanceof ConfigError) {
         throw new EscaleError("usage", e.message.replace(/^<answers>(:\d+)?: /, ""));
       }
       throw e;
     }
-    if (user !== "" && service !== "s3") settings.password = password;
+    if (user !== "" && !keys) settings.password = password;
     return settings;
   }
 
@@ -1179,29 +1055,6 @@ class Wizard {
     }
     this.guard();
     return result;
-  }
-}
-
-function describeRelay(s: RelaySettings): string {
-  switch (s.protocol) {
-    case "file":
-      return s.directory;
-    case "s3":
-      return `s3://${s.bucket}/${s.directory}`;
-    case "rclone":
-      return `${s.rcloneRemote}:${s.directory}`;
-    case "webdav":
-      return `${s.scheme}://${s.host}:${s.port}${s.directory}`;
-    default:
-      return `${s.protocol}://${s.host}:${s.port}/${s.directory}`;
-  }
-}
-
-function hostnameOr(fallback: string): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return fallback;
   }
 }
 
@@ -1265,7 +1118,10 @@ export function registerInit(program: Command, deps: InitDeps = {}): void {
     )
     .option("--section <name>", "section name; an existing one is edited")
     .option("--local-path <dir>", "local folder to synchronise")
-    .option("--service <service>", "relay service: file, ftp, ftps, webdav, s3 or rclone")
+    .option(
+      "--service <service>",
+      `relay service: ${SERVICES.map((x) => x.value).join(", ").replace(/, (\w+)$/, " or $1")}`,
+    )
     .option("--address <address>", "relay server, URL, s3://bucket or rclone remote:")
     .option("--relay-path <path>", "relay folder (file service), or folder on the relay server")
     .option("--user <name>", "user name on the relay (S3: access key id)")

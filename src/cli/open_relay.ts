@@ -1,18 +1,14 @@
+import { backendOf } from "../config/backends/registry.ts";
 import type { RelaySettings } from "../config/settings.ts";
-import { ConfigError } from "../errors/errors.ts";
-import { FileRelay } from "../relay/file_relay.ts";
-import type { Relay } from "../relay/relay.ts";
+import { isTransient, oneLine, RelayError } from "../errors/errors.ts";
+import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
+import { InterruptibleRelay } from "../relay/interruptible_relay.ts";
+import type { Relay, UnopenedRelay } from "../relay/relay.ts";
+import { type RetryOptions, RetryRelay, withRetries } from "../relay/retry_relay.ts";
 
-/** A backend as built, before `open()` has checked that it can be reached. */
-export interface UnopenedRelay extends Relay {
-  open(): Promise<unknown>;
-}
+export type { UnopenedRelay };
 
-/**
- * Builds the backend a section's relay settings describe, and checks it can be reached. Network
- * backends are loaded on demand: their modules (XML parser, TLS, signing) cost start-up time to
- * every run that does not use them.
- */
+/** Builds the backend a section's relay settings describe, and checks it can be reached. */
 export async function openRelay(s: RelaySettings): Promise<Relay> {
   const relay = await relayBackend(s);
   try {
@@ -25,78 +21,80 @@ export async function openRelay(s: RelaySettings): Promise<Relay> {
 }
 
 /** The backend for these settings, not opened yet: callers that retry `open()` reuse it. */
-export async function relayBackend(s: RelaySettings): Promise<UnopenedRelay> {
-  const timeoutMs = s.timeoutSec * 1000;
-  switch (s.protocol) {
-    case "file":
-      return new FileRelay(s.directory);
-    case "webdav": {
-      const port = s.port ? `:${s.port}` : "";
-      const dir = s.directory.startsWith("/") ? s.directory : `/${s.directory}`;
-      const { WebDavRelay } = await import("../relay/webdav/webdav_relay.ts");
-      return new WebDavRelay({
-        url: `${s.scheme ?? "https"}://${s.host}${port}${dir.endsWith("/") ? dir : dir + "/"}`,
-        user: s.user,
-        password: s.password,
-        caFile: s.caFile,
-        verifySsl: s.verifySsl,
-        certFile: s.certFile,
-        keyFile: s.keyFile,
-        timeoutMs,
-      });
-    }
-    case "s3": {
-      if (!s.bucket) {
-        throw new ConfigError(
-          "protocol s3 needs a bucket ('bucket = …' or host address s3://bucket/prefix)",
-        );
-      }
-      if (!s.user || !s.password) {
-        throw new ConfigError(
-          "protocol s3 needs credentials: 'access key id' and 'secret access key' (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
-        );
-      }
-      const region = s.region ?? "us-east-1";
-      const { S3Relay } = await import("../relay/s3/s3_relay.ts");
-      return new S3Relay({
-        endpoint: s.endpoint ?? `https://s3.${region}.amazonaws.com`,
-        region,
-        bucket: s.bucket,
-        prefix: s.directory,
-        pathStyle: s.pathStyle ?? s.endpoint !== undefined,
-        accessKeyId: s.user,
-        secretAccessKey: s.password,
-        sessionToken: s.sessionToken,
-        caFile: s.caFile,
-        verifySsl: s.verifySsl,
-        timeoutMs,
-      });
-    }
-    case "ftp":
-    case "ftps": {
-      const { FtpRelay } = await import("../relay/ftp/ftp_relay.ts");
-      return new FtpRelay({
-        host: s.host!,
-        port: s.port,
-        user: s.user,
-        password: s.password,
-        directory: s.directory,
-        tls: s.protocol === "ftps" ? "explicit" : "none",
-        caFile: s.caFile,
-        verifySsl: s.verifySsl,
-        clearDataChannel: s.ftpsClearData,
-        timeoutMs,
-      });
-    }
-    case "rclone": {
-      const { RcloneRelay } = await import("../relay/rclone/rclone_relay.ts");
-      return new RcloneRelay({
-        binary: s.rcloneBinary,
-        remote: s.rcloneRemote!,
-        directory: s.directory,
-        configFile: s.rcloneConfig,
-        timeoutMs,
-      });
-    }
+export function relayBackend(s: RelaySettings): Promise<UnopenedRelay> {
+  return backendOf(s.protocol).open(s);
+}
+
+export interface StackOptions {
+  /** aborting it interrupts every relay operation, opening included (SIGINT/SIGTERM) */
+  signal?: AbortSignal;
+  /** told before each retry (for logs) */
+  onRetry?: RetryOptions["onRetry"];
+}
+
+/**
+ * The relay every command that works on a repository's relay uses, its wrappers assembled here
+ * and nowhere else, from the bottom up: the backend, opened with the section's retries; the
+ * faults of ESCALE_FAULTS (crash tests of the command line); one RetryRelay honouring `max
+ * retries` for every operation; and, with a signal, an InterruptibleRelay so that SIGINT cuts a
+ * transfer or a retry's sleep short. Encryption goes on top once the relay header says so
+ * (protocol/open_store.ts).
+ */
+export async function openRelayStack(s: RelaySettings, opts: StackOptions = {}): Promise<Relay> {
+  const retry: RetryOptions = { retries: s.maxRetries, onRetry: opts.onRetry };
+  let backend: Relay = await interruptible(
+    relayBackend(s).then((b) => openWithRetries(b, retry)),
+    opts.signal,
+  );
+  const faults = Deno.env.get("ESCALE_FAULTS");
+  if (faults) backend = new FaultRelay(backend, parseFaults(faults));
+  const retrying = new RetryRelay(backend, retry);
+  return opts.signal ? new InterruptibleRelay(retrying, opts.signal) : retrying;
+}
+
+/**
+ * Opening a backend (login, folder check) talks to the server before any RetryRelay exists, so it
+ * gets the same retries here; the backend is reused, never rebuilt, so an attempt leaves nothing
+ * behind (an rclone daemon, an FTP pool).
+ */
+async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Promise<Relay> {
+  let attempts = 0;
+  try {
+    await withRetries("opening the relay", (attempt) => {
+      attempts = attempt;
+      return backend.open();
+    }, retry);
+    return backend;
+  } catch (e) {
+    await backend.close().catch(() => {});
+    if (!isTransient(e)) throw e;
+    // As RetryRelay words an error that outlived its retries.
+    const msg = oneLine((e as Error).message);
+    const named = msg.includes(backend.name) ? msg : `${backend.name}: ${msg}`;
+    throw new RelayError(
+      "unreachable",
+      `${named} (still failing after ${attempts === 1 ? "1 attempt" : `${attempts} attempts`})`,
+      undefined,
+      {
+        cause: e,
+      },
+    );
   }
+}
+
+/**
+ * The relay being opened, or an "interrupted" failure as soon as `signal` aborts; a relay whose
+ * opening completes after that is closed (an rclone relay holds a running rclone).
+ */
+function interruptible(opening: Promise<Relay>, signal?: AbortSignal): Promise<Relay> {
+  if (!signal) return opening;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(new RelayError("interrupted", "interrupted while opening the relay"));
+      opening.then((r) => r.close()).catch(() => {});
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    opening.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -1,18 +1,14 @@
 import { type CompiledFilters, compileFilters } from "../config/filters.ts";
 import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
-import { isTransient, oneLine, RelayError } from "../errors/errors.ts";
 import { readSecret } from "../crypto/secret_source.ts";
 import type { RepoOptions } from "../engine/context.ts";
 import { Repository } from "../engine/repository.ts";
 import type { Logger } from "../log/logger.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
-import { InterruptibleRelay } from "../relay/interruptible_relay.ts";
-import { type RetryOptions, RetryRelay, withRetries } from "../relay/retry_relay.ts";
-import { FaultRelay, parseFaults } from "../relay/fault_relay.ts";
 import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir, lockPath } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
-import { relayBackend, type UnopenedRelay } from "./open_relay.ts";
+import { openRelayStack } from "./open_relay.ts";
 import { defaultLogFile } from "../log/log_location.ts";
 
 export interface RunFlags {
@@ -59,7 +55,7 @@ export function repoOptions(
 
 /**
  * Connects a configured section: filters, secret, state folder and the state's one-process lock
- * first, then the relay backend, retries, header and key check, state. Everything local is
+ * first, then the relay (openRelayStack), header and key check, state. Everything local is
  * checked before the relay is touched, so that a configuration or local problem leaves the relay
  * as it was (no header, no record).
  */
@@ -76,20 +72,11 @@ export async function openRepository(
   const statePath = await ensureStateDir(cfg, s);
   // Held until the process ends: a daemon stays this repository's process between its rounds.
   StateLock.acquire(lockPath(cfg, s), s.name);
-  const retry: RetryOptions = {
-    retries: s.relay.maxRetries,
+  const relay = await openRelayStack(s.relay, {
+    signal: flags.signal,
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
-  };
-  let backend: Relay = await interruptible(
-    relayBackend(s.relay).then((b) => openWithRetries(b, retry)),
-    flags.signal,
-  );
-  // Crash tests of the command line inject faults at a chosen relay operation.
-  const faults = Deno.env.get("ESCALE_FAULTS");
-  if (faults) backend = new FaultRelay(backend, parseFaults(faults));
-  const retrying = new RetryRelay(backend, retry);
-  const relay = flags.signal ? new InterruptibleRelay(retrying, flags.signal) : retrying;
+  });
   try {
     const { store, header } = await openStore(relay, enc);
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
@@ -103,36 +90,6 @@ export async function openRepository(
 }
 
 /**
- * Opening a backend (login, folder check) talks to the server before any RetryRelay exists, so it
- * gets the same retries here; the backend is reused, never rebuilt, so an attempt leaves nothing
- * behind (an rclone daemon, an FTP pool).
- */
-async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Promise<Relay> {
-  let attempts = 0;
-  try {
-    await withRetries("opening the relay", (attempt) => {
-      attempts = attempt;
-      return backend.open();
-    }, retry);
-    return backend;
-  } catch (e) {
-    await backend.close().catch(() => {});
-    if (!isTransient(e)) throw e;
-    // As RetryRelay words an error that outlived its retries.
-    const msg = oneLine((e as Error).message);
-    const named = msg.includes(backend.name) ? msg : `${backend.name}: ${msg}`;
-    throw new RelayError(
-      "unreachable",
-      `${named} (still failing after ${attempts === 1 ? "1 attempt" : `${attempts} attempts`})`,
-      undefined,
-      {
-        cause: e,
-      },
-    );
-  }
-}
-
-/**
  * Files escale writes or reads for itself, which must never travel even when they sit inside a
  * synchronised folder: the log (each round would change it) with its backups and error.log, and
  * the key file (a secret).
@@ -142,21 +99,4 @@ function ownFilesOf(cfg: LoadedConfig, s: SectionSettings): string[] {
   const backups = Array.from({ length: cfg.global.logRotate }, (_, i) => `${log}.${i + 1}`);
   const errorLog = `${log.slice(0, log.lastIndexOf("/") + 1)}error.log`;
   return [log, ...backups, errorLog, ...(s.passphrase?.file ? [s.passphrase.file] : [])];
-}
-
-/**
- * The relay being opened, or an "interrupted" failure as soon as `signal` aborts; a relay whose
- * opening completes after that is closed (an rclone relay holds a running rclone).
- */
-function interruptible(opening: Promise<Relay>, signal?: AbortSignal): Promise<Relay> {
-  if (!signal) return opening;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      reject(new RelayError("interrupted", "interrupted while opening the relay"));
-      opening.then((r) => r.close()).catch(() => {});
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    opening.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

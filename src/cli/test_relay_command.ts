@@ -2,8 +2,7 @@ import { loadConfig } from "../config/load_config.ts";
 import { findConfigFile } from "../config/find_config.ts";
 import { EscaleError } from "../errors/errors.ts";
 import { runConformance } from "../relay/conformance.ts";
-import { RetryRelay } from "../relay/retry_relay.ts";
-import { openRelay } from "./open_relay.ts";
+import { openRelayStack } from "./open_relay.ts";
 
 /**
  * `escale ctl test-relay`: runs the backend conformance suite against the configured relay, in a
@@ -20,30 +19,36 @@ export async function testRelayCommand(
     // Through the same retries as a sync round: a transient failure that a round would ride out
     // is reported as retried, not as a failed check.
     let retried = 0;
-    const relay = new RetryRelay(await openRelay(s.relay), {
-      retries: s.relay.maxRetries,
-      onRetry: () => retried++,
-    });
+    const relay = await openRelayStack(s.relay, { onRetry: () => retried++ });
     try {
       print(`${s.name}: testing ${relay.name}`);
       const scratch = `escale-test-relay-${crypto.randomUUID().slice(0, 8)}`;
       const results = await runConformance(relay, scratch);
       for (const r of results) {
-        print(
-          `  ${r.ok ? "ok  " : "FAIL"} ${r.name} (${Math.round(r.ms)} ms)${
-            r.ok ? "" : `: ${r.detail}`
-          }`,
-        );
+        if (r.skipped) print(`  skip ${r.name}: ${r.skipped}`);
+        else {
+          print(
+            `  ${r.ok ? "ok  " : "FAIL"} ${r.name} (${Math.round(r.ms)} ms)${
+              r.ok ? "" : `: ${r.detail}`
+            }`,
+          );
+        }
       }
       const failed = results.filter((r) => !r.ok).length;
+      const skipped = results.filter((r) => r.skipped).length;
       const caps = relay.capabilities;
       print(
-        `  capabilities: atomic create-if-absent ${caps.createIfAbsent ? "yes" : "no"}, rename ${
-          caps.rename ? "yes" : "no"
-        }, range reads ${caps.rangeRead ? "yes" : "no"}, ${caps.parallel} parallel requests`,
+        `  capabilities: atomic create-if-absent ${
+          caps.createIfAbsent ? "yes" : "no"
+        }, range reads ${
+          caps.rangeRead ? "yes" : "no"
+        }, ${caps.parallel} parallel requests, keys up to ${caps.maxKeyLength} characters`,
       );
       if (retried) print(`  ${retried} transient failures were retried`);
-      print(`  ${results.length - failed} passed, ${failed} failed`);
+      print(
+        `  ${results.length - failed - skipped} passed, ${failed} failed` +
+          (skipped ? `, ${skipped} skipped` : ""),
+      );
       if (failed) allOk = false;
     } finally {
       await relay.close().catch(() => {});

@@ -5,8 +5,9 @@ import { compilePattern } from "./filters.ts";
 import { type IniDocument, type IniEntry, type IniSection, parseIni } from "./ini_parser.ts";
 import { interpolate, InterpolationProblem } from "./interpolate.ts";
 import { isDownloadOnly, isUploadOnly } from "./modes.ts";
-import { lookupOption, optionNames, type OptionSpec } from "./options.ts";
+import { lookupOption, optionDefault, optionNames, type OptionSpec } from "./options.ts";
 import { type RelayInput, resolveRelay, type Setting } from "./resolve_relay.ts";
+import { hostnameOr } from "../util/hostname.ts";
 import { resolvePassphrase } from "./secrets.ts";
 import type {
   ConflictStrategy,
@@ -14,6 +15,7 @@ import type {
   GlobalSettings,
   LoadedConfig,
   Mode,
+  RelaySettings,
   SectionSettings,
 } from "./settings.ts";
 import { suggest } from "./suggest.ts";
@@ -65,6 +67,16 @@ async function readConfigText(file: string): Promise<{ text: string; mode: numbe
   }
 }
 
+/** The text of a configuration file, or null when there is none yet (`escale init`). */
+export async function readConfigIfAny(file: string): Promise<string | null> {
+  try {
+    await Deno.stat(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+  }
+  return (await readConfigText(file)).text;
+}
+
 /** What one key of the file turned into. */
 interface Parsed extends Setting {
   spec: OptionSpec;
@@ -81,8 +93,9 @@ class Loader {
     readonly fileMode: number | null,
     readonly envOf: (name: string) => string | undefined,
     readonly hostname: string,
+    configDir = dirname(file),
   ) {
-    this.configDir = dirname(file);
+    this.configDir = configDir;
     // Without HOME, `~` stays literal rather than pointing somewhere unexpected.
     this.home = envOf("HOME") || "~";
   }
@@ -165,8 +178,8 @@ class Loader {
     }
     const get = <T>(k: string) => values.get(k)?.value as T | undefined;
     const out: GlobalSettings = {
-      logLevel: get<string>("log level") ?? "debug",
-      logRotate: get<number>("log rotate") ?? 3,
+      logLevel: get<string>("log level") ?? optionDefault<string>("log level")!,
+      logRotate: get<number>("log rotate") ?? optionDefault<number>("log rotate")!,
     };
     const logFile = get<string>("log file");
     if (logFile !== undefined) out.logFile = logFile;
@@ -179,6 +192,11 @@ class Loader {
   }
 
   section(section: IniSection): SectionSettings {
+    return this.build(section, this.values(section));
+  }
+
+  /** The options of one section (inherited global ones included), parsed; `skip` leaves some out. */
+  values(section: IniSection, skip: ReadonlySet<string> = new Set()): Map<string, Parsed> {
     const lookup = (k: string) => section.entries.get(k)?.value ?? this.doc.global.get(k)?.value;
     const chosen = new Map<string, { spec: OptionSpec; entry: IniEntry }>();
     for (const [key, v] of this.known(this.doc.global)) {
@@ -195,20 +213,28 @@ class Loader {
       chosen.set(key, v);
     }
     const values = new Map<string, Parsed>();
-    for (const [key, { spec, entry }] of chosen) values.set(key, this.parse(spec, entry, lookup));
-    return this.build(section, values);
+    for (const [key, { spec, entry }] of chosen) {
+      if (!skip.has(key)) values.set(key, this.parse(spec, entry, lookup));
+    }
+    return values;
+  }
+
+  relayInput(section: IniSection, values: Map<string, Parsed>): RelayInput {
+    return {
+      file: this.file,
+      sectionLine: section.line,
+      get: <T>(k: string) => values.get(k) as Setting<T> | undefined,
+      value: <T>(k: string) => (values.get(k)?.value as T | undefined) ?? optionDefault<T>(k),
+      ctxAt: (line) => this.ctxAt(line),
+      env: this.envOf,
+    };
   }
 
   build(section: IniSection, values: Map<string, Parsed>): SectionSettings {
     const get = <T>(k: string) => values.get(k) as Setting<T> | undefined;
-    const val = <T>(k: string) => values.get(k)?.value as T | undefined;
-    const relayInput: RelayInput = {
-      file: this.file,
-      sectionLine: section.line,
-      get,
-      ctxAt: (line) => this.ctxAt(line),
-      env: this.envOf,
-    };
+    // What the section says, else the option table's default.
+    const val = <T>(k: string) => (values.get(k)?.value as T | undefined) ?? optionDefault<T>(k);
+    const relayInput = this.relayInput(section, values);
     this.warnCleartextSecrets(values);
 
     const local = get<string>("local path");
@@ -250,18 +276,18 @@ class Loader {
       mode,
       relay,
       encryption,
-      lockTimeoutSec: val<number>("lock timeout") ?? 259200,
-      maxPageSize: val<number>("maxpagesize") ?? 200 * 1024 * 1024,
-      chunkSize: val<number>("chunk size") ?? 8 * 1024 * 1024,
-      refreshSec: val<number>("refresh") ?? 30,
-      modificationTime: val<boolean>("modification time") ?? true,
-      checksumCache: val<boolean>("checksum cache") ?? true,
-      conflict: val<ConflictStrategy>("conflict") ?? "keep-both",
-      propagateDeletions: val<boolean>("propagate deletions") ?? true,
-      deleteThreshold: val<number>("delete threshold") ?? 0.5,
+      lockTimeoutSec: val<number>("lock timeout")!,
+      maxPageSize: val<number>("maxpagesize")!,
+      chunkSize: val<number>("chunk size")!,
+      refreshSec: val<number>("refresh")!,
+      modificationTime: val<boolean>("modification time")!,
+      checksumCache: val<boolean>("checksum cache")!,
+      conflict: val<ConflictStrategy>("conflict")!,
+      propagateDeletions: val<boolean>("propagate deletions")!,
+      deleteThreshold: val<number>("delete threshold")!,
       hiddenFiles: filters.hiddenFiles === true,
-      verbosity: val<number>("verbosity") ?? 1,
-      uploadMaxWaitSec: val<number>("upload max wait") ?? 600,
+      verbosity: val<number>("verbosity")!,
+      uploadMaxWaitSec: val<number>("upload max wait")!,
       filters,
       where,
       options,
@@ -318,7 +344,7 @@ class Loader {
         Math.max(push.line, pull.line),
       );
     }
-    const mode = (modeS?.value as Mode | undefined) ?? "shared";
+    const mode = (modeS?.value as Mode | undefined) ?? optionDefault<Mode>("mode")!;
     const only = push?.value === true ? push : pull?.value === true ? pull : undefined;
     if (!only) return mode;
     const upload = only === push;
@@ -373,7 +399,8 @@ class Loader {
       exclude: list("exclude"),
       includeDirs: list("include directory"),
       excludeDirs: list("exclude directory"),
-      hiddenFiles: (values.get("hidden files")?.value as boolean | undefined) ?? false,
+      hiddenFiles: (values.get("hidden files")?.value as boolean | undefined) ??
+        optionDefault<boolean>("hidden files")!,
     };
   }
 
@@ -400,12 +427,39 @@ class Loader {
   }
 }
 
-function hostnameOr(fallback: string): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return fallback;
+export interface SectionOptions {
+  /** environment for HOME and the AWS_* fallbacks */
+  env: Record<string, string | undefined>;
+  /** options to leave out (a credential file that is only about to be written) */
+  skip?: ReadonlySet<string>;
+  /** options to set as if written on the section's line (answers not written yet) */
+  inject?: Record<string, string>;
+  /** the folder relative paths are relative to, when the document is not read from its file */
+  configDir?: string;
+}
+
+/**
+ * One section of a parsed document, read the way `loadConfig` reads it but without checking the
+ * rest of the section: `escale init` takes the current values of a section it edits from here,
+ * and checks the relay its answers describe before writing them.
+ */
+export function readSection(
+  doc: IniDocument,
+  name: string,
+  opts: SectionOptions,
+): { get<T>(key: string): Setting<T> | undefined; relay(): RelaySettings } {
+  const section = doc.sections.find((s) => s.name === name);
+  if (!section) throw new Error(`section ${name} vanished from the parsed text`);
+  const loader = new Loader(doc, doc.file, null, (n) => opts.env[n], "localhost", opts.configDir);
+  const values = loader.values(section, opts.skip);
+  for (const [key, value] of Object.entries(opts.inject ?? {})) {
+    const spec = lookupOption(key)!;
+    values.set(spec.key, { spec, value, raw: value, name: key, line: section.line });
   }
+  return {
+    get: <T>(key: string) => values.get(key) as Setting<T> | undefined,
+    relay: () => resolveRelay(loader.relayInput(section, values)),
+  };
 }
 
 export async function loadConfig(

@@ -18,6 +18,11 @@ import {
   type ValueType,
 } from "./value_types.ts";
 import { shown, ValueProblem } from "./value_problem.ts";
+import { GLOBAL, NONE, o, type OptionSpec } from "./option_spec.ts";
+import { backendFor, BACKENDS } from "./backends/registry.ts";
+import { RCLONE_ALIASES } from "./backends/rclone_backend.ts";
+
+export type { OptionSpec };
 
 /**
  * Every configuration key escale understands: Escale's table (behaviour notes §9.2) with all its
@@ -25,55 +30,18 @@ import { shown, ValueProblem } from "./value_problem.ts";
  * one is a one-line change; `escale init` and the documentation read the same table.
  */
 
-export interface OptionSpec {
-  /** canonical key, the one `escale init` writes */
-  key: string;
-  aliases: readonly string[];
-  type: ValueType<unknown>;
-  /** "global" options are read only before the first section; "section" ones may be set in
-   * either place, a global value being inherited by every section */
-  scope: "global" | "section";
-  /** default as a user would write it; undefined = unset */
-  default?: string;
-  help: string;
-  /** never shown in messages */
-  secret?: boolean;
-  /** accepted without effect: the warning given when set ("" = accepted silently) */
-  unused?: string;
-}
+/** Names `protocol =` accepts, besides the rclone aliases. */
+export const PROTOCOLS: readonly string[] = BACKENDS.flatMap((b) => b.protocols).filter((p) =>
+  !(RCLONE_ALIASES as readonly string[]).includes(p)
+);
 
-export const PROTOCOLS = [
-  "file",
-  "ftp",
-  "ftps",
-  "webdav",
-  "http",
-  "https",
-  "s3",
-  "rclone",
-] as const;
-
-/** Escale protocol names that escale serves through rclone, the remote named by `host address`. */
-export const RCLONE_ALIASES = [
-  "dropbox",
-  "googledrive",
-  "google",
-  "googlecloud",
-  "amazoncloud",
-  "onedrive",
-  "b2",
-  "hubic",
-  "sftp",
-  "swift",
-  "yandex",
-] as const;
+export { RCLONE_ALIASES };
 
 const protocol: ValueType<string> = {
   name: "protocol",
   parse(raw) {
     const p = raw.trim().toLowerCase();
-    if ((PROTOCOLS as readonly string[]).includes(p)) return p;
-    if ((RCLONE_ALIASES as readonly string[]).includes(p)) return p;
+    if (backendFor(p)) return p;
     throw new ValueProblem(
       `is not a known protocol: ${shown(raw)} (use ${PROTOCOLS.join(", ")}, or one of ` +
         `${RCLONE_ALIASES.join(", ")} through rclone)`,
@@ -160,22 +128,6 @@ const sslVersion: ValueType<string> = {
   },
 };
 
-type Extra = Partial<Pick<OptionSpec, "secret" | "unused" | "scope">>;
-
-function o(
-  key: string,
-  aliases: readonly string[],
-  type: ValueType<unknown>,
-  dflt: string | undefined,
-  help: string,
-  extra: Extra = {},
-): OptionSpec {
-  return { key, aliases, type, scope: "section", default: dflt, help, ...extra };
-}
-
-const GLOBAL: Extra = { scope: "global" };
-const NONE = undefined;
-
 // One option per line on purpose, however long: see the file comment.
 // deno-fmt-ignore
 export const OPTIONS: readonly OptionSpec[] = [
@@ -187,7 +139,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("port", ["host port", "relay port", "remote port"], int({ min: 1, max: 65535 }), NONE, "Server port, when not the protocol's default."),
   o("user", ["auth user", "host user", "relay user", "remote user", "username"], string, NONE, "User name on the relay server (for s3: the access key id)."),
   o("password", ["secret", "secret file", "credential"], secret, NONE, "Password, or a file holding it (one line, 'user:password', or one 'user password' line per user).", { secret: true }),
-  o("client name", ["client"], string, "host name", "Identity of this client on the relay; unique per relay."),
+  o("client name", ["client"], string, "host name", "Identity of this client on the relay; unique per relay.", { described: true }),
   // Sync behaviour.
   o("mode", ["synchronization mode"], mode, "shared", `One of ${MODES.join(", ")}.`),
   o("push only", ["read only"], bool, "no", "Same as mode = upload."),
@@ -223,15 +175,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("certfile", ["cert file", "certificate"], path, NONE, "Client certificate (PEM) for FTPS/WebDAV."),
   o("keyfile", ["key file", "private key"], path, NONE, "Private key of the client certificate."),
   o("ssl version", [], sslVersion, NONE, "Accepted for Escale files; Deno negotiates TLS 1.2/1.3."),
-  o("ftps clear data", [], bool, "no", "FTPS: leave the data channel unencrypted (for servers that demand TLS session reuse)."),
-  o("bucket", [], string, NONE, "S3 bucket (or s3://bucket in 'host address')."),
-  o("region", [], string, "us-east-1", "S3 region (or AWS_REGION / AWS_DEFAULT_REGION)."),
-  o("endpoint", [], string, NONE, "S3 endpoint URL for non-AWS services."),
-  o("path style", [], bool, NONE, "S3 path-style URLs; default: yes with a custom endpoint."),
-  o("access key id", [], string, NONE, "S3 access key id (else 'user', else AWS_ACCESS_KEY_ID)."),
-  o("secret access key", [], secret, NONE, "S3 secret key (else 'password', else AWS_SECRET_ACCESS_KEY).", { secret: true }),
-  o("rclone binary", [], string, "rclone", "rclone executable."),
-  o("rclone config", [], path, NONE, "rclone configuration file."),
+  // Each backend's own options.
+  ...BACKENDS.flatMap((b) => b.options),
   // Local state and reporting.
   o("checksum cache", [], checksumCache, "yes", "Reuse hashes of unchanged files."),
   o("cache dir", ["cache"], path, NONE, "Folder for local state (default: next to the configuration)."),
@@ -274,6 +219,23 @@ const BY_NAME: ReadonlyMap<string, OptionSpec> = (() => {
 /** The option a key (any alias, any case or spacing) stands for. */
 export function lookupOption(key: string): OptionSpec | undefined {
   return BY_NAME.get(normalizeKey(key));
+}
+
+const DEFAULTS = new Map<string, unknown>();
+
+/**
+ * An option's default, parsed by its type: the option table is the only place defaults are
+ * written. Undefined when the option has none, or when its default is computed at run time.
+ */
+export function optionDefault<T>(key: string): T | undefined {
+  if (DEFAULTS.has(key)) return DEFAULTS.get(key) as T;
+  const spec = lookupOption(key);
+  if (!spec) throw new Error(`option table: no option '${key}'`);
+  const value = spec.default === undefined || spec.described
+    ? undefined
+    : spec.type.parse(spec.default, { configDir: "/", home: "/", warn: () => {} });
+  DEFAULTS.set(key, value);
+  return value as T;
 }
 
 /** Every accepted spelling, for suggestions. */

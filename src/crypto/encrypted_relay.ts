@@ -1,14 +1,15 @@
 import { RelayError } from "../errors/errors.ts";
-import type {
-  Body,
-  ReadOptions,
-  Relay,
-  RelayCapabilities,
-  RelayEntry,
-  WriteOptions,
+import {
+  type Body,
+  openBody,
+  type ReadOptions,
+  type Relay,
+  type RelayCapabilities,
+  type RelayEntry,
+  type WriteOptions,
 } from "../relay/relay.ts";
 import { checkKey } from "../relay/keys.ts";
-import { toStream } from "../util/streams.ts";
+import { collect } from "../util/streams.ts";
 import type { RelayKeys } from "./relay_keys.ts";
 import { decryptStream, type SegmentRange } from "./decrypt_stream.ts";
 import { encryptStream } from "./encrypt_stream.ts";
@@ -23,9 +24,12 @@ export interface EncryptedRelayOptions {
  * Encrypts the body of every object on the way to `inner` and authenticates it on the way back
  * (docs/crypto.md). Keys are not renamed: the protocol already uses opaque names.
  *
- * There is no `rename`: each object is sealed to its own key (the AAD binds it), so a renamed
- * object could no longer be opened; the protocol never renames encrypted objects.
+ * Each object is sealed to its own key (the AAD binds it), so an object moved to another key
+ * could no longer be opened; the protocol never moves objects.
  */
+/** Largest byte body sealed once into memory (see write). */
+const SEAL_ONCE_MAX = 4 * 1024 * 1024;
+
 export class EncryptedRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
@@ -40,7 +44,6 @@ export class EncryptedRelay implements Relay {
     this.name = inner.name;
     this.capabilities = {
       ...inner.capabilities,
-      rename: false,
       // One partial segment on the way in, one sealed segment and a header on the way out.
       bufferBytes: inner.capabilities.bufferBytes + 2 * (keys.segmentSize + TAG_SIZE) +
         HEADER_SIZE,
@@ -65,17 +68,17 @@ export class EncryptedRelay implements Relay {
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     if (this.#plain.has(key)) return this.#inner.write(key, body, opts);
     checkKey(key);
-    const sealed = encryptStream(this.#keys, key, toStream(body));
-    const size = opts.size === undefined
-      ? undefined
-      : cipherSize(opts.size, this.#keys.segmentSize);
-    try {
-      await this.#inner.write(key, sealed, { ifAbsent: opts.ifAbsent, signal: opts.signal, size });
-    } catch (e) {
-      // A backend that failed before reading the body leaves the source open otherwise.
-      if (!sealed.locked) await sealed.cancel(e).catch(() => {});
-      throw e;
-    }
+    const plain = body instanceof Uint8Array ? body.length : opts.size;
+    const size = plain === undefined ? undefined : cipherSize(plain, this.#keys.segmentSize);
+    const seal = () => encryptStream(this.#keys, key, openBody(body));
+    // Small bytes (commits, records, leases) are sealed once, so that every attempt of the write
+    // below sends the same object and a retried create-if-absent can recognise its own landing.
+    // Anything else is sealed anew, with a fresh header, each time it is opened: memory stays at
+    // one segment whatever the size.
+    const sealed: Body = body instanceof Uint8Array && body.length <= SEAL_ONCE_MAX
+      ? await collect(seal(), size)
+      : seal;
+    await this.#inner.write(key, sealed, { ifAbsent: opts.ifAbsent, signal: opts.signal, size });
   }
 
   async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {

@@ -11,7 +11,6 @@ import { utf8Length } from "../protocol/sync_path.ts";
 import type { FileRow } from "../state/state_db.ts";
 import { expectedPullers, type RoundContext } from "./context.ts";
 import { type Part, partsStream, planPacks } from "./data_objects.ts";
-import { withRetries } from "../relay/retry_relay.ts";
 import { sameStat, statLocalSync } from "./local_fs.ts";
 import { forEachLimit } from "./pool.ts";
 import { tap } from "../util/streams.ts";
@@ -285,20 +284,25 @@ function objectParts(ctx: RoundContext, commit: Commit): Part[][] {
 }
 
 /**
- * Writes the data objects of a commit, `transfers` at a time; each write is retried on transient
- * errors with a fresh stream. When resuming, objects already complete on the relay are skipped.
+ * Writes the data objects of a commit, `transfers` at a time; the body reopens the local files, so
+ * the retry layer under the store can replay it. When resuming, objects already complete on the relay are skipped.
  */
 async function uploadObjects(ctx: RoundContext, commit: Commit, resume: boolean): Promise<void> {
   const parts = objectParts(ctx, commit);
   await forEachLimit(commit.objects, ctx.opts.transfers, async (o, n) => {
     if (resume && (await ctx.store.relay.stat(o.key))?.size === o.size) return;
-    await withRetries(`writing ${o.key}`, async () => {
-      const body = tap(partsStream(parts[n]), (c) => {
+    let sent = 0;
+    const body = () => {
+      // A replayed attempt sends everything again: count only the last one.
+      ctx.stats.uploadedBytes -= sent;
+      sent = 0;
+      return tap(partsStream(parts[n]), (c) => {
+        sent += c.length;
         ctx.stats.uploadedBytes += c.length;
         ctx.emit({ type: "bytes", direction: "up", bytes: c.length });
       });
-      await ctx.store.relay.write(o.key, body, { size: o.size });
-    }, { retries: 3 });
+    };
+    await ctx.store.relay.write(o.key, body, { size: o.size });
     ctx.stats.relayWrites++;
   });
 }

@@ -6,7 +6,7 @@ import type {
   RelayEntry,
   WriteOptions,
 } from "./relay.ts";
-import { tap, toStream } from "../util/streams.ts";
+import { tap } from "../util/streams.ts";
 
 export interface RelayCounters {
   lists: number;
@@ -14,7 +14,6 @@ export interface RelayCounters {
   reads: number;
   writes: number;
   deletes: number;
-  renames: number;
   bytesRead: number;
   bytesWritten: number;
 }
@@ -29,26 +28,18 @@ export class CountingRelay implements Relay {
     reads: 0,
     writes: 0,
     deletes: 0,
-    renames: 0,
     bytesRead: 0,
     bytesWritten: 0,
   };
-  readonly rename?: (from: string, to: string) => Promise<void>;
 
   constructor(readonly inner: Relay) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
-    if (inner.rename) {
-      this.rename = (from, to) => {
-        this.counters.renames++;
-        return inner.rename!(from, to);
-      };
-    }
   }
 
   get requests(): number {
     const c = this.counters;
-    return c.lists + c.stats + c.reads + c.writes + c.deletes + c.renames;
+    return c.lists + c.stats + c.reads + c.writes + c.deletes;
   }
 
   reset(): void {
@@ -78,7 +69,7 @@ export class CountingRelay implements Relay {
     }
     return this.inner.write(
       key,
-      tap(toStream(body), (c) => (this.counters.bytesWritten += c.length)),
+      () => tap(body(), (c) => (this.counters.bytesWritten += c.length)),
       opts,
     );
   }

@@ -1,15 +1,15 @@
 import { RelayError } from "../errors/errors.ts";
-import type {
-  Body,
-  ReadOptions,
-  Relay,
-  RelayCapabilities,
-  RelayEntry,
-  WriteOptions,
+import {
+  type Body,
+  openBody,
+  type ReadOptions,
+  type Relay,
+  type RelayCapabilities,
+  type RelayEntry,
+  type WriteOptions,
 } from "./relay.ts";
-import { toStream } from "../util/streams.ts";
 
-export type FaultOp = "list" | "stat" | "read" | "write" | "delete" | "rename";
+export type FaultOp = "list" | "stat" | "read" | "write" | "delete";
 
 /**
  * One injected fault: the `nth` (1-based) operation of kind `op` whose key matches `match`
@@ -33,19 +33,12 @@ export interface FaultRule {
 export class FaultRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
-  readonly rename?: (from: string, to: string) => Promise<void>;
   #rules: { rule: FaultRule; seen: number; fired: boolean }[] = [];
 
   constructor(readonly inner: Relay, rules: FaultRule[] = []) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
     this.arm(rules);
-    if (inner.rename) {
-      this.rename = async (from, to) => {
-        await this.#before("rename", from);
-        return inner.rename!(from, to);
-      };
-    }
   }
 
   /** Replaces the rules (counts start again); `arm([])` disarms. */
@@ -106,7 +99,7 @@ export class FaultRelay implements Relay {
     if (!rule) return await this.inner.write(key, body, opts);
     return await this.inner.write(
       key,
-      cutAfterHalf(toStream(body), this.#error(rule, "write", key)),
+      () => cutAfterHalf(openBody(body), this.#error(rule, "write", key)),
       opts,
     );
   }
@@ -151,7 +144,7 @@ export function parseFaults(spec: string): FaultRule[] {
   return spec.split(";").filter((s) => s.trim()).map((s) => {
     const [op, action, nth, ...re] = s.trim().split(":");
     if (
-      !["list", "stat", "read", "write", "delete", "rename"].includes(op) ||
+      !["list", "stat", "read", "write", "delete"].includes(op) ||
       !["fail", "cut", "stall"].includes(action)
     ) {
       throw new RelayError("permanent", `ESCALE_FAULTS: cannot parse ${JSON.stringify(s)}`);

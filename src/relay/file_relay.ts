@@ -2,6 +2,7 @@ import { RelayError } from "../errors/errors.ts";
 import { checkKey, joinKey, parentOf } from "./keys.ts";
 import {
   type Body,
+  openBody,
   type ReadOptions,
   type Relay,
   type RelayCapabilities,
@@ -10,7 +11,6 @@ import {
   tempKeyFor,
   type WriteOptions,
 } from "./relay.ts";
-import { toStream } from "../util/streams.ts";
 
 /**
  * A relay in a local or mounted directory (`protocol = file`). Writes go to a temporary file in
@@ -21,7 +21,6 @@ export class FileRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities = {
     createIfAbsent: true,
-    rename: true,
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
@@ -154,7 +153,7 @@ export class FileRelay implements Relay {
       try {
         // Written by hand: piping into FsFile.writable loses data under Deno 2.9.6 when the
         // stream's chunks are produced asynchronously (seen with file-backed sources).
-        for await (const chunk of toStream(body)) {
+        for await (const chunk of openBody(body)) {
           let off = 0;
           // Synchronous: Deno's async file writes cost a thread hop and an fd dup per call.
           while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
@@ -195,17 +194,6 @@ export class FileRelay implements Relay {
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
       throw mapFsError(e, key, key);
-    }
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    try {
-      await Deno.mkdir(this.#path(parentOf(to)), { recursive: true });
-      await Deno.rename(this.#path(from), this.#path(to));
-    } catch (e) {
-      throw mapFsError(e, from, `${from} -> ${to}`);
     }
   }
 

@@ -19,12 +19,10 @@ import type {
 export class InterruptibleRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
-  readonly rename?: (from: string, to: string) => Promise<void>;
 
   constructor(readonly inner: Relay, readonly signal: AbortSignal) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
-    if (inner.rename) this.rename = (from, to) => this.#race(from, () => inner.rename!(from, to));
   }
 
   async *list(dir: string): AsyncIterable<RelayEntry> {

@@ -1,21 +1,21 @@
 import { RelayError } from "../errors/errors.ts";
 import { checkKey, parentOf } from "./keys.ts";
-import type {
-  Body,
-  ReadOptions,
-  Relay,
-  RelayCapabilities,
-  RelayEntry,
-  WriteOptions,
+import {
+  type Body,
+  openBody,
+  type ReadOptions,
+  type Relay,
+  type RelayCapabilities,
+  type RelayEntry,
+  type WriteOptions,
 } from "./relay.ts";
-import { bytesStream, collect, toStream } from "../util/streams.ts";
+import { bytesStream, collect } from "../util/streams.ts";
 
 /** A relay held in memory: fast engine tests, and a reference for what backends must do. */
 export class MemoryRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities = {
     createIfAbsent: true,
-    rename: true,
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 8,
@@ -56,7 +56,7 @@ export class MemoryRelay implements Relay {
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     checkKey(key);
-    const data = await collect(toStream(body), Number.MAX_SAFE_INTEGER);
+    const data = await collect(openBody(body), Number.MAX_SAFE_INTEGER);
     if (opts.ifAbsent && this.objects.has(key)) {
       throw new RelayError("exists", `${key}: already exists on relay`, key);
     }
@@ -66,16 +66,6 @@ export class MemoryRelay implements Relay {
   delete(key: string): Promise<void> {
     checkKey(key);
     this.objects.delete(key);
-    return Promise.resolve();
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    const o = this.objects.get(from);
-    if (!o) return Promise.reject(new RelayError("not-found", `${from}: not found on relay`, from));
-    this.objects.delete(from);
-    this.objects.set(to, o);
     return Promise.resolve();
   }
 

@@ -12,6 +12,7 @@
  *   objects of unfinished writes; a missing directory lists as empty.
  * - Errors are `RelayError`s of the shared kinds (see src/errors/errors.ts).
  * - Bodies stream both ways; a backend buffers at most `capabilities.bufferBytes` per transfer.
+ *   A write body may be opened more than once (a backend's own retry); each opening streams anew.
  */
 
 export interface RelayEntry {
@@ -25,8 +26,6 @@ export interface RelayEntry {
 export interface RelayCapabilities {
   /** `write(…, {ifAbsent: true})` is an atomic test-and-set on this backend */
   createIfAbsent: boolean;
-  /** `rename` exists and is atomic */
-  rename: boolean;
   /** `read` honours `offset`/`length` without transferring the skipped bytes */
   rangeRead: boolean;
   /** longest key the backend accepts */
@@ -39,7 +38,26 @@ export interface RelayCapabilities {
   tempObjects: boolean;
 }
 
-export type Body = ReadableStream<Uint8Array> | Uint8Array;
+/**
+ * What a write sends: bytes, or a function that returns a fresh stream of the same bytes each
+ * time it is called. Every body can therefore be replayed, which lets the one retry wrapper at the
+ * bottom of the stack retry any write (an encrypted commit, a data object packed from local
+ * files) without the layers above knowing about retries.
+ */
+export type Body = Uint8Array | (() => ReadableStream<Uint8Array>);
+
+/** A new stream of a body's bytes. */
+export function openBody(body: Body): ReadableStream<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    return new ReadableStream({
+      start(c) {
+        if (body.length) c.enqueue(body);
+        c.close();
+      },
+    });
+  }
+  return body();
+}
 
 export interface ReadOptions {
   offset?: number;
@@ -63,8 +81,12 @@ export interface Relay {
   read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
   write(key: string, body: Body, opts?: WriteOptions): Promise<void>;
   delete(key: string): Promise<void>;
-  rename?(from: string, to: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A backend as built, before `open()` has checked that it can be reached (and logged in). */
+export interface UnopenedRelay extends Relay {
+  open(): Promise<unknown>;
 }
 
 /** Prefix of the temporary objects backends write before an atomic rename; never listed. */

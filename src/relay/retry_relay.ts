@@ -72,12 +72,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * - list: a listing that breaks off is restarted; entries already yielded are not yielded again.
  * - read: opening is retried; when the inner relay can read ranges, a stream that breaks off in
  *   the middle is resumed from the first byte not yet delivered.
- * - write: retried only when the body is a Uint8Array, because a stream cannot be replayed (the
- *   engine hands data objects over as replayable bytes). If a create-if-absent write is answered
- *   "exists" after an earlier attempt failed, that attempt may have landed with its answer lost;
- *   the object is read back and the write counts as done when it holds exactly our bytes.
- * - rename: "not found" after a failed attempt counts as done when the target now exists and the
- *   source does not.
+ * - write: every body can be replayed (bytes, or a function that opens a fresh stream), so every
+ *   write is retried. If a create-if-absent write of bytes is answered "exists" after an earlier
+ *   attempt failed, that attempt may have landed with its answer lost; the object is read back and
+ *   the write counts as done when it holds exactly our bytes.
  *
  * A transient error that outlives its retries surfaces as kind "unreachable", its message naming
  * the relay (relay names never hold secrets).
@@ -86,7 +84,6 @@ export class RetryRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
-  readonly rename?: (from: string, to: string) => Promise<void>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
 
@@ -96,8 +93,6 @@ export class RetryRelay implements Relay {
     this.capabilities = inner.capabilities;
     this.#opts = opts;
     this.#retries = opts.retries ?? 4;
-    // Only offer rename when the wrapped relay has it: callers test for its presence.
-    if (inner.rename) this.rename = (from, to) => this.#rename(from, to);
   }
 
   async *list(dir: string): AsyncIterable<RelayEntry> {
@@ -177,15 +172,14 @@ export class RetryRelay implements Relay {
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     const what = `writing ${key}`;
-    const replayable = body instanceof Uint8Array;
     let attempts = 0;
     try {
       await withRetries(what, (attempt) => {
         attempts = attempt;
         return this.inner.write(key, body, opts);
-      }, { ...this.#opts, retries: replayable ? this.#retries : 0, signal: opts.signal });
+      }, { ...this.#opts, retries: this.#retries, signal: opts.signal });
     } catch (e) {
-      if (replayable && opts.ifAbsent && attempts > 1 && isKind(e, "exists")) {
+      if (body instanceof Uint8Array && opts.ifAbsent && attempts > 1 && isKind(e, "exists")) {
         if (await this.#holds(key, body)) return;
       }
       throw this.#final(e, attempts);
@@ -194,24 +188,6 @@ export class RetryRelay implements Relay {
 
   delete(key: string): Promise<void> {
     return this.#run(`deleting ${key}`, () => this.inner.delete(key));
-  }
-
-  async #rename(from: string, to: string): Promise<void> {
-    const inner = this.inner;
-    if (!inner.rename) throw new RelayError("permanent", `${this.name}: rename is not supported`);
-    let attempts = 0;
-    try {
-      await withRetries(`renaming ${from}`, (attempt) => {
-        attempts = attempt;
-        return inner.rename!(from, to);
-      }, this.#opts);
-    } catch (e) {
-      if (attempts > 1 && isKind(e, "not-found")) {
-        const [src, dst] = await Promise.all([inner.stat(from), inner.stat(to)]).catch(() => []);
-        if (src === null && dst) return;
-      }
-      throw this.#final(e, attempts);
-    }
   }
 
   close(): Promise<void> {

@@ -1,5 +1,4 @@
 import { EscaleError } from "../errors/errors.ts";
-import type { Body } from "../relay/relay.ts";
 
 export function bytesStream(data: Uint8Array): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -8,10 +7,6 @@ export function bytesStream(data: Uint8Array): ReadableStream<Uint8Array> {
       c.close();
     },
   });
-}
-
-export function toStream(body: Body): ReadableStream<Uint8Array> {
-  return body instanceof Uint8Array ? bytesStream(body) : body;
 }
 
 /** Reads a whole stream into memory, refusing more than `limit` bytes (hostile relays). */

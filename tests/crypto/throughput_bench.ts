@@ -80,7 +80,7 @@ async function pushPull(
   let t0 = performance.now();
   const st = await Deno.stat(src);
   const f = await Deno.open(src);
-  await relay.write("data/bench", f.readable, { size: st.size });
+  await relay.write("data/bench", () => f.readable, { size: st.size });
   const up = report(`${what}: push`, mib, t0);
   t0 = performance.now();
   await (await relay.read("data/bench")).pipeTo((await Deno.create(dst)).writable);

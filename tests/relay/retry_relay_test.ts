@@ -4,13 +4,15 @@ import { RelayError } from "../../src/errors/errors.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import type { Body, ReadOptions, RelayEntry, WriteOptions } from "../../src/relay/relay.ts";
 import { RetryRelay, withRetries } from "../../src/relay/retry_relay.ts";
+import { EncryptedRelay } from "../../src/crypto/encrypted_relay.ts";
+import { testKeys } from "../crypto/helpers.ts";
 import { bytesStream, collect, toArray, utf8 } from "../../src/util/streams.ts";
 
-type Op = "list" | "stat" | "read" | "write" | "delete" | "rename";
+type Op = "list" | "stat" | "read" | "write" | "delete";
 
 /**
  * A memory relay that fails the next N calls of an operation with an error of a chosen kind.
- * `landFirst` makes a failing write or rename take effect before it throws: the answer was lost,
+ * `landFirst` makes a failing write take effect before it throws: the answer was lost,
  * not the request.
  */
 class FlakyRelay extends MemoryRelay {
@@ -20,7 +22,6 @@ class FlakyRelay extends MemoryRelay {
     read: 0,
     write: 0,
     delete: 0,
-    rename: 0,
   };
   failures: Partial<Record<Op, number>> = {};
   kind: "transient" | "auth" | "unreachable" = "transient";
@@ -81,7 +82,6 @@ class FlakyRelay extends MemoryRelay {
   override async write(key: string, body: Body, opts?: WriteOptions): Promise<void> {
     if (this.#fail("write")) {
       if (this.landFirst) await super.write(key, body, opts);
-      else if (!(body instanceof Uint8Array)) await body.cancel();
       throw this.#error("write");
     }
     return super.write(key, body, opts);
@@ -90,14 +90,6 @@ class FlakyRelay extends MemoryRelay {
   override async delete(key: string): Promise<void> {
     if (this.#fail("delete")) throw this.#error("delete");
     return await super.delete(key);
-  }
-
-  override async rename(from: string, to: string): Promise<void> {
-    if (this.#fail("rename")) {
-      if (this.landFirst) await super.rename(from, to);
-      throw this.#error("rename");
-    }
-    return await super.rename(from, to);
   }
 }
 
@@ -155,18 +147,55 @@ Deno.test("retry relay turns exhausted transient failures into one unreachable e
   assert(performance.now() - t0 < 500, "backoff was not bounded by maxDelayMs");
 });
 
-Deno.test("retry relay replays byte bodies but never stream bodies", async () => {
+Deno.test("retry relay replays every body, a fresh stream per attempt, honouring its retries", async () => {
   const inner = new FlakyRelay();
   const r = wrap(inner);
   inner.failures = { write: 2 };
   await r.write("bytes", utf8.encode("replayable"));
   assert(inner.calls.write === 3 && inner.objects.has("bytes"), "byte write not retried");
+  inner.failures = { write: 2 };
+  const opened = { n: 0 };
+  await r.write("stream", () => {
+    opened.n++;
+    return bytesStream(utf8.encode("streamed"));
+  });
+  const got = new TextDecoder().decode(await collect(await r.read("stream")));
+  assert(got === "streamed" && opened.n === 1, `${got}, opened ${opened.n} times`);
+  const landed = { n: 0 };
+  inner.landFirst = true;
+  inner.failures = { write: 2 };
+  await r.write("landed", () => {
+    landed.n++;
+    return bytesStream(utf8.encode("twice"));
+  });
+  assert(landed.n === 3, `a stream body was opened ${landed.n} times for 3 attempts`);
+  inner.landFirst = false;
+  inner.failures = { write: 4 };
+  const e = await failure(r.write("doomed", () => bytesStream(utf8.encode("x"))));
+  assert(e.kind === "unreachable" && e.message.includes("4 attempts"), e.message);
+});
+
+Deno.test("retry under encryption: a relay that fails once accepts an encrypted commit and client record", async () => {
+  const inner = new FlakyRelay();
+  const relay = new EncryptedRelay(wrap(inner), await testKeys());
   inner.failures = { write: 1 };
-  const before = inner.calls.write;
-  const e = await failure(r.write("stream", bytesStream(utf8.encode("once only"))));
-  assert(e.kind === "unreachable" && e.message.includes("1 attempt"), e.message);
-  const calls = inner.calls.write - before;
-  assert(calls === 1 && !inner.objects.has("stream"), "a stream write was replayed");
+  await relay.write("commits/c1", utf8.encode("a commit"), { ifAbsent: true });
+  inner.failures = { write: 1 };
+  await relay.write("clients/a", utf8.encode("a record"));
+  // The first attempt landed but its answer was lost: the retry recognises its own object.
+  inner.landFirst = true;
+  inner.failures = { write: 1 };
+  await relay.write("commits/c2", utf8.encode("another"), { ifAbsent: true });
+  for (
+    const [k, want] of [["commits/c1", "a commit"], ["clients/a", "a record"], [
+      "commits/c2",
+      "another",
+    ]]
+  ) {
+    const got = new TextDecoder().decode(await collect(await relay.read(k)));
+    assert(got === want, `${k}: ${got}`);
+  }
+  assert(inner.calls.write === 6, `${inner.calls.write} writes`);
 });
 
 Deno.test("retry relay: a create-if-absent whose answer was lost still succeeds", async () => {
@@ -211,19 +240,6 @@ Deno.test("retry relay resumes a broken read where it stopped", async () => {
   inner.breakAfter = 10;
   const e = await failure(r.read("obj").then((s) => collect(s)));
   assert(e.kind === "unreachable", `kind ${e.kind}`);
-});
-
-Deno.test("retry relay: a rename whose answer was lost still succeeds", async () => {
-  const inner = new FlakyRelay();
-  const r = wrap(inner);
-  await inner.write("from", utf8.encode("x"));
-  inner.landFirst = true;
-  inner.failures = { rename: 1 };
-  assert(r.rename, "rename offered");
-  await r.rename("from", "to");
-  assert(inner.objects.has("to") && !inner.objects.has("from"), "rename result");
-  const noRename = new RetryRelay({ ...new MemoryRelay(), rename: undefined } as never);
-  assert(noRename.rename === undefined, "rename offered for a relay without it");
 });
 
 Deno.test("withRetries stops at once when its signal is aborted", async () => {

@@ -74,7 +74,6 @@ export class FtpRelay implements Relay {
     const connections = opts.connections ?? 4;
     this.capabilities = {
       createIfAbsent: false,
-      rename: true,
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: connections,
@@ -409,7 +408,7 @@ export class FtpRelay implements Relay {
       }
       return;
     }
-    const reader = body.getReader();
+    const reader = body().getReader();
     try {
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -489,15 +488,6 @@ export class FtpRelay implements Relay {
       const err = c.fail(r, what, key);
       if (r.code === 550 && isKind(err, "not-found")) return;
       throw err;
-    });
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    await this.#pool.use(async (c) => {
-      await this.#ensureDir(c, parentOf(to));
-      await this.#rename(c, this.#abs(from), this.#abs(to), from, true);
     });
   }
 

@@ -2,6 +2,7 @@ import { EscaleError, RelayError } from "../../errors/errors.ts";
 import { baseName, checkKey, joinKey, parentOf } from "../keys.ts";
 import {
   type Body,
+  openBody,
   type ReadOptions,
   type Relay,
   type RelayCapabilities,
@@ -10,7 +11,7 @@ import {
   tempKeyFor,
   type WriteOptions,
 } from "../relay.ts";
-import { bytesStream, toStream } from "../../util/streams.ts";
+import { bytesStream } from "../../util/streams.ts";
 import { RcloneDaemon } from "./rclone_daemon.ts";
 import {
   parseRcloneRemote,
@@ -76,7 +77,6 @@ export class RcloneRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities = {
     createIfAbsent: false,
-    rename: true,
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
@@ -360,7 +360,7 @@ export class RcloneRelay implements Relay {
           this.#fs,
           parentOf(tmpKey),
           baseName(tmpKey),
-          toStream(body),
+          openBody(body),
           `writing ${key}`,
           key,
           opts.signal,
@@ -398,7 +398,7 @@ export class RcloneRelay implements Relay {
           await writer.write(body.subarray(off, off + STDIN_SLICE));
         }
       } else {
-        const reader = body.getReader();
+        const reader = body().getReader();
         try {
           for (;;) {
             let r: ReadableStreamReadResult<Uint8Array>;
@@ -477,23 +477,6 @@ export class RcloneRelay implements Relay {
       );
     } catch (e) {
       if (e instanceof RelayError && e.kind === "not-found") return;
-      throw e;
-    }
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    try {
-      await this.#move(from, to, `renaming ${from}`, from);
-    } catch (e) {
-      // Backends word a missing source differently (or not at all): look before reporting.
-      if (e instanceof RelayError && e.kind !== "not-found") {
-        const missing = await this.stat(from).then((st) => st === null, () => false);
-        if (missing) {
-          throw new RelayError("not-found", `${from}: not found on relay`, from, { cause: e });
-        }
-      }
       throw e;
     }
   }

@@ -36,14 +36,20 @@ export interface S3Options {
   partSize?: number;
   /** requests worth running at once, default 8 */
   parallel?: number;
+  /**
+   * retries of one part of a multipart upload, or of its completion (the section's `max
+   * retries`, default 4): a part is replayed from memory, where replaying the whole write from
+   * the retry layer above would send every part again
+   */
+  partRetries?: number;
 }
 
 const MIB = 1024 * 1024;
 const MIN_PART = 5 * MIB;
 /** parts of one object uploading at once */
 const INFLIGHT = 2;
-/** retries of one part, or of the completion, before the write fails */
-const PART_RETRY: RetryOptions = { retries: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
+/** backoff of the retries of one part */
+const PART_BACKOFF: RetryOptions = { baseDelayMs: 200, maxDelayMs: 5_000 };
 
 /**
  * A relay in an S3 bucket (AWS or compatible), spoken natively through fetch with SigV4.
@@ -52,8 +58,9 @@ const PART_RETRY: RetryOptions = { retries: 4, baseDelayMs: 200, maxDelayMs: 5_0
  * parts: an object that fits in one part is a single PUT, a larger one a multipart upload whose
  * parts are retried one by one and which is aborted on failure. Either way an object becomes
  * visible only once complete. Create-if-absent is `If-None-Match: *` (on the completion for
- * multipart), which AWS and moto honour atomically; servers that ignore it (s3rver, older MinIO)
- * would make it a plain overwrite. S3 has no atomic rename, so this relay offers none.
+ * multipart), which AWS honours atomically (moto only one request at a time: `escale ctl
+ * test-relay` shows it); servers that ignore it (s3rver, older MinIO) would make it a plain
+ * overwrite.
  *
  * Memory bound per write: partSize × (INFLIGHT + 1), 24 MiB with the defaults (a larger part
  * size is chosen when a known size would need more than 10,000 parts).
@@ -64,6 +71,7 @@ export class S3Relay implements Relay {
   readonly #s3: S3Client;
   readonly #root: string;
   readonly #partSize: number;
+  readonly #partRetries: number;
 
   constructor(opts: S3Options) {
     this.#root = opts.prefix.replace(/^\/+|\/+$/g, "");
@@ -75,6 +83,7 @@ export class S3Relay implements Relay {
       throw new RelayError("config", `S3 part size must be between 5 MiB and 5 GiB`);
     }
     this.#partSize = partSize;
+    this.#partRetries = opts.partRetries ?? 4;
     const endpoint = opts.endpoint.replace(/\/+$/, "");
     this.name = `s3://${opts.bucket}/${this.#root ? this.#root + "/" : ""} (${endpoint})`;
     this.#s3 = new S3Client({
@@ -93,7 +102,6 @@ export class S3Relay implements Relay {
     });
     this.capabilities = {
       createIfAbsent: true,
-      rename: false,
       rangeRead: true,
       maxKeyLength: 1024 - (this.#root ? this.#root.length + 1 : 0),
       parallel: Math.max(1, opts.parallel ?? 8),
@@ -209,7 +217,7 @@ export class S3Relay implements Relay {
       return await this.#putSingle(key, body, opts);
     }
     const parts = new PartReader(
-      body instanceof Uint8Array ? slices(body, partSize) : body,
+      body instanceof Uint8Array ? slices(body, partSize) : body(),
       partSize,
     );
     let first: { data: Uint8Array; last: boolean };
@@ -233,7 +241,7 @@ export class S3Relay implements Relay {
       parts,
       inflight: INFLIGHT,
       ifAbsent: opts.ifAbsent ?? false,
-      retry: PART_RETRY,
+      retry: { ...PART_BACKOFF, retries: this.#partRetries },
       signal: opts.signal,
     });
   }

@@ -99,7 +99,6 @@ export class WebDavRelay implements Relay {
     });
     this.capabilities = {
       createIfAbsent: true,
-      rename: true,
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: Math.max(1, opts.parallel ?? 4),
@@ -194,14 +193,14 @@ export class WebDavRelay implements Relay {
     const dir = parentOf(key);
     const tmp = tempKeyFor(key, opts.ifAbsent);
     const what = `writing ${key}`;
-    const replayable = body instanceof Uint8Array;
-    // A stream can be sent once only, so its folder must exist before the PUT; a folder known
-    // to be missing is created first too, rather than after a refused upload.
-    if (!replayable || this.#missingDirs.has(dir)) await this.#ensureDir(dir, what);
+    const streamed = !(body instanceof Uint8Array);
+    // Sending a stream again means reading its source again: make sure of its folder first; a
+    // folder a listing found missing is created first too, rather than after a refused upload.
+    if (streamed || this.#missingDirs.has(dir)) await this.#ensureDir(dir, what);
     let uploaded = false;
     try {
       let res = await this.#put(tmp, body, opts, what, key);
-      if (res.status === 409 && replayable) {
+      if (res.status === 409) {
         await this.#http.discard(res);
         this.#knownDirs.delete(dir);
         await this.#ensureDir(dir, what);
@@ -227,7 +226,7 @@ export class WebDavRelay implements Relay {
       this.#missingDirs.delete(dir);
     } catch (e) {
       // A failed or refused upload may still have left the temporary object behind.
-      if (uploaded || !replayable) await this.delete(tmp).catch(() => {});
+      if (uploaded || streamed) await this.delete(tmp).catch(() => {});
       throw e;
     }
   }
@@ -247,22 +246,6 @@ export class WebDavRelay implements Relay {
     ]);
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return;
     throw await this.#fail(res, what, key);
-  }
-
-  async rename(from: string, to: string): Promise<void> {
-    checkKey(from);
-    checkKey(to);
-    const what = `renaming ${from} to ${to}`;
-    await this.#ensureDir(parentOf(to), what);
-    const res = await this.#send("MOVE", this.#url(from), {
-      headers: { destination: this.#url(to), overwrite: "T" },
-      what,
-      key: from,
-    });
-    await this.#http.discard(res);
-    if (res.status === 201 || res.status === 204) return;
-    if (res.status === 404) throw this.#notFound(from);
-    throw await this.#fail(res, what, from);
   }
 
   close(): Promise<void> {
@@ -301,7 +284,7 @@ export class WebDavRelay implements Relay {
   ): Promise<HttpResponse> {
     return this.#send("PUT", this.#url(tmp), {
       headers: { "content-type": "application/octet-stream" },
-      body,
+      body: body instanceof Uint8Array ? body : body(),
       size: opts.size,
       signal: opts.signal,
       what,

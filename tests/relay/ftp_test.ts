@@ -442,7 +442,7 @@ Deno.test("ftp: no round trip whose answer is known: one batch to log in, none t
     const verbs = sent.map((c) => c.line);
     const at = (verb: string) => sent.find((c) => c.line === verb)!;
     // Everything of the login after USER goes before USER is answered (only the greeting is).
-    for (const verb of ["USER", "PASS", "FEAT", "TYPE"]) {
+    for (const verb of ["USER", "PASS", "FEAT", "OPTS", "TYPE"]) {
       assert(at(verb)?.repliesGiven === 1, `${verb}: ${JSON.stringify(sent)}`);
     }
     assert(!verbs.includes("MKD"), `a folder just listed was made again: ${verbs}`);

@@ -140,13 +140,16 @@ export class FtpConnection {
     }
     // The login is sent as one batch (pipelined): each command is answered in order, and none
     // of them depends on an earlier answer except PASS, which a server that lets USER in
-    // without a password answers with an error that is ignored. Only OPTS UTF8 waits for the
-    // first connection's FEAT. One round trip instead of four to eight.
+    // without a password answers with an error that is ignored. OPTS UTF8 ON goes before the
+    // first connection's FEAT is answered; a server without it refuses it, which is ignored
+    // too (escale sends UTF-8 names either way). One round trip instead of four to eight.
     const lines = [`USER ${o.user}`, `PASS ${o.password}`];
     if (o.tls === "explicit") lines.push("PBSZ 0", `PROT ${o.clearDataChannel ? "C" : "P"}`);
     const askFeatures = !this.#shared.features;
     if (askFeatures) lines.push("FEAT");
-    else if (this.#shared.features!.has("UTF8")) lines.push("OPTS UTF8 ON");
+    // Servers such as FileZilla only send and accept UTF-8 names once asked to.
+    const utf8On = askFeatures || this.#shared.features!.has("UTF8");
+    if (utf8On) lines.push("OPTS UTF8 ON");
     lines.push("TYPE I");
     const replies = await this.commands(lines, "logging in");
     const [user, pass] = replies;
@@ -173,13 +176,10 @@ export class FtpConnection {
     if (askFeatures) {
       const feat = replies[next++];
       this.#shared.features = feat.code === 211 ? parseFeatures(feat) : new Set();
-    } else if (this.#shared.features!.has("UTF8")) next++;
+    }
+    if (utf8On) next++;
     const type = replies[next];
     if (type.code !== 200) throw this.#fail(type, "setting binary mode");
-    // Servers such as FileZilla only send and accept UTF-8 names once asked to.
-    if (askFeatures && this.#shared.features!.has("UTF8")) {
-      await this.command("OPTS UTF8 ON", "setting UTF-8");
-    }
   }
 
   #loginError(r: FtpReply): RelayError {

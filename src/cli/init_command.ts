@@ -33,6 +33,7 @@ import { RelayStore } from "../protocol/relay_store.ts";
 import type { Relay } from "../relay/relay.ts";
 import { openRelay } from "./open_relay.ts";
 import { type Check, type Choice, type Prompter, terminalPrompter } from "./prompter.ts";
+import { CONFIG_ENV, readEnv } from "../util/env.ts";
 
 /**
  * `escale init`: sets up one repository (a section of the configuration) by asking questions on
@@ -528,6 +529,16 @@ function parseService(raw: string): Service {
   return s;
 }
 
+/** What the relay step answered: the section lines it sets and the login (not written yet). */
+interface RelayAnswers {
+  service: Service;
+  set: [string, string][];
+  user: string;
+  password?: string;
+}
+
+type KeyPlan = { set?: [string, string]; generate?: string; keep?: true };
+
 class Wizard {
   readonly ask: Answers;
   readonly undo = new Undo();
@@ -587,6 +598,64 @@ class Wizard {
   }
 
   async run(configFile: string): Promise<InitResult> {
+    const encFlag = this.encryptionFlag();
+    const configDir = dirname(configFile);
+    const ctx: ParseContext = { configDir, home: this.env.HOME || "~", warn: () => {} };
+    const text = await readConfigIfAny(configFile);
+    const doc = parseIni(text ?? "", configFile);
+    const { section, editing, cur } = await this.sectionStep(configFile, text, doc, ctx);
+    const { localPath, createLocal } = await this.localStep(cur);
+    const relay = await this.relayStep(cur, localPath, section);
+    const checked = await this.checkStep(text, section, ctx, relay);
+    const { keyPlan, ...encryption } = await this.encryptionStep(
+      checked,
+      encFlag,
+      section,
+      configDir,
+      cur,
+    );
+    const behaviour = await this.behaviourStep(cur);
+    const set = [...relay.set, ...encryption.set, ...behaviour.set];
+    const { user, password } = relay;
+    const clientName = behaviour.clientName;
+    const ordered: [string, string][] = [
+      ["client name", clientName],
+      ["local path", localPath],
+      ...set,
+    ];
+    // A kept literal passphrase stays as written: init never copies a secret into the config.
+    const remove = keyPlan.keep && !cur.passphrase?.file
+      ? MANAGED.filter((k) => k !== "passphrase")
+      : MANAGED;
+
+    if (this.prompter && !this.opts.yes) {
+      this.prompter.note(
+        ordered.map(([k, v]) => `${k} = ${v}`).join("\n"),
+        `[${section}] in ${configFile}`,
+      );
+      const ok = await this.prompter.confirm({
+        message: editing ? `Update [${section}]?` : `Add [${section}]?`,
+        initial: true,
+      });
+      if (!ok) throw new EscaleError("interrupted", "setup cancelled; nothing was written");
+    }
+    this.guard();
+    return await this.write({
+      configFile,
+      configDir,
+      section,
+      ordered,
+      remove,
+      createLocal,
+      localPath,
+      user,
+      password,
+      keyPlan,
+    });
+  }
+
+  /** The flags that contradict each other; the --encryption flag as a yes/no. */
+  encryptionFlag(): boolean | undefined {
     const o = this.opts;
     if (o.keyFile !== undefined && o.generateKey) {
       throw new EscaleError("usage", "--key-file and --generate-key exclude each other");
@@ -598,12 +667,17 @@ class Wizard {
         `${o.keyFile !== undefined ? "--key-file" : "--generate-key"} needs encryption`,
       );
     }
-    const configDir = dirname(configFile);
-    const ctx: ParseContext = { configDir, home: this.env.HOME || "~", warn: () => {} };
-    const text = await readConfigIfAny(configFile);
-    const doc = parseIni(text ?? "", configFile);
-    const names = doc.sections.map((s) => s.name);
+    return encFlag;
+  }
 
+  /** Which section: an existing one is edited, its current values the defaults. */
+  async sectionStep(
+    configFile: string,
+    text: string | null,
+    doc: IniDocument,
+    ctx: ParseContext,
+  ): Promise<{ section: string; editing: boolean; cur: Current }> {
+    const names = doc.sections.map((s) => s.name);
     this.prompter?.intro("escale init");
     if (this.prompter && text !== null) {
       this.prompter.info(
@@ -617,27 +691,37 @@ class Wizard {
       message: names.length
         ? "Section name (an existing one to edit it, a new one to add it)"
         : "Section name (one section per synchronised folder)",
-      given: o.section,
+      given: this.opts.section,
       check: sectionNameProblem,
     });
     const editing = names.includes(section);
     const cur = editing ? currentValues(doc, section, ctx, this.env) : {};
     if (editing) this.prompter?.info(`Editing [${section}]: the current values are the defaults.`);
 
+    return { section, editing, cur };
+  }
+
+  /** The local folder, created (with permission) when missing. */
+  async localStep(cur: Current): Promise<{ localPath: string; createLocal: boolean }> {
     // Local folder.
     const localPath = this.absolute(
       await this.ask.text({
         what: "the local folder",
         flag: "--local-path DIR",
         message: "Local folder to synchronise",
-        given: o.localPath,
+        given: this.opts.localPath,
         defaultValue: cur.localPath,
         check: this.folderCheck("the local folder"),
       }),
     );
     const createLocal = await this.mayCreate(localPath, "local folder");
 
-    // Relay.
+    return { localPath, createLocal };
+  }
+
+  /** The relay: its service, then the questions of that backend (folder, or address and login). */
+  async relayStep(cur: Current, localPath: string, section: string): Promise<RelayAnswers> {
+    const o = this.opts;
     const service = await this.ask.select<Service>({
       what: "the relay service",
       flag: `--service ${SERVICES.map((x) => x.value).join("|")}`,
@@ -647,86 +731,115 @@ class Wizard {
       options: SERVICES,
       defaultValue: cur.service ?? "file",
     });
-    const sameService = cur.service === service;
-    const setup = backendOf(service).setup;
+    const known = cur.service === service ? cur : {};
+    const backend = backendOf(service);
     // A folder has no login, and rclone keeps its credentials in its own configuration.
-    if (setup.login === "none") {
+    if (backend.setup.login === "none") {
       for (const [flag, value] of [["--user", o.user], ["--password-file", o.passwordFile]]) {
         if (value !== undefined) {
           throw new EscaleError("usage", `${flag} does not apply to the ${service} service`);
         }
       }
     }
-    const set: [string, string][] = [];
-    let user = "";
-    let password: string | undefined;
-    if (setup.address === undefined) {
-      if (o.address !== undefined && o.relayPath !== undefined) {
-        throw new EscaleError("usage", "a folder relay takes --relay-path only, not --address");
-      }
-      const folder = this.absolute(
-        await this.ask.text({
-          what: "the relay folder",
-          flag: "--relay-path DIR",
-          message: "Relay folder (local or mounted, reachable by every client)",
-          given: o.relayPath ?? o.address,
-          defaultValue: sameService ? cur.address : undefined,
-          check: this.folderCheck("the relay folder"),
-        }),
-      );
-      if (isInside(folder, localPath) || isInside(localPath, folder)) {
-        throw new EscaleError(
-          "usage",
-          `the relay folder ${folder} and the local folder ${localPath} cannot contain each other`,
-        );
-      }
-      if (await this.mayCreate(folder, "relay folder")) {
-        this.guard();
-        await makeFolder(folder, 0o700, this.undo);
-      }
-      set.push(["protocol", "file"], ["host directory", folder]);
-    } else {
-      const address = (await this.ask.text({
-        what: "the relay address",
-        flag: "--address ADDRESS",
-        message: setup.address,
-        given: o.address,
-        defaultValue: sameService ? cur.address : undefined,
-        check: (a) => addressProblem(backendOf(service), a),
-      })).trim();
-      const relayPath = (await this.ask.text({
-        what: "the folder on the relay",
-        flag: "--relay-path PATH",
-        message: "Folder inside it (empty: the address itself)",
-        given: o.relayPath,
-        defaultValue: sameService ? cur.relayPath ?? "" : "",
-        check: (p) => /[\r\n]/.test(p) ? "the folder must fit on one line" : undefined,
-      })).trim();
-      set.push(["protocol", service], ["host address", address]);
-      if (relayPath !== "") set.push(["host directory", relayPath]);
-      if (setup.login !== "none") {
-        const keepable = sameService && cur.password !== undefined;
-        user = (await this.ask.text({
-          what: setup.login === "keys" ? "the access key id" : "the user name",
-          flag: "--user NAME",
-          message: setup.login === "keys"
-            ? "Access key id (empty: AWS_ACCESS_KEY_ID from the environment)"
-            : "User name (empty: no login)",
-          given: o.user,
-          defaultValue: sameService ? cur.user ?? "" : "",
-          check: userProblem,
-        })).trim();
-        if (user !== "") {
-          const keep = keepable && cur.user === user ? cur.password : undefined;
-          password = await this.password(service, user, keep);
-          set.push(["secret file", `${fileStem(section)}.credential`]);
-        } else if (o.passwordFile !== undefined) {
-          throw new EscaleError("usage", "--password-file needs --user");
-        }
-      }
+    if (backend.setup.address === undefined) {
+      return { service, set: await this.folderRelay(known, localPath), user: "" };
     }
+    const set = await this.addressRelay(backend, known);
+    if (backend.setup.login === "none") return { service, set, user: "" };
+    const login = await this.login(backend, known, section);
+    return { service, set: [...set, ...login.set], user: login.user, password: login.password };
+  }
 
-    // The relay as the section will describe it, checked before anything else is written.
+  /** A folder relay: the folder, created (with permission) when missing. */
+  async folderRelay(known: Current, localPath: string): Promise<[string, string][]> {
+    const o = this.opts;
+    if (o.address !== undefined && o.relayPath !== undefined) {
+      throw new EscaleError("usage", "a folder relay takes --relay-path only, not --address");
+    }
+    const folder = this.absolute(
+      await this.ask.text({
+        what: "the relay folder",
+        flag: "--relay-path DIR",
+        message: "Relay folder (local or mounted, reachable by every client)",
+        given: o.relayPath ?? o.address,
+        defaultValue: known.address,
+        check: this.folderCheck("the relay folder"),
+      }),
+    );
+    if (isInside(folder, localPath) || isInside(localPath, folder)) {
+      throw new EscaleError(
+        "usage",
+        `the relay folder ${folder} and the local folder ${localPath} cannot contain each other`,
+      );
+    }
+    if (await this.mayCreate(folder, "relay folder")) {
+      this.guard();
+      await makeFolder(folder, 0o700, this.undo);
+    }
+    return [["protocol", "file"], ["host directory", folder]];
+  }
+
+  /** A network relay: its address, in the backend's own words, and a folder inside it. */
+  async addressRelay(backend: Backend, known: Current): Promise<[string, string][]> {
+    const o = this.opts;
+    const address = (await this.ask.text({
+      what: "the relay address",
+      flag: "--address ADDRESS",
+      message: backend.setup.address!,
+      given: o.address,
+      defaultValue: known.address,
+      check: (a) => addressProblem(backend, a),
+    })).trim();
+    const relayPath = (await this.ask.text({
+      what: "the folder on the relay",
+      flag: "--relay-path PATH",
+      message: "Folder inside it (empty: the address itself)",
+      given: o.relayPath,
+      defaultValue: known.relayPath ?? "",
+      check: (p) => /[\r\n]/.test(p) ? "the folder must fit on one line" : undefined,
+    })).trim();
+    const set: [string, string][] = [["protocol", backend.id], ["host address", address]];
+    if (relayPath !== "") set.push(["host directory", relayPath]);
+    return set;
+  }
+
+  /** The login: a user (or S3 access key) and its password, kept for the credential file. */
+  async login(
+    backend: Backend,
+    known: Current,
+    section: string,
+  ): Promise<{ set: [string, string][]; user: string; password?: string }> {
+    const o = this.opts;
+    const keys = backend.setup.login === "keys";
+    const user = (await this.ask.text({
+      what: keys ? "the access key id" : "the user name",
+      flag: "--user NAME",
+      message: keys
+        ? "Access key id (empty: AWS_ACCESS_KEY_ID from the environment)"
+        : "User name (empty: no login)",
+      given: o.user,
+      defaultValue: known.user ?? "",
+      check: userProblem,
+    })).trim();
+    if (user === "") {
+      if (o.passwordFile !== undefined) {
+        throw new EscaleError("usage", "--password-file needs --user");
+      }
+      return { set: [], user };
+    }
+    const keep = known.password !== undefined && known.user === user ? known.password : undefined;
+    const password = await this.password(backend.id, user, keep);
+    return { set: [["secret file", `${fileStem(section)}.credential`]], user, password };
+  }
+
+  /** The relay as the section will describe it, checked before anything else is written. */
+  async checkStep(
+    text: string | null,
+    section: string,
+    ctx: ParseContext,
+    relay: RelayAnswers,
+  ): Promise<{ name: string; header: Header | null }> {
+    const { service, set, user, password } = relay;
     const relayText = editSection(text ?? "", section, { set, remove: MANAGED }).text;
     const settings = this.relaySettings(relayText, section, ctx, service, user, password);
     this.guard();
@@ -734,6 +847,19 @@ class Wizard {
     const checked = await checkRelay(settings, this.open, this.stop);
     this.out(`The relay ${checked.name} is reachable and writable.`);
 
+    return checked;
+  }
+
+  /** Encryption: as the relay already is, else asked; where the key comes from. */
+  async encryptionStep(
+    checked: { name: string; header: Header | null },
+    encFlag: boolean | undefined,
+    section: string,
+    configDir: string,
+    cur: Current,
+  ): Promise<{ set: [string, string][]; keyPlan: KeyPlan }> {
+    const o = this.opts;
+    const set: [string, string][] = [];
     // Encryption.
     const header = checked.header;
     let encrypt: boolean;
@@ -768,7 +894,7 @@ class Wizard {
         defaultValue: cur.encrypted ?? true,
       });
     }
-    let keyPlan: { set?: [string, string]; generate?: string; keep?: true } = {};
+    let keyPlan: KeyPlan = {};
     if (encrypt) {
       keyPlan = await this.key(section, configDir, cur, header !== null);
       if (header?.encryption) {
@@ -798,6 +924,13 @@ class Wizard {
     set.push(["encryption", encrypt ? "yes" : "no"]);
     if (keyPlan.set) set.push(keyPlan.set);
 
+    return { set, keyPlan };
+  }
+
+  /** How this client synchronises, and its name on the relay. */
+  async behaviourStep(cur: Current): Promise<{ set: [string, string][]; clientName: string }> {
+    const o = this.opts;
+    const set: [string, string][] = [];
     // Behaviour.
     const mode = await this.ask.select<Mode>({
       what: "the mode",
@@ -838,40 +971,7 @@ class Wizard {
       defaultValue: cur.clientName ?? this.hostname,
       check: clientNameProblem,
     });
-    const ordered: [string, string][] = [
-      ["client name", clientName],
-      ["local path", localPath],
-      ...set,
-    ];
-    // A kept literal passphrase stays as written: init never copies a secret into the config.
-    const remove = keyPlan.keep && !cur.passphrase?.file
-      ? MANAGED.filter((k) => k !== "passphrase")
-      : MANAGED;
-
-    if (this.prompter && !o.yes) {
-      this.prompter.note(
-        ordered.map(([k, v]) => `${k} = ${v}`).join("\n"),
-        `[${section}] in ${configFile}`,
-      );
-      const ok = await this.prompter.confirm({
-        message: editing ? `Update [${section}]?` : `Add [${section}]?`,
-        initial: true,
-      });
-      if (!ok) throw new EscaleError("interrupted", "setup cancelled; nothing was written");
-    }
-    this.guard();
-    return await this.write({
-      configFile,
-      configDir,
-      section,
-      ordered,
-      remove,
-      createLocal,
-      localPath,
-      user,
-      password,
-      keyPlan,
-    });
+    return { set, clientName };
   }
 
   async password(service: Service, user: string, keep: string | undefined): Promise<string> {
@@ -1060,7 +1160,7 @@ class Wizard {
 
 /** Runs `escale init`; undoes every write when it fails or is cancelled. */
 export async function initCommand(opts: InitOptions, deps: InitDeps = {}): Promise<InitResult> {
-  const env = deps.env ?? Deno.env.toObject();
+  const env = deps.env ?? readEnv(CONFIG_ENV);
   const configFile = chooseConfigFile(opts.config, env);
   const prompter = deps.prompter !== undefined
     ? deps.prompter

@@ -1,5 +1,14 @@
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
-import { describeError, EXIT_CODE_TABLE, ExitCode, exitCodeOf } from "../errors/errors.ts";
+import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { collectOverrides, SETTING_FLAGS, type SettingFlag } from "../config/setting_flags.ts";
+import { parseDuration } from "../config/units.ts";
+import { completionScript, SHELLS } from "./completions.ts";
+import {
+  describeError,
+  EscaleError,
+  EXIT_CODE_TABLE,
+  ExitCode,
+  exitCodeOf,
+} from "../errors/errors.ts";
 import { ConsoleLogger } from "../log/console_logger.ts";
 import type { Level } from "../log/logger.ts";
 import { runCommand } from "./run_command.ts";
@@ -14,6 +23,7 @@ import {
   stopCommand,
 } from "./service_command.ts";
 import { generateKeyFile } from "../crypto/secret_source.ts";
+import { stopChildren } from "../util/child_processes.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 export const VERSION = denoJson.version;
@@ -25,6 +35,41 @@ export function exitCodeHelp(): string {
 
 function levelOf(o: { verbose?: boolean; quiet?: boolean }): Level {
   return o.verbose ? "debug" : o.quiet ? "warn" : "info";
+}
+
+/** The placeholder a setting flag shows in --help. */
+function placeholder(f: SettingFlag): string {
+  if (f.spec.secret) return "<file>";
+  if (f.spec.key === "host address") return "<url>";
+  const name = f.spec.type.name;
+  if (name === "path") return "<path>";
+  if (name === "seconds" || name === "integer" || name === "size" || name === "list") {
+    return `<${name === "integer" ? "n" : name}>`;
+  }
+  return "<value>";
+}
+
+/** `run`'s flags for every configuration option (config/setting_flags.ts). */
+function settingOptions(): { flag: SettingFlag; option: Option }[] {
+  return SETTING_FLAGS.map((f) => {
+    const arg = f.boolean ? "[yes|no]" : placeholder(f);
+    const what = f.spec.secret
+      ? `file holding '${f.spec.key}' (or $${f.env} / $${f.envFile}; never a flag value)`
+      : `'${f.spec.key}': ${f.spec.help.replace(/\.$/, "")} ($${f.env})`;
+    const option = new Option(`--${f.flag} ${arg}`, what);
+    option.helpGroup(
+      "Configuration options as flags (a flag beats its variable, which beats the file):",
+    );
+    return { flag: f, option };
+  });
+}
+
+function durationArg(v: string): number {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 export function buildProgram(setCode: (n: number) => void): Command {
@@ -40,16 +85,33 @@ export function buildProgram(setCode: (n: number) => void): Command {
     .exitOverride()
     .addHelpText("after", exitCodeHelp());
 
-  program
+  const settings = settingOptions();
+  const run = program
     .command("run")
     .description(
-      "synchronise every repository (section) of the configuration, or the ones named with -r",
+      "synchronise every repository (section) of the configuration, or the ones named with -r;\n" +
+        "without a configuration file, --local DIR and --relay URL (or their variables) define one",
     )
     .option(
       "-c, --config <file>",
       "configuration file (default: ~/.config/escale/escale.conf, ~/.escale/escale.conf, /etc/escale.conf)",
     )
     .option("--once", "run one round per repository and exit (for cron and CI)")
+    .option(
+      "--wait-delivered",
+      "pusher: after publishing, keep checking until every expected puller has everything, so its data has left the relay, then exit 0",
+    )
+    .option(
+      "--wait-for-changes",
+      "puller: keep checking until something new has arrived and been applied, then exit 0",
+    )
+    .addOption(
+      new Option(
+        "--timeout <duration>",
+        "give up waiting after this long (90, 30s, 10m, 2h): exit code 10, naming who is missing",
+      ).argParser(durationArg),
+    )
+    .option("--summary <file>", "write a JSON summary of the run there when it ends")
     .addOption(
       new Option("-r, --repository <section>", "only this section (repeatable)").argParser((
         v: string,
@@ -76,12 +138,32 @@ Examples:
   escale run --once -c ~/escale.conf          one round of every section, then exit
   escale run -r photos                        keep the "photos" section in sync until stopped
   escale run --once --force -r docs           accept a round that deletes many files
+
+CI, without a configuration file (secrets come from variables or files, never flags):
+  export ESCALE_PASSPHRASE_FILE=$RUNNER_TEMP/relay.key ESCALE_PASSWORD=...   # from the CI's secrets
+  escale run --local dist --relay ftps://ci@relay.example.org/builds --mode upload \\
+    --client-name ci --wait-delivered --timeout 30m --summary escale-summary.json
+  escale run --local /srv/builds --relay ftps://ci@relay.example.org/builds \\
+    --mode mirror-download --client-name lab --wait-for-changes --timeout 1h
+See docs/ci.md.
 ${exitCodeHelp()}`,
     )
     .action(async (o) => {
+      const given = o as Record<string, unknown>;
+      const overrides = collectOverrides((f) => {
+        const option = settings.find((x) => x.flag === f)!.option;
+        return given[option.attributeName()] as string | boolean | undefined;
+      }, (name) => Deno.env.get(name));
       setCode(
         await runCommand({
           config: o.config,
+          overrides,
+          wait: {
+            delivered: o.waitDelivered,
+            changes: o.waitForChanges,
+            timeoutSec: o.timeout,
+          },
+          summary: o.summary,
           once: o.once,
           repository: o.repository,
           force: o.force,
@@ -89,6 +171,29 @@ ${exitCodeHelp()}`,
           level: levelOf(o),
           pidFile: o.pidFile,
         }, new ConsoleLogger(levelOf(o))),
+      );
+    });
+
+  for (const { option } of settings) run.addOption(option);
+
+  program
+    .command("completions")
+    .description("print a shell completion script for escale")
+    .argument("<shell>", SHELLS.join(", "))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  escale completions bash > ~/.local/share/bash-completion/completions/escale
+  escale completions zsh > ~/.zfunc/_escale        (with fpath+=(~/.zfunc) before compinit)
+  escale completions fish > ~/.config/fish/completions/escale.fish`,
+    )
+    .action((shell) => {
+      if (!(SHELLS as readonly string[]).includes(shell)) {
+        throw new EscaleError("usage", `no completions for '${shell}' (use ${SHELLS.join(", ")})`);
+      }
+      Deno.stdout.writeSync(
+        new TextEncoder().encode(completionScript(program, shell as typeof SHELLS[number])),
       );
     });
 
@@ -243,5 +348,9 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`escale: ${describeError(e)}`);
     if (Deno.env.get("ESCALE_DEBUG")) console.error(e);
     return exitCodeOf(e);
+  } finally {
+    // main.ts ends the process with Deno.exit, which would leave a child (rclone, a hook)
+    // running: whatever a command did not stop itself is stopped here, on every path.
+    await stopChildren();
   }
 }

@@ -6,10 +6,9 @@ import { Repository } from "../engine/repository.ts";
 import type { Logger } from "../log/logger.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
 import type { Relay } from "../relay/relay.ts";
-import { ensureStateDir, lockPath } from "./state_location.ts";
+import { ensureStateDir, lockPath, logFileOf } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
 import { openRelayStack } from "./open_relay.ts";
-import { defaultLogFile } from "../log/log_location.ts";
 
 export interface RunFlags {
   force?: boolean;
@@ -95,7 +94,7 @@ export async function openRepository(
  * the key file (a secret).
  */
 function ownFilesOf(cfg: LoadedConfig, s: SectionSettings): string[] {
-  const log = cfg.global.logFile ?? defaultLogFile(cfg.file);
+  const log = logFileOf(cfg);
   const backups = Array.from({ length: cfg.global.logRotate }, (_, i) => `${log}.${i + 1}`);
   const errorLog = `${log.slice(0, log.lastIndexOf("/") + 1)}error.log`;
   return [log, ...backups, errorLog, ...(s.passphrase?.file ? [s.passphrase.file] : [])];

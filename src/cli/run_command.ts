@@ -1,15 +1,20 @@
 import { loadConfig } from "../config/load_config.ts";
 import { findConfigFile } from "../config/find_config.ts";
+import type { SettingOverride } from "../config/setting_flags.ts";
+import { modeRules } from "../engine/modes.ts";
+import { isTransient } from "../errors/errors.ts";
+import { type RepoTally, RunSummary } from "./run_summary.ts";
+import { formatDuration, RunWait, type WaitOptions } from "./run_waits.ts";
+import { logFileOf } from "./state_location.ts";
 import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
 import { describeError, EscaleError, ExitCode, exitCodeOf } from "../errors/errors.ts";
-import type { RoundStats } from "../engine/context.ts";
+import { emptyStats, type RoundStats } from "../engine/context.ts";
 import { RefreshSchedule } from "../engine/refresh_schedule.ts";
 import type { Repository } from "../engine/repository.ts";
 import { ConsoleLogger } from "../log/console_logger.ts";
 import { ErrorLog } from "../log/error_log.ts";
 import { FailureReporter } from "../log/failure_reporter.ts";
 import { JsonEventWriter } from "../log/json_events.ts";
-import { defaultLogFile } from "../log/log_location.ts";
 import type { Level, Logger } from "../log/logger.ts";
 import { Notifier } from "../log/notifier.ts";
 import { ProgressBars } from "../log/progress_bar.ts";
@@ -24,7 +29,13 @@ import { readJson, type SectionStatus, statusFile, writeJsonAtomic } from "./ser
 
 export interface RunOptions {
   config?: string;
+  /** settings given as flags and environment variables (config/setting_flags.ts) */
+  overrides?: SettingOverride[];
   once?: boolean;
+  /** --wait-delivered, --wait-for-changes, --timeout */
+  wait?: WaitOptions;
+  /** --summary FILE */
+  summary?: string;
   repository?: string[];
   force?: boolean;
   json?: boolean;
@@ -101,7 +112,7 @@ async function openOutputs(
   console: Logger,
 ): Promise<Outputs> {
   const secrets = secretsOf(cfg);
-  const logPath = cfg.global.logFile ?? defaultLogFile(cfg.file);
+  const logPath = logFileOf(cfg);
   let file: RotatingLog | null = null;
   try {
     file = RotatingLog.open({
@@ -138,10 +149,60 @@ async function openOutputs(
   };
 }
 
+/**
+ * The configuration of a run: the file (`-c`, $ESCALE_CONFIG or the usual places) with the
+ * flags and variables on top, or, when those name a local folder or a relay and no file was
+ * asked for, the flags and variables alone.
+ */
+export async function loadRunConfig(opts: RunOptions): Promise<LoadedConfig> {
+  const overrides = opts.overrides ?? [];
+  const definesRepo = overrides.some((o) => o.key === "local path" || o.key === "host address");
+  const askedForFile = Boolean(opts.config) || Boolean(Deno.env.get("ESCALE_CONFIG"));
+  if (definesRepo && !askedForFile) {
+    if ((opts.repository?.length ?? 0) > 1) {
+      throw new EscaleError("usage", "without a configuration file, -r names the one repository");
+    }
+    return await loadConfig(null, { overrides, sectionName: opts.repository?.[0] });
+  }
+  return await loadConfig(findConfigFile(opts.config), { sections: opts.repository, overrides });
+}
+
+function checkWaitFlags(cfg: LoadedConfig, wait: WaitOptions | undefined): void {
+  if (wait?.timeoutSec !== undefined && !wait.delivered && !wait.changes) {
+    throw new EscaleError("usage", "--timeout needs --wait-delivered or --wait-for-changes");
+  }
+  for (const s of cfg.sections) {
+    const rules = modeRules(s.mode, s.propagateDeletions);
+    if (wait?.delivered && !rules.pushes) {
+      throw new EscaleError(
+        "usage",
+        `--wait-delivered: [${s.name}] does not upload (mode ${s.mode}); use it on the pusher`,
+      );
+    }
+    if (wait?.changes && !rules.pulls) {
+      throw new EscaleError(
+        "usage",
+        `--wait-for-changes: [${s.name}] does not download (mode ${s.mode}); use it on a puller`,
+      );
+    }
+  }
+}
+
 /** `escale run`: every selected section, concurrently; one round each or forever. */
 export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<number> {
-  const cfg = await loadConfig(findConfigFile(opts.config), { sections: opts.repository });
+  let cfg: LoadedConfig;
+  try {
+    cfg = await loadRunConfig(opts);
+    checkWaitFlags(cfg, opts.wait);
+  } catch (e) {
+    // The pipeline still gets its summary: the run failed before any round.
+    try {
+      if (opts.summary) new RunSummary().write(opts.summary, exitCodeOf(e));
+    } catch { /* the error that stopped the run matters more */ }
+    throw e;
+  }
   const out = await openOutputs(cfg, opts, consoleLog);
+  const tally = opts.summary ? new RunSummary(out.secrets) : null;
   const log = out.log;
   for (const w of cfg.warnings) log.log("warn", w);
   if (cfg.sections.length === 0) {
@@ -162,11 +223,20 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
       } catch { /* already gone */ }
     }
   };
+  const writeSummary = (code: number) => {
+    if (!tally || !opts.summary) return;
+    try {
+      tally.write(opts.summary, code);
+    } catch (e) {
+      log.log("error", describeError(e));
+    }
+  };
   const endNow = async () => {
     if (ending) return;
     ending = true;
     await stopChildren(1000);
     removePidFile();
+    writeSummary(ExitCode.interrupted);
     out.close();
     Deno.exit(ExitCode.interrupted);
   };
@@ -191,16 +261,28 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
       config: cfg.file,
     });
   }
+  let code: number = ExitCode.failure;
   try {
     const codes = await Promise.all(
-      cfg.sections.map((s) => runSection(cfg, s, opts, log.child(s.name), out, stop.signal)),
+      cfg.sections.map((s) =>
+        runSection(
+          cfg,
+          s,
+          opts,
+          log.child(s.name),
+          out,
+          stop.signal,
+          tally?.repo(s.name, s.clientName, s.mode),
+        )
+      ),
     );
     const failed = codes.filter((c) => c !== 0);
     if (failed.length === 0) {
-      return stop.signal.aborted && opts.once ? ExitCode.interrupted : ExitCode.ok;
-    }
-    return failed.every((c) => c === failed[0]) ? failed[0] : ExitCode.failure;
+      code = stop.signal.aborted && finiteRun(opts) ? ExitCode.interrupted : ExitCode.ok;
+    } else code = failed.every((c) => c === failed[0]) ? failed[0] : ExitCode.failure;
+    return code;
   } finally {
+    writeSummary(code);
     // Every relay is closed by now; anything still running (a hook cut short) goes too.
     await stopChildren();
     clearTimeout(grace);
@@ -210,6 +292,11 @@ export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<
   }
 }
 
+/** A run that ends by itself: --once, a wait, or `refresh = no` in every section. */
+function finiteRun(opts: RunOptions): boolean {
+  return Boolean(opts.once || opts.wait?.delivered || opts.wait?.changes);
+}
+
 async function runSection(
   cfg: LoadedConfig,
   s: SectionSettings,
@@ -217,9 +304,28 @@ async function runSection(
   log: Logger,
   out: Outputs,
   signal: AbortSignal,
+  tally?: RepoTally,
+): Promise<number> {
+  const code = await runSectionRounds(cfg, s, opts, log, out, signal, tally);
+  tally?.ended(code);
+  return code;
+}
+
+async function runSectionRounds(
+  cfg: LoadedConfig,
+  s: SectionSettings,
+  opts: RunOptions,
+  log: Logger,
+  out: Outputs,
+  signal: AbortSignal,
+  tally?: RepoTally,
 ): Promise<number> {
   let repo: Repository | null = null;
   const schedule = new RefreshSchedule(s.refreshSec);
+  const wait = new RunWait(opts.wait ?? {}, s.pullerCount);
+  const once = (opts.once || s.oneRound) && !wait.active;
+  const total = tally?.total ?? emptyStats();
+  let rounds = 0;
   const notifier = new Notifier({
     maintainer: s.maintainer,
     smtpHost: (s.options["smtp host"] as string | undefined) ?? "localhost",
@@ -238,12 +344,40 @@ async function runSection(
         repo.emit = (e) => sink?.event(e);
         const stats = await repo.round();
         sink?.end(stats);
+        rounds++;
+        if (tally) tally.round(stats);
+        else for (const k of Object.keys(stats) as (keyof RoundStats)[]) total[k] += stats[k];
         saveStatus(cfg, s, { ok: true, lastStats: stats, repo: repo.status ?? undefined });
-        log.log(active(stats) || opts.once ? "info" : "debug", summarize(stats));
+        // While waiting, the "waiting: …" line is the news; an idle round says nothing more.
+        const news = active(stats) || once || (wait.active && rounds === 1);
+        log.log(news ? "info" : "debug", summarize(stats));
         out.reporter.succeeded(s.name);
         failures = 0;
-        if (opts.once) return ExitCode.ok;
-        await sleep(schedule.next(active(stats)) * 1000, signal);
+        if (once) return ExitCode.ok;
+        let pause = schedule.next(active(stats));
+        if (wait.active) {
+          const c = wait.check(repo.status, total);
+          tally?.waited({ for: wait.what, done: c.done, missing: c.missing, message: c.message });
+          if (c.done) {
+            sink?.waiting?.(wait.progress(c));
+            log.log("info", c.message);
+            return ExitCode.ok;
+          }
+          const left = wait.leftMs();
+          if (left === 0) {
+            const err = wait.timedOut(c);
+            sink?.waiting?.(wait.progress(c));
+            throw err;
+          }
+          if (left !== undefined) pause = Math.min(pause, Math.ceil(left / 1000));
+          sink?.waiting?.(wait.progress(c, pause));
+          log.log(
+            "info",
+            `waiting: ${c.message}; next check in ${formatDuration(pause)}` +
+              (left !== undefined ? ` (${formatDuration(left / 1000)} left)` : ""),
+          );
+        }
+        await sleep(pause * 1000, signal);
       } catch (e) {
         if (signal.aborted) {
           // Stopped by a signal: not a failure to record, retry or tell anyone about.
@@ -261,25 +395,32 @@ async function runSection(
         });
         log.log("error", message);
         if (!(e instanceof EscaleError)) log.log("debug", (e as Error).stack ?? String(e));
-        // Configuration, key and safety problems do not heal by waiting.
-        const final = opts.once ||
-          (e instanceof EscaleError && ["config", "usage", "key", "safety"].includes(e.kind));
+        // Configuration, key and safety problems do not heal by waiting; a run that waits for
+        // its peers rides out network trouble until its --timeout.
+        const left = wait.leftMs();
+        const final = once || (wait.active && (!isTransient(e) || left === 0)) ||
+          (e instanceof EscaleError &&
+            ["config", "usage", "key", "safety", "timeout"].includes(e.kind));
         await repo?.close();
         repo = null;
         failures++;
-        const wait = Math.min(s.refreshSec * 10, 5 * 2 ** Math.min(failures, 8));
+        let backoff = Math.min(s.refreshSec * 10, 5 * 2 ** Math.min(failures, 8));
+        if (left !== undefined) backoff = Math.max(1, Math.min(backoff, Math.ceil(left / 1000)));
         await out.reporter.failed(
           {
             section: s.name,
             message,
             exitCode: code,
-            detail: final ? undefined : `retrying in ${wait} s`,
+            detail: final ? undefined : `retrying in ${backoff} s`,
           },
           notifier,
         );
-        if (final) return code;
-        log.log("info", `retrying in ${wait} s`);
-        await sleep(wait * 1000, signal);
+        if (final) {
+          tally?.ended(code, message);
+          return code;
+        }
+        log.log("info", `retrying in ${backoff} s`);
+        await sleep(backoff * 1000, signal);
       }
     }
     return ExitCode.ok;

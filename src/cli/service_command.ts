@@ -12,6 +12,7 @@ import {
   statusFile,
 } from "./service_files.ts";
 import { stateDir } from "./state_location.ts";
+import { DENO_PERMISSIONS } from "./permissions.ts";
 
 export interface ServiceOptions {
   config?: string;
@@ -35,15 +36,10 @@ function selfCommand(): { cmd: string; args: string[] } {
     Deno.statSync(`${dir}/deno.json`);
     config.push("--config", `${dir}/deno.json`);
   } catch { /* a bundle needs no configuration */ }
-  const perms = [
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    "--allow-env",
-    "--allow-run",
-    "--allow-sys",
-  ];
-  return { cmd: exe, args: ["run", "--quiet", "--no-prompt", ...perms, ...config, main.pathname] };
+  return {
+    cmd: exe,
+    args: ["run", "--quiet", "--no-prompt", ...DENO_PERMISSIONS, ...config, main.pathname],
+  };
 }
 
 /** `escale ctl start`: a background `escale run` for this configuration. */
@@ -94,6 +90,11 @@ export async function startCommand(o: ServiceOptions, print: (l: string) => void
   );
 }
 
+/** Sends a signal through kill(1): Deno.kill needs the permission to run any program. */
+function signal(pid: number, name: "TERM" | "KILL"): void {
+  new Deno.Command("kill", { args: [`-${name}`, String(pid)], stderr: "null" }).outputSync();
+}
+
 /** `escale ctl stop`: SIGTERM, wait for the current step to finish, SIGKILL after the timeout. */
 export async function stopCommand(o: ServiceOptions, print: (l: string) => void): Promise<void> {
   const cfg = await load(o);
@@ -102,11 +103,11 @@ export async function stopCommand(o: ServiceOptions, print: (l: string) => void)
     print(`escale is not running for ${cfg.file}`);
     return;
   }
-  Deno.kill(rec.pid, "SIGTERM");
+  signal(rec.pid, "TERM");
   const deadline = Date.now() + (o.timeout ?? 30) * 1000;
   while (Date.now() < deadline && isEscale(rec.pid)) await new Promise((r) => setTimeout(r, 100));
   if (isEscale(rec.pid)) {
-    Deno.kill(rec.pid, "SIGKILL");
+    signal(rec.pid, "KILL");
     print(`escale (pid ${rec.pid}) did not stop within ${o.timeout ?? 30} s; killed`);
   } else print(`escale (pid ${rec.pid}) stopped`);
   try {

@@ -1,6 +1,8 @@
-import { dirname } from "node:path";
+import { createHash } from "node:crypto";
+import { basename, dirname } from "node:path";
 import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
 import { EscaleError, localIoError } from "../errors/errors.ts";
+import { defaultLogFile } from "../log/log_location.ts";
 
 function home(): string {
   return Deno.env.get("HOME") ?? "/root";
@@ -13,6 +15,7 @@ function home(): string {
  * which is often the synchronised folder itself). `cache dir` overrides the base.
  */
 export function stateDir(cfg: LoadedConfig, section?: SectionSettings): string {
+  if (cfg.fileless) return filelessStateDir(cfg, section ?? cfg.sections[0]);
   const file = cfg.file;
   const dir = file.slice(0, file.lastIndexOf("/")) || "/";
   const base = file.slice(file.lastIndexOf("/") + 1);
@@ -24,6 +27,25 @@ export function stateDir(cfg: LoadedConfig, section?: SectionSettings): string {
   if (dir === `${h}/.escale`) return `${h}/.escale/cache/${stem}`;
   if (dir === "/etc") return `/var/cache/escale/${stem}`;
   return `${dir}/.escale/${stem}`;
+}
+
+/**
+ * A run without a configuration file (CI) keeps its state under `cache dir` (default
+ * ~/.cache/escale) in a folder named after the local folder, so that the same command run again
+ * finds its state, and two such repositories on one machine never share one.
+ */
+function filelessStateDir(cfg: LoadedConfig, s: SectionSettings | undefined): string {
+  const base = s?.cacheDir ?? cfg.global.cacheDir ?? `${home()}/.cache/escale`;
+  const local = s?.localPath ?? "";
+  const tag = createHash("sha256").update(local).digest("hex").slice(0, 12);
+  const name = basename(local).replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 40) || "root";
+  return `${base}/cli-${name}-${tag}`;
+}
+
+/** The log file: `log file`, else beside the configuration, else (without one) in its state. */
+export function logFileOf(cfg: LoadedConfig): string {
+  if (cfg.global.logFile) return cfg.global.logFile;
+  return cfg.fileless ? `${stateDir(cfg)}/escale.log` : defaultLogFile(cfg.file);
 }
 
 export function statePath(cfg: LoadedConfig, section: SectionSettings): string {

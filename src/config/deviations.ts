@@ -5,7 +5,7 @@
 export const DEVIATIONS: string[] = [
   "`username` is an alias of `user`: Escale documents it but ignores it, so logins silently failed.",
   "`preservative` is an alias of `conservative` mode: Escale documents it but rejects it.",
-  "`refresh` is a number of seconds (float allowed, units s/m/h/d/w): Escale read it as a boolean first, so `refresh = 1` meant 30 s and `0`/`no` crashed; escale rejects 0/no with 'must be > 0'.",
+  "`refresh` is a number of seconds (float allowed, units s/m/h/d/w): Escale read it as a boolean first, so `refresh = 1` meant 30 s and `0`/`no` crashed; `0` is refused with 'must be > 0' and `no` (or `never`) means one round, then exit, as Escale's documentation says.",
   "`lock timeout` is a number of seconds (`yes` = 72 h, `0`/`no` = never): Escale read `1` as 'true', i.e. 72 hours.",
   "`%` in values: `%%` is `%` and `%(key)s` expands as before, but any other `%` is literal, so a password like `50%off` works as written (Escale crashed at start-up).",
   "`max pending transfers`, `min split size`, `retry on error` and `priority` are accepted with a warning that they have no effect: in Escale the first crashed every round and the others were never read; escale has `transfers`, `chunk size` and `max retries` instead.",

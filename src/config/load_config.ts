@@ -9,6 +9,7 @@ import { lookupOption, optionDefault, optionNames, type OptionSpec } from "./opt
 import { type RelayInput, resolveRelay, type Setting } from "./resolve_relay.ts";
 import { hostnameOr } from "../util/hostname.ts";
 import { resolvePassphrase } from "./secrets.ts";
+import type { SettingOverride } from "./setting_flags.ts";
 import type {
   ConflictStrategy,
   FilterSettings,
@@ -19,7 +20,7 @@ import type {
   SectionSettings,
 } from "./settings.ts";
 import { suggest } from "./suggest.ts";
-import type { ParseContext } from "./value_types.ts";
+import { expandPath, type ParseContext } from "./value_types.ts";
 import { ValueProblem } from "./value_problem.ts";
 
 /**
@@ -36,7 +37,26 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
   /** host name for the default client name (tests pass their own) */
   hostname?: string;
+  /**
+   * Settings given as flags or environment variables (setting_flags.ts): they replace what the
+   * file says for the same option, in every selected section, and are parsed and checked as
+   * lines of the file are.
+   */
+  overrides?: SettingOverride[];
+  /** without a file: the name of the one repository the overrides define (default "escale") */
+  sectionName?: string;
+  /** folder that relative paths of overrides start from; default the current folder */
+  cwd?: string;
 }
+
+/**
+ * Overrides are entries of the document whose line numbers start here, far above any line a
+ * 1 MiB file can have; messages about them name their flag or variable instead of `file:line`.
+ */
+const OVERRIDE_LINE = 1_000_000_000;
+
+/** What the configuration is called in messages when there is no file. */
+const NO_FILE = "command line";
 
 /** A configuration file is small; a bound keeps a wrong `-c` from reading a huge file. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -87,29 +107,74 @@ class Loader {
   readonly configDir: string;
   readonly home: string;
 
+  readonly overrides: (SettingOverride & { spec: OptionSpec; entry: IniEntry })[];
+  /** where relative paths of overrides start */
+  readonly cwd: string;
+  /** no file: the overrides are the whole configuration */
+  readonly fileless: boolean;
+
   constructor(
     readonly doc: IniDocument,
     readonly file: string,
     readonly fileMode: number | null,
     readonly envOf: (name: string) => string | undefined,
     readonly hostname: string,
-    configDir = dirname(file),
+    configDir?: string,
+    extra: { overrides?: SettingOverride[]; cwd?: string; fileless?: boolean } = {},
   ) {
-    this.configDir = configDir;
+    this.cwd = extra.cwd ?? Deno.cwd();
+    this.fileless = extra.fileless ?? false;
+    this.configDir = configDir ?? (this.fileless ? this.cwd : dirname(file));
     // Without HOME, `~` stays literal rather than pointing somewhere unexpected.
     this.home = envOf("HOME") || "~";
+    this.overrides = (extra.overrides ?? []).map((o, i) => {
+      const spec = lookupOption(o.key);
+      if (!spec) throw new Error(`override of unknown option '${o.key}'`);
+      // `key` is what messages call the setting: the flag or variable it came from.
+      const entry = { key: o.source, rawKey: o.source, value: o.value, line: OVERRIDE_LINE + i };
+      return { ...o, spec, entry };
+    });
+  }
+
+  /** The flag or variable behind a line, when the line is an override's. */
+  sourceAt(line: number | undefined): string | undefined {
+    return line !== undefined && line >= OVERRIDE_LINE
+      ? this.overrides[line - OVERRIDE_LINE]?.source
+      : undefined;
   }
 
   warn(line: number | undefined, message: string): void {
-    this.warnings.add(line ? `${this.file}:${line}: ${message}` : `${this.file}: ${message}`);
+    const source = this.sourceAt(line);
+    this.warnings.add(
+      source
+        ? `${source}: ${message}`
+        : line
+        ? `${this.file}:${line}: ${message}`
+        : this.fileless
+        ? message
+        : `${this.file}: ${message}`,
+    );
   }
 
   ctxAt(line: number): ParseContext {
-    return { configDir: this.configDir, home: this.home, warn: (m) => this.warn(line, m) };
+    // A relative path given on the command line is relative to where the command runs.
+    const configDir = this.sourceAt(line) ? this.cwd : this.configDir;
+    return { configDir, home: this.home, warn: (m) => this.warn(line, m) };
   }
 
   fail(message: string, line?: number): never {
+    const source = this.sourceAt(line);
+    if (source) {
+      throw new ConfigError(message.startsWith(`'${source}'`) ? message : `${source}: ${message}`);
+    }
+    if (this.fileless) throw new ConfigError(message);
     throw new ConfigError(message, { file: this.file, line });
+  }
+
+  /** Re-places an error raised with this file's location (resolve_relay) at its override. */
+  relocate(e: unknown): never {
+    if (e instanceof ConfigError && e.where?.file === this.file) this.fail(e.detail, e.where.line);
+    throw e;
   }
 
   /**
@@ -144,7 +209,8 @@ class Loader {
   parse(spec: OptionSpec, entry: IniEntry, lookup: (key: string) => string | undefined): Parsed {
     let raw: string;
     try {
-      raw = interpolate(entry.value, lookup);
+      // A flag or variable is taken as given: `%` in a password from the environment is a `%`.
+      raw = entry.line >= OVERRIDE_LINE ? entry.value : interpolate(entry.value, lookup);
     } catch (e) {
       if (!(e instanceof InterpolationProblem)) throw e;
       // A secret's text, even a reference name inside it, must not reach a message.
@@ -168,7 +234,11 @@ class Loader {
   globalSettings(): GlobalSettings {
     const lookup = (k: string) => this.doc.global.get(k)?.value;
     const values = new Map<string, Parsed>();
-    for (const [key, { spec, entry }] of this.known(this.doc.global)) {
+    const chosen = this.known(this.doc.global);
+    for (const o of this.overrides) {
+      if (o.spec.scope === "global") chosen.set(o.spec.key, o);
+    }
+    for (const [key, { spec, entry }] of chosen) {
       // Section options here are inherited, and parsed per section: their `%(…)s` may refer to
       // keys that only the section sets.
       if (spec.scope === "global" || key === "cache dir") {
@@ -212,6 +282,13 @@ class Loader {
       }
       chosen.set(key, v);
     }
+    // A flag beats the file; it replaces the option whatever spelling the file used.
+    for (const o of this.overrides) {
+      if (o.spec.scope === "section") chosen.set(o.spec.key, o);
+    }
+    for (const o of this.overrides) {
+      if (o.isFile && chosen.get(o.spec.key)?.entry === o.entry) this.checkSecretFile(o);
+    }
     const values = new Map<string, Parsed>();
     for (const [key, { spec, entry }] of chosen) {
       if (!skip.has(key)) values.set(key, this.parse(spec, entry, lookup));
@@ -238,13 +315,28 @@ class Loader {
     this.warnCleartextSecrets(values);
 
     const local = get<string>("local path");
-    if (!local) this.fail(`[${section.name}] has no 'local path'`, section.line);
+    if (!local) {
+      this.fail(
+        this.fileless
+          ? "no folder to synchronise: give --local DIR (or ESCALE_LOCAL)"
+          : `[${section.name}] has no 'local path'`,
+        section.line,
+      );
+    }
     this.checkFolder(local.value, "local path", local.line);
 
     const cache = get<string>("cache dir");
     if (cache) this.checkCacheDir(cache);
 
-    const relay = resolveRelay(relayInput);
+    if (this.fileless && !get("host address") && !get("host directory")) {
+      this.fail("no relay: give --relay URL (or ESCALE_RELAY)");
+    }
+    let relay;
+    try {
+      relay = resolveRelay(relayInput);
+    } catch (e) {
+      this.relocate(e);
+    }
     const mode = this.mode(values);
     const { encryption, passphrase } = this.encryption(values);
     const filters = this.filters(values);
@@ -279,7 +371,9 @@ class Loader {
       lockTimeoutSec: val<number>("lock timeout")!,
       maxPageSize: val<number>("maxpagesize")!,
       chunkSize: val<number>("chunk size")!,
+      // `refresh = no` parses to null (the default takes its place): Escale's "one pass and exit".
       refreshSec: val<number>("refresh")!,
+      oneRound: values.get("refresh")?.value === null,
       modificationTime: val<boolean>("modification time")!,
       checksumCache: val<boolean>("checksum cache")!,
       conflict: val<ConflictStrategy>("conflict")!,
@@ -305,6 +399,19 @@ class Loader {
       if (v !== undefined) Object.assign(out, { [k]: v });
     }
     return out;
+  }
+
+  /** `--passphrase-file` and the like must name a readable file, never be the secret itself. */
+  checkSecretFile(o: SettingOverride & { entry: IniEntry }): void {
+    const path = expandPath(o.value, this.ctxAt(o.entry.line));
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = Deno.statSync(path);
+    } catch {
+      info = undefined;
+    }
+    if (!info?.isFile) this.fail(`${path} is not an existing file`, o.entry.line);
+    o.entry.value = path;
   }
 
   checkFolder(path: string, key: string, line: number): void {
@@ -408,7 +515,7 @@ class Loader {
   warnCleartextSecrets(values: Map<string, Parsed>): void {
     if (this.fileMode === null || (this.fileMode & 0o077) === 0) return;
     for (const p of values.values()) {
-      if (!p.spec.secret || p.raw === "") continue;
+      if (!p.spec.secret || p.raw === "" || p.line >= OVERRIDE_LINE) continue;
       const asFile = resolve(this.configDir, p.raw.replace(/^~(?=\/|$)/, this.home));
       let isFile = false;
       try {
@@ -462,15 +569,38 @@ export function readSection(
   };
 }
 
+/**
+ * Loads `path`, or with `null` a configuration made only of `opts.overrides` (one repository,
+ * named `opts.sectionName`): the same checks, the same defaults, the same settings either way.
+ */
 export async function loadConfig(
-  path: string,
+  path: string | null,
   opts: LoadConfigOptions = {},
 ): Promise<LoadedConfig> {
-  const file = resolve(path);
-  const { text, mode } = await readConfigText(file);
-  const doc = parseIni(text, file);
+  const cwd = opts.cwd ?? Deno.cwd();
+  let file: string;
+  let doc: IniDocument;
+  let mode: number | null = null;
+  if (path === null) {
+    file = NO_FILE;
+    const name = opts.sectionName ?? "escale";
+    doc = { file, global: new Map(), sections: [{ name, line: 0, entries: new Map() }] };
+  } else {
+    file = resolve(path);
+    const read = await readConfigText(file);
+    mode = read.mode;
+    doc = parseIni(read.text, file);
+  }
   const envOf = (name: string) => (opts.env ? opts.env[name] : Deno.env.get(name));
-  const loader = new Loader(doc, file, mode, envOf, opts.hostname ?? hostnameOr("localhost"));
+  const loader = new Loader(
+    doc,
+    file,
+    mode,
+    envOf,
+    opts.hostname ?? hostnameOr("localhost"),
+    undefined,
+    { overrides: opts.overrides ?? [], cwd, fileless: path === null },
+  );
   const global = loader.globalSettings();
 
   let selected = doc.sections;
@@ -490,6 +620,16 @@ export async function loadConfig(
   if (doc.sections.length === 0) {
     loader.warn(undefined, "no [section] defines a repository; nothing to synchronise");
   }
+  const perSection = loader.overrides.filter((o) => o.spec.scope === "section");
+  if (perSection.length > 0 && selected.length > 1) {
+    throw new ConfigError(
+      `${perSection[0].source} would apply to ${selected.length} repositories (` +
+        `${selected.map((s) => s.name).join(", ")}); choose one with -r`,
+      { file },
+    );
+  }
   const sections = selected.map((s) => loader.section(s));
-  return { file, global, sections, warnings: [...loader.warnings] };
+  const out: LoadedConfig = { file, global, sections, warnings: [...loader.warnings] };
+  if (path === null) out.fileless = true;
+  return out;
 }

@@ -144,7 +144,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("mode", ["synchronization mode"], mode, "shared", `One of ${MODES.join(", ")}.`),
   o("push only", ["read only"], bool, "no", "Same as mode = upload."),
   o("pull only", ["write only"], bool, "no", "Same as mode = download."),
-  o("refresh", [], seconds({ above: 0, onYes: 30 }), "30", "Seconds between rounds (the pause grows from half of it to all of it)."),
+  o("refresh", [], seconds({ above: 0, onYes: 30, onNo: null }), "30", "Seconds between rounds (the pause grows from half of it to all of it); no = one round, then exit (Escale's one pass, for cron)."),
   o("conflict", ["conflict strategy"], conflict, "keep-both", "Concurrent edits: keep-both (conflict copy), newest, local or remote wins."),
   o("propagate deletions", [], bool, "yes", "Delete files that were deleted on the other side."),
   o("delete threshold", ["max delete"], share, "50%", "Stop (until --force) when a round would delete more than this share of the files; 'no' disables."),

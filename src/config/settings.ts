@@ -100,6 +100,8 @@ export interface SectionSettings {
   chunkSize: number;
   transfers?: number;
   refreshSec: number;
+  /** `refresh = no`: one round, then the run ends, as with `--once` */
+  oneRound: boolean;
   modificationTime: boolean;
   checksumCache: boolean;
   conflict: ConflictStrategy;
@@ -123,8 +125,10 @@ export interface SectionSettings {
 }
 
 export interface LoadedConfig {
-  /** absolute path of the configuration file */
+  /** absolute path of the configuration file ("command line" when there is none) */
   file: string;
+  /** made from flags and environment variables only (escale run --local DIR --relay URL) */
+  fileless?: boolean;
   global: GlobalSettings;
   sections: SectionSettings[];
   /** `file:line: …` warnings, in file order; loadConfig never prints */

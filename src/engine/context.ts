@@ -3,8 +3,13 @@ import type { ClientRecord } from "../protocol/format.ts";
 import type { CommitRef, RelayStore } from "../protocol/relay_store.ts";
 import type { StateDb } from "../state/state_db.ts";
 import type { Logger } from "../log/logger.ts";
+import type { ProgressEvent, RoundStats } from "../log/round_events.ts";
 import type { Mode, ModeRules } from "./modes.ts";
 import type { PathFilter } from "./scan.ts";
+
+// The event and counter types live in log/ (beside every layer) so the presenters need not import
+// the engine; re-exported here because they are the engine's vocabulary.
+export { emptyStats, type ProgressEvent, type RoundStats } from "../log/round_events.ts";
 
 export type ConflictStrategy = "keep-both" | "newest" | "local" | "remote";
 
@@ -33,48 +38,6 @@ export interface RepoOptions {
   skip?: string[];
   /** paths (relative) of escale's own files inside the tree (its log, a key file): never synced */
   ownFiles?: string[];
-}
-
-export type ProgressEvent =
-  | { type: "file-start"; direction: "up" | "down"; path: string; size: number }
-  | { type: "file-done"; direction: "up" | "down"; path: string; size: number }
-  | { type: "bytes"; direction: "up" | "down"; bytes: number }
-  | { type: "deleted"; path: string }
-  | { type: "moved"; from: string; path: string }
-  | { type: "conflict"; path: string; copy: string | null; kept: "local" | "remote" }
-  | { type: "problem"; path: string; reason: string };
-
-export interface RoundStats {
-  uploaded: number;
-  uploadedBytes: number;
-  downloaded: number;
-  downloadedBytes: number;
-  deletedLocal: number;
-  movedLocal: number;
-  conflicts: number;
-  published: number;
-  commitsApplied: number;
-  garbageCollected: number;
-  relayWrites: number;
-  /** files that could not be synchronised this round (see RoundContext.problems) */
-  problems: number;
-}
-
-export function emptyStats(): RoundStats {
-  return {
-    uploaded: 0,
-    uploadedBytes: 0,
-    downloaded: 0,
-    downloadedBytes: 0,
-    deletedLocal: 0,
-    movedLocal: 0,
-    conflicts: 0,
-    published: 0,
-    commitsApplied: 0,
-    garbageCollected: 0,
-    relayWrites: 0,
-    problems: 0,
-  };
 }
 
 export interface RoundContext {
@@ -119,6 +82,12 @@ export interface RepoStatus {
   pendingUploads: number;
   /** commits of other clients not applied yet */
   pendingDownloads: number;
+  /** of those, changes this client will publish (the others are `r-` or deletions kept local) */
+  unsent: number;
+  /** this client's commits still on the relay (0: every expected puller has everything) */
+  unreleased: number;
+  /** names of the pullers this client waits for (see expectedPullers) */
+  pullers: string[];
   /** per expected puller, how many of this client's commits it has not acknowledged */
   waitingOn: { client: string; commits: number }[];
   /** data bytes this client keeps on the relay */

@@ -46,8 +46,8 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
     releasedKeys.push(ref.key);
     ctx.state.tx(() => {
       ctx.state.forgetPublished(ref.seq);
-      if (ref.seq > Number(ctx.state.getMeta("gcFloor") ?? "0")) {
-        ctx.state.setMeta("gcFloor", String(ref.seq));
+      if (ref.seq > ctx.state.gcFloor()) {
+        ctx.state.setGcFloor(ref.seq);
       }
     });
     released++;

@@ -98,7 +98,7 @@ export async function pullPhase(ctx: RoundContext): Promise<boolean> {
  * above 1 asks p for a snapshot (see push.ts).
  */
 function noteGaps(ctx: RoundContext, todo: CommitRef[]): void {
-  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  const first = ctx.state.firstSeen();
   let changed = false;
   const lowest = new Map<string, number>();
   for (const c of todo) if (!lowest.has(c.cid)) lowest.set(c.cid, c.seq);
@@ -120,7 +120,7 @@ function noteGaps(ctx: RoundContext, todo: CommitRef[]): void {
     first[p.id] = from;
     changed = true;
   }
-  if (changed) ctx.state.setMeta("first", JSON.stringify(first));
+  if (changed) ctx.state.setFirstSeen(first);
 }
 
 /**
@@ -129,10 +129,10 @@ function noteGaps(ctx: RoundContext, todo: CommitRef[]): void {
  * joiner does (first[p] past that commit, see push.ts).
  */
 function missedRelease(ctx: RoundContext, cid: string, seq: number): void {
-  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  const first = ctx.state.firstSeen();
   if ((first[cid] ?? 0) > seq) return;
   first[cid] = seq + 1;
-  ctx.state.setMeta("first", JSON.stringify(first));
+  ctx.state.setFirstSeen(first);
   ctx.log.log(
     "warn",
     `commit ${seq} of ${
@@ -1056,7 +1056,7 @@ export async function undoLocalChanges(ctx: RoundContext): Promise<void> {
     ctx.log.log("info", `${r.path}: not on the other side; removed from this mirror`);
   }
   if (dirty.length === extras.length) return;
-  const first: Record<string, number> = JSON.parse(ctx.state.getMeta("first") ?? "{}");
+  const first = ctx.state.firstSeen();
   let asked = false;
   for (const p of ctx.clients.values()) {
     if (p.id === ctx.me || !p.pushes || !p.seq || (first[p.id] ?? 0) > p.seq) continue;
@@ -1064,7 +1064,7 @@ export async function undoLocalChanges(ctx: RoundContext): Promise<void> {
     asked = true;
   }
   if (asked) {
-    ctx.state.setMeta("first", JSON.stringify(first));
+    ctx.state.setFirstSeen(first);
     ctx.log.log(
       "info",
       `${dirty.length - extras.length} locally changed files will be restored from the other side`,
@@ -1096,7 +1096,7 @@ export function openWants(ctx: RoundContext): ClientRecord["wants"] {
     const pusher = ctx.clients.get(p);
     if (!pusher || w.paths.length > MAX_WANTS) {
       if (pusher) {
-        first ??= JSON.parse(ctx.state.getMeta("first") ?? "{}") as Record<string, number>;
+        first ??= ctx.state.firstSeen();
         first[p] = Math.max(first[p] ?? 0, (pusher.seq ?? 0) + 1);
         ctx.log.log("info", `asking ${pusher.name} for a full copy of its files`);
       }
@@ -1105,6 +1105,6 @@ export function openWants(ctx: RoundContext): ClientRecord["wants"] {
     }
     out[p] = w;
   }
-  if (first) ctx.state.setMeta("first", JSON.stringify(first));
+  if (first) ctx.state.setFirstSeen(first);
   return Object.keys(out).length ? out : undefined;
 }

@@ -18,9 +18,7 @@ import { UNHASHED } from "./scan.ts";
 
 /** Publishes this client's local changes. Returns whether anything was published. */
 export async function pushPhase(ctx: RoundContext): Promise<boolean> {
-  const rows = ctx.state.dirtyFiles().filter((r) =>
-    (r.deleted ? ctx.rules.pushDeletes : true) && ctx.state.getAccess(r.path).r !== "-"
-  );
+  const rows = sendableRows(ctx);
   let published = false;
   const quota = ctx.opts.diskQuota;
   let budget = quota === undefined || rows.length === 0
@@ -51,6 +49,13 @@ export async function pushPhase(ctx: RoundContext): Promise<boolean> {
   published = (await welcomeNewPullers(ctx)) || published;
   published = (await answerWants(ctx)) || published;
   return published;
+}
+
+/** Local changes this client publishes once quota allows (not `r-`, not unpublished deletions). */
+export function sendableRows(ctx: RoundContext): FileRow[] {
+  return ctx.state.dirtyFiles().filter((r) =>
+    (r.deleted ? ctx.rules.pushDeletes : true) && ctx.state.getAccess(r.path).r !== "-"
+  );
 }
 
 const newBytes = (rows: FileRow[]) =>
@@ -110,7 +115,7 @@ export async function publish(
   targets?: string[],
   answers?: number,
 ): Promise<void> {
-  const seq = Number(ctx.state.getMeta("seq") ?? "0") + 1;
+  const seq = ctx.state.seq() + 1;
   const snapshot = targets !== undefined;
   const deleting = new Set(rows.filter((r) => r.deleted).map((r) => r.path));
   const isMove = (r: FileRow) =>
@@ -333,7 +338,7 @@ export function finalize(ctx: RoundContext, commit: Commit): void {
       commit.objects.map((o) => o.key),
       commit.objects.reduce((n, o) => n + o.size, 0),
     );
-    ctx.state.setMeta("seq", String(commit.seq));
+    ctx.state.setSeq(commit.seq);
     ctx.state.clearPending(commit.seq);
   });
 }
@@ -389,7 +394,7 @@ function unchanged(ctx: RoundContext, commit: Commit): boolean {
 async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
   // With a puller count, as in Escale, only that many pullers are meant to get each change.
   if (ctx.opts.pullerCount) return false;
-  const served: Record<string, number> = JSON.parse(ctx.state.getMeta("served") ?? "{}");
+  const served = ctx.state.served();
   const pushers = new Set([...ctx.clients.values()].filter((c) => c.pushes).map((c) => c.id));
   pushers.add(ctx.me);
   let published = false;
@@ -412,8 +417,8 @@ async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
       }
       published = true;
     }
-    served[c.id] = Number(ctx.state.getMeta("seq") ?? "0");
-    ctx.state.setMeta("served", JSON.stringify(served));
+    served[c.id] = ctx.state.seq();
+    ctx.state.setServed(served);
   }
   return published;
 }
@@ -426,7 +431,7 @@ async function welcomeNewPullers(ctx: RoundContext): Promise<boolean> {
  * says which request it answers, so the puller forgets it even when nothing was left to send.
  */
 async function answerWants(ctx: RoundContext): Promise<boolean> {
-  const answered: Record<string, number> = JSON.parse(ctx.state.getMeta("answered") ?? "{}");
+  const answered = ctx.state.answered();
   let published = false;
   for (const c of ctx.clients.values()) {
     const w = c.wants?.[ctx.me];
@@ -441,7 +446,7 @@ async function answerWants(ctx: RoundContext): Promise<boolean> {
       await publish(ctx, parts[i], [c.id], i === parts.length - 1 ? w.id : undefined);
     }
     answered[c.id] = w.id;
-    ctx.state.setMeta("answered", JSON.stringify(answered));
+    ctx.state.setAnswered(answered);
     published = true;
   }
   return published;

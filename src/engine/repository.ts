@@ -16,7 +16,7 @@ import { gcPhase } from "./gc.ts";
 import { forEachLimit } from "./pool.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
 import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
-import { pushPhase, recoverPending } from "./push.ts";
+import { pushPhase, recoverPending, sendableRows } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
 
@@ -57,7 +57,7 @@ export class Repository {
     log: Logger,
   ): Repository {
     const state = StateDb.open(statePath);
-    const known = state.getMeta("relayId");
+    const known = state.relayId();
     if (known !== undefined && known !== relayId) {
       log.log(
         "warn",
@@ -65,11 +65,11 @@ export class Repository {
       );
       state.resetRelayState();
     }
-    state.setMeta("relayId", relayId);
-    let me = state.getMeta("cid");
+    state.setRelayId(relayId);
+    let me = state.clientId();
     if (!me) {
       me = newClientId();
-      state.setMeta("cid", me);
+      state.setClientId(me);
     }
     return new Repository(opts, store, state, log, me);
   }
@@ -105,7 +105,7 @@ export class Repository {
   }
 
   async #round(ctx: RoundContext, rules: ModeRules): Promise<RoundStats> {
-    if (this.state.getMeta("registered") && !ctx.clients.has(this.me)) {
+    if (this.state.registered() && !ctx.clients.has(this.me)) {
       // Evicted by an operator (or the relay lost the record): join again from scratch, so the
       // pushers send what was released meanwhile.
       this.log.log("warn", `this client was evicted from ${this.store.name}; joining again`);
@@ -153,14 +153,24 @@ export class Repository {
 
   #status(ctx: RoundContext): RepoStatus {
     const mine = ctx.commits.filter((c) => c.cid === this.me);
+    // The commits published by this round are not in ctx.commits: the state lists them all.
+    const unreleased = [...new Set([...mine.map((c) => c.seq), ...this.state.publishedSeqs()])];
+    const pullers = expectedPullers(ctx);
+    const needs = (p: ClientRecord, seq: number) => {
+      const targets = this.state.getPublished(seq)?.targets;
+      return (!targets || targets.includes(p.id)) && (p.acks[this.me] ?? 0) < seq;
+    };
     return {
       pendingUploads: this.state.countDirty(),
+      unsent: ctx.rules.pushes ? sendableRows(ctx).length : 0,
       pendingDownloads:
         ctx.commits.filter((c) => c.cid !== this.me && c.seq > this.state.getAck(c.cid)).length,
-      waitingOn: expectedPullers(ctx)
+      unreleased: unreleased.length,
+      pullers: pullers.map((p) => p.name),
+      waitingOn: pullers
         .map((p) => ({
           client: p.name,
-          commits: mine.filter((c) => (p.acks[this.me] ?? 0) < c.seq).length,
+          commits: unreleased.filter((seq) => needs(p, seq)).length,
         }))
         .filter((w) => w.commits > 0),
       relayBytes: this.state.publishedBytes() + mine.reduce((n, c) => n + c.size, 0),
@@ -221,8 +231,8 @@ export class Repository {
       joined: onRelay?.joined ?? new Date().toISOString(),
       seen: new Date().toISOString(),
       acks: this.state.allAcks(),
-      first: JSON.parse(this.state.getMeta("first") ?? "{}"),
-      seq: Number(this.state.getMeta("seq") ?? "0"),
+      first: this.state.firstSeen(),
+      seq: this.state.seq(),
     };
     if (wants) rec.wants = wants;
     const same = onRelay && onRelay.name === rec.name && onRelay.pulls === rec.pulls &&
@@ -241,7 +251,7 @@ export class Repository {
       }
     }
     await this.store.writeClient(rec);
-    this.state.setMeta("registered", "1");
+    this.state.setRegistered();
     ctx.stats.relayWrites++;
   }
 }

@@ -209,6 +209,8 @@ function found(o: ScanOptions, w: Walk, path: string, st: Seen): void {
  * exactly as Deno's stat does, so both walks agree. Returns null when find is unavailable.
  */
 async function walkWithFind(o: ScanOptions): Promise<Walk | null> {
+  // Windows' find.exe searches text; it is not this find.
+  if (Deno.build.os === "windows") return null;
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("find", {

@@ -18,6 +18,7 @@ export const ExitCode = {
   safety: 7,
   space: 8,
   busy: 9,
+  timeout: 10,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -33,6 +34,10 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [ExitCode.safety, "safety stop: the round would delete too much (re-run with --force)"],
   [ExitCode.space, "relay or local disk out of space (server quota, disk full)"],
   [ExitCode.busy, "another escale process is already synchronising the repository"],
+  [
+    ExitCode.timeout,
+    "--wait-delivered / --wait-for-changes: --timeout ended the wait (the message names who is missing)",
+  ],
   [ExitCode.interrupted, "interrupted by a signal before the round completed"],
 ];
 
@@ -54,6 +59,7 @@ export type ErrorKind =
   | "local-io"
   | "local-space"
   | "busy"
+  | "timeout"
   | "interrupted";
 
 const KIND_EXIT: Record<ErrorKind, number> = {
@@ -74,6 +80,7 @@ const KIND_EXIT: Record<ErrorKind, number> = {
   "local-io": ExitCode.failure,
   "local-space": ExitCode.space,
   busy: ExitCode.busy,
+  timeout: ExitCode.timeout,
   interrupted: ExitCode.interrupted,
 };
 
@@ -91,10 +98,15 @@ export class EscaleError extends Error {
 
 /** A configuration problem, located at `file:line` when it comes from a file. */
 export class ConfigError extends EscaleError {
+  /** the message without its location, and the location, so a loader can re-place it */
+  readonly detail: string;
+  readonly where?: { file: string; line?: number };
   constructor(message: string, where?: { file: string; line?: number }) {
     const loc = where ? `${where.file}${where.line ? `:${where.line}` : ""}: ` : "";
     super("config", loc + message);
     this.name = "ConfigError";
+    this.detail = message;
+    this.where = where;
   }
 }
 

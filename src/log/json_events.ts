@@ -1,7 +1,7 @@
-import type { ProgressEvent, RoundStats } from "../engine/context.ts";
+import type { ProgressEvent, RoundStats } from "./round_events.ts";
 import { oneLine } from "../errors/errors.ts";
 import { writeAllSync } from "./log_format.ts";
-import type { ProgressSink, RoundTotals } from "./progress_sink.ts";
+import type { ProgressSink, RoundTotals, WaitProgress } from "./progress_sink.ts";
 import { redactSecrets } from "./redact.ts";
 
 export interface JsonEventOptions {
@@ -53,6 +53,11 @@ const newFlow = (): Flow => ({
  *   `escale ctl status` lists it until it is synchronised)
  * - `error`: `message` (one line), `exitCode`; the round then ends with `ok: false`
  * - `round-end`: `round`, `ok`, `seconds`, `totals` and, when ok, `stats`
+ * - `waiting` (runs with --wait-delivered / --wait-for-changes, after each round): `for`
+ *   (["delivery"] and/or ["changes"]), `done` (true on the last one, when what was waited for
+ *   happened), `missing` (pullers that have not acknowledged everything), `message`, `elapsed`,
+ *   and `left` (seconds until --timeout) and `next` (seconds to the next round) when they apply.
+ *   A wait that times out ends with an `error` event whose `exitCode` is 10.
  *
  * `totals` are {filesUp, bytesUp, filesDown, bytesDown, deleted, moved, conflicts}, counted from
  * this round's own events: `filesUp` is the number of its `file-done` events with direction
@@ -158,6 +163,18 @@ export class JsonEventWriter implements ProgressSink {
   fail(message: string, exitCode: number): void {
     this.#write("error", { message: redactSecrets(oneLine(message), this.#secrets), exitCode });
     this.#finish(false, {});
+  }
+
+  waiting(w: WaitProgress): void {
+    this.#write("waiting", {
+      for: w.for,
+      done: w.done,
+      missing: w.missing,
+      message: redactSecrets(oneLine(w.message), this.#secrets),
+      elapsed: w.elapsedSec,
+      ...(w.leftSec !== undefined ? { left: w.leftSec } : {}),
+      ...(w.nextSec !== undefined ? { next: w.nextSec } : {}),
+    });
   }
 
   #finish(ok: boolean, extra: Record<string, unknown>): void {

@@ -4,6 +4,7 @@ import type { Logger } from "./logger.ts";
 import { redactSecrets } from "./redact.ts";
 import { sendMail } from "./smtp_client.ts";
 import { trackChild } from "../util/child_processes.ts";
+import { command } from "../util/spawn.ts";
 
 /** A repository that stopped on an error. */
 export interface Failure {
@@ -190,7 +191,7 @@ export class Notifier {
     try {
       // Tracked: a run stopped by a signal stops its hook too.
       child = trackChild(
-        new Deno.Command(program, {
+        command(program, {
           args,
           env: {
             ESCALE_SECTION: f.section,

@@ -1,7 +1,7 @@
 // @ts-types="@types/cli-progress"
 import type cliProgress from "cli-progress";
 import process from "node:process";
-import type { ProgressEvent, RoundStats } from "../engine/context.ts";
+import type { ProgressEvent, RoundStats } from "./round_events.ts";
 import type { ProgressSink, RoundTotals } from "./progress_sink.ts";
 
 /** The part of a Node stream cli-progress draws on. */

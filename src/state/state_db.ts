@@ -135,17 +135,93 @@ export class StateDb {
     }
   }
 
-  getMeta(k: string): string | undefined {
+  #meta(k: string): string | undefined {
     return (this.#q("SELECT v FROM meta WHERE k = ?").get(k) as Row | undefined)?.v as
       | string
       | undefined;
   }
 
-  setMeta(k: string, v: string): void {
+  #setMeta(k: string, v: string): void {
     this.#q("INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v").run(
       k,
       v,
     );
+  }
+
+  #counts(k: string): Record<string, number> {
+    return JSON.parse(this.#meta(k) ?? "{}");
+  }
+
+  /** The id of the relay this state belongs to (a different one means the relay was replaced). */
+  relayId(): string | undefined {
+    return this.#meta("relayId");
+  }
+
+  setRelayId(id: string): void {
+    this.#setMeta("relayId", id);
+  }
+
+  /** This client's id on the relay, once chosen. */
+  clientId(): string | undefined {
+    return this.#meta("cid") || undefined;
+  }
+
+  setClientId(cid: string): void {
+    this.#setMeta("cid", cid);
+  }
+
+  /** Whether this client's record was written to the relay (its absence then means an eviction). */
+  registered(): boolean {
+    return Boolean(this.#meta("registered"));
+  }
+
+  setRegistered(): void {
+    this.#setMeta("registered", "1");
+  }
+
+  /** The sequence number of this client's last published commit (0 before the first). */
+  seq(): number {
+    return Number(this.#meta("seq") ?? "0");
+  }
+
+  setSeq(seq: number): void {
+    this.#setMeta("seq", String(seq));
+  }
+
+  /** The highest sequence of this client's commits released by garbage collection (0: none). */
+  gcFloor(): number {
+    return Number(this.#meta("gcFloor") ?? "0");
+  }
+
+  setGcFloor(seq: number): void {
+    this.#setMeta("gcFloor", String(seq));
+  }
+
+  /** Per pusher, the first of its commits this client must apply (above 1 asks for a snapshot). */
+  firstSeen(): Record<string, number> {
+    return this.#counts("first");
+  }
+
+  setFirstSeen(first: Record<string, number>): void {
+    this.#setMeta("first", JSON.stringify(first));
+  }
+
+  /** Per puller, this client's sequence when it last sent that puller a snapshot. */
+  served(): Record<string, number> {
+    return this.#counts("served");
+  }
+
+  setServed(served: Record<string, number>): void {
+    this.#setMeta("served", JSON.stringify(served));
+  }
+
+  /** Per client, the number of its last request (`wants`) this client answered. */
+  answered(): Record<string, number> {
+    return this.#counts("answered");
+  }
+
+  setAnswered(answered: Record<string, number>): void {
+    this.#setMeta("answered", JSON.stringify(answered));
   }
 
   /**
@@ -153,8 +229,8 @@ export class StateDb {
    * vectors) and returns the first; values are never handed out twice, even after a crash.
    */
   reserveCounters(count: number): number {
-    const first = Number(this.getMeta("counter") ?? "0") + 1;
-    this.setMeta("counter", String(first + count - 1));
+    const first = Number(this.#meta("counter") ?? "0") + 1;
+    this.#setMeta("counter", String(first + count - 1));
     return first;
   }
 
@@ -326,6 +402,13 @@ export class StateDb {
     return Number((this.#q("SELECT coalesce(sum(bytes), 0) AS n FROM published").get() as Row).n);
   }
 
+  /** Sequence numbers of this client's commits still on the relay (not released yet). */
+  publishedSeqs(): number[] {
+    return (this.#q("SELECT seq FROM published ORDER BY seq").all() as Row[]).map((r) =>
+      Number(r.seq)
+    );
+  }
+
   countDirty(): number {
     return Number((this.#q("SELECT count(*) AS n FROM files WHERE dirty = 1").get() as Row).n);
   }
@@ -372,8 +455,8 @@ export class StateDb {
    * the relay or a local copy). Returns the request number, which grows with every new request.
    */
   addWant(pusher: string, path: string): number {
-    const id = Number(this.getMeta("wantSeq") ?? "0") + 1;
-    this.setMeta("wantSeq", String(id));
+    const id = Number(this.#meta("wantSeq") ?? "0") + 1;
+    this.#setMeta("wantSeq", String(id));
     this.#q(
       "INSERT INTO wants(pusher, path, id) VALUES(?, ?, ?) ON CONFLICT(pusher, path) DO UPDATE SET id = excluded.id",
     ).run(pusher, path, id);

@@ -3,6 +3,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { conf } from "./cli_helpers.ts";
 import { readTree } from "../engine/sandbox.ts";
+import { DENO_PERMISSIONS } from "../../src/cli/permissions.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const deno = `${root}tools/node_modules/.bin/deno`;
@@ -19,7 +20,15 @@ Deno.test("cli: the bundled single file syncs two clients like the source does",
     assert(out.success, new TextDecoder().decode(out.stderr));
     const run = async (...args: string[]) => {
       const r = await new Deno.Command(deno, {
-        args: ["run", "-A", `${dir}/escale.js`, ...args],
+        // The permission set of the compiled binaries and scripts/escale, never -A.
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          ...DENO_PERMISSIONS,
+          `${dir}/escale.js`,
+          ...args,
+        ],
         cwd: dir,
         stdout: "piped",
         stderr: "piped",

@@ -69,6 +69,37 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
       assert((await Deno.readTextFile(pids)).trim() !== "", `${c.name}: rclone never ran`);
       await Deno.remove(pids);
     }
+    // The same without a configuration file, and for the other commands that open the relay.
+    await conf(
+      `${dir}/A.conf`,
+      `[A]\nclient = A\nlocal path = ${dir}/A\nrclone binary = ${binary}\nprotocol = dropbox\nhost address = box:\n`,
+    );
+    const others = [
+      [
+        "run",
+        "--once",
+        "--local",
+        `${dir}/A`,
+        "--relay",
+        "box:",
+        "--protocol",
+        "dropbox",
+        "--rclone-binary",
+        binary,
+      ],
+      ["ctl", "test-relay", "-c", `${dir}/A.conf`],
+      ["ctl", "evict", "-c", `${dir}/A.conf`, "B"],
+    ];
+    for (const args of others) {
+      const r = await new EscaleProcess(args, NO_CONFIG).ended(HANG_MS);
+      assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert(/rclone remote "box" is not configured/.test(r.stderr), r.stderr);
+      const left = await runningPids(pids);
+      killAll(left);
+      assertEquals(left, [], `${args.join(" ")}: rclone processes left running`);
+      assert((await Deno.readTextFile(pids)).trim() !== "", `${args.join(" ")}: rclone never ran`);
+      await Deno.remove(pids);
+    }
   } finally {
     killAll(await runningPids(pids));
     await Deno.remove(dir, { recursive: true });

@@ -1,7 +1,7 @@
 // A puller whose local disk fills up (issue 18): a clear "no space left on the local disk" and
 // exit 8, never "internal error", and the round completes once there is room. The local folder
 // is a real 1 MiB tmpfs, which needs root (CI runs as root).
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, sameBytes } from "../assert.ts";
 import { conf, escale } from "./cli_helpers.ts";
 
 async function sh(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
@@ -14,10 +14,6 @@ function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
   return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 for (

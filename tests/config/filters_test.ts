@@ -1,7 +1,7 @@
 import { compileFilters } from "../../src/config/filters.ts";
 import type { FilterSettings } from "../../src/config/settings.ts";
 import { ConfigError } from "../../src/errors/errors.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 
 function f(partial: Partial<FilterSettings>): FilterSettings {
   return { extensions: [], include: [], exclude: [], includeDirs: [], excludeDirs: [], ...partial };

@@ -1,6 +1,6 @@
 import { relative } from "node:path";
 import { defaultConfigPath, findConfigFile } from "../../src/config/find_config.ts";
-import { assertConfigError, assertEquals } from "./assert.ts";
+import { assertConfigError, assertEquals } from "../assert.ts";
 
 async function listTree(dir: string): Promise<string[]> {
   const out: string[] = [];

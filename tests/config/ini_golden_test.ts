@@ -1,7 +1,7 @@
 import { ConfigError } from "../../src/errors/errors.ts";
 import { parseIni } from "../../src/config/ini_parser.ts";
 import { interpolate, InterpolationProblem } from "../../src/config/interpolate.ts";
-import { assert, assertConfigError, assertEquals } from "./assert.ts";
+import { assert, assertConfigError, assertEquals } from "../assert.ts";
 
 /**
  * The dialect against the real thing: every case is read by Python's configparser (as Escale

@@ -1,6 +1,6 @@
 import { lookupOption, OPTIONS } from "../../src/config/options.ts";
 import { DEVIATIONS } from "../../src/config/deviations.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { lines, withScratch } from "./helpers.ts";
 
 /** A valid value for every section option (paths are filled in per scratch folder). */

@@ -1,5 +1,5 @@
 import type { RelaySettings } from "../../src/config/settings.ts";
-import { assert, assertConfigError, assertEquals } from "./assert.ts";
+import { assert, assertConfigError, assertEquals } from "../assert.ts";
 import { lines, type Scratch, withScratch } from "./helpers.ts";
 
 function section(s: Scratch, ...relayLines: string[]): string {

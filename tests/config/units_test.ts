@@ -1,6 +1,6 @@
 import { parseDuration, parseShare, parseSize } from "../../src/config/units.ts";
 import { ValueProblem } from "../../src/config/value_problem.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 
 const KiB = 1024;
 const MiB = KiB * KiB;

@@ -2,7 +2,7 @@ import { compileFilters, compilePattern } from "../../src/config/filters.ts";
 import type { FilterSettings } from "../../src/config/settings.ts";
 import { compileWildcard } from "../../src/config/wildcard.ts";
 import { ConfigError } from "../../src/errors/errors.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 
 /** The RegExp translation wildcards used before (fine on short inputs, exponential on long). */
 function viaRegExp(pattern: string): (name: string) => boolean {

@@ -1,3 +1,4 @@
+import { assert, assertBytes, assertEquals, failure, sameBytes } from "../assert.ts";
 import { conformanceSteps } from "../relay/conformance.ts";
 import { EncryptedRelay } from "../../src/crypto/encrypted_relay.ts";
 import { createCryptoParams } from "../../src/crypto/key_params.ts";
@@ -17,16 +18,7 @@ import {
   type WriteOptions,
 } from "../../src/relay/relay.ts";
 import { collect, concat as joinParts, toArray } from "../../src/util/streams.ts";
-import {
-  assert,
-  assertBytes,
-  assertEquals,
-  CHEAP,
-  expectError,
-  pattern,
-  sameBytes,
-  testKeys,
-} from "./helpers.ts";
+import { CHEAP, pattern, testKeys } from "./helpers.ts";
 
 const S = 64 * 1024;
 const Z = S + TAG_SIZE;
@@ -51,7 +43,7 @@ async function setup(): Promise<{ inner: MemoryRelay; relay: EncryptedRelay }> {
 async function readUntilError(relay: Relay, key: string, opts?: ReadOptions, what = key) {
   const got: Uint8Array[] = [];
   let delivered = 0;
-  const err = await expectError(
+  const err = await failure(
     async () => {
       for await (const c of await relay.read(key, opts)) {
         got.push(c);
@@ -339,8 +331,8 @@ Deno.test("plain keys pass through; sizes are plaintext sizes; no rename", async
   assertEquals((await relay.stat("data/y"))?.size, 7, "an impossible size is reported as it is");
   assertEquals(relay.capabilities.rangeRead, true, "capabilities.rangeRead from the inner relay");
   assertEquals(await relay.stat("data/none"), null, "stat of a missing object");
-  await expectError(async () => await relay.read("data/none"), "not-found", "read missing");
-  await expectError(
+  await failure(async () => await relay.read("data/none"), "not-found", "read missing");
+  await failure(
     async () => await relay.read("data/none", { offset: 3 * S }),
     "not-found",
     "ranged read missing",

@@ -1,3 +1,4 @@
+import { assert, assertBytes, assertEquals, failure } from "../assert.ts";
 import {
   createCryptoParams,
   type CryptoParams,
@@ -7,7 +8,7 @@ import { EncryptedRelay } from "../../src/crypto/encrypted_relay.ts";
 import type { RelayKeys } from "../../src/crypto/relay_keys.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { collect } from "../../src/util/streams.ts";
-import { assert, assertBytes, assertEquals, CHEAP, expectError, pattern } from "./helpers.ts";
+import { CHEAP, pattern } from "./helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -44,7 +45,7 @@ Deno.test("default parameters: argon2id 19 MiB x 2, recorded in the header, JSON
 
 Deno.test("a wrong secret fails with kind key and one line", async () => {
   const { params } = await createCryptoParams(enc("right"), CHEAP);
-  const err = await expectError(() => openCryptoParams(params, enc("wrong")), "key", "wrong");
+  const err = await failure(() => openCryptoParams(params, enc("wrong")), "key", "wrong");
   assertEquals(err.message, "wrong passphrase or key for this relay", "message");
   assertEquals(err.exitCode, 5, "exit code");
 });
@@ -80,7 +81,7 @@ Deno.test("altered parameters are refused", async () => {
       ["check", alter((p) => (p.check = params.check.replace(/^./, (c) => c === "A" ? "B" : "A")))],
     ] as const
   ) {
-    await expectError(() => openCryptoParams(p, secret), "key", what);
+    await failure(() => openCryptoParams(p, secret), "key", what);
   }
   // Things this version cannot do say so.
   for (
@@ -90,7 +91,7 @@ Deno.test("altered parameters are refused", async () => {
       ["kdf", alter((p) => ((p.kdf as { algorithm: string }).algorithm = "scrypt")), "derivation"],
     ] as const
   ) {
-    const e = await expectError(() => openCryptoParams(p, secret), "key", what);
+    const e = await failure(() => openCryptoParams(p, secret), "key", what);
     assert(e.message.includes(text) && e.message.includes("does not support"), e.message);
   }
   // Malformed or hostile values are refused before any key derivation runs.
@@ -111,11 +112,11 @@ Deno.test("altered parameters are refused", async () => {
     ] as const
   ) {
     const t0 = performance.now();
-    const e = await expectError(() => openCryptoParams(p, secret), "integrity", what);
+    const e = await failure(() => openCryptoParams(p, secret), "integrity", what);
     assert(e.message.startsWith("relay header has invalid encryption parameters"), e.message);
     assert(performance.now() - t0 < 50, `${what}: the KDF ran before the check`);
   }
-  await expectError(
+  await failure(
     () => openCryptoParams(null as unknown as CryptoParams, secret),
     "integrity",
     "null",
@@ -123,7 +124,7 @@ Deno.test("altered parameters are refused", async () => {
 });
 
 Deno.test("an empty secret is a configuration error", async () => {
-  await expectError(() => createCryptoParams(new Uint8Array(0), CHEAP), "config", "empty");
+  await failure(() => createCryptoParams(new Uint8Array(0), CHEAP), "config", "empty");
 });
 
 Deno.test("keys never show up in JSON or in printed values", async () => {

@@ -1,6 +1,6 @@
+import { assert, assertBytes, assertEquals, failure } from "../assert.ts";
 import { generateKeyFile, readSecret } from "../../src/crypto/secret_source.ts";
 import { base64url } from "../../src/crypto/base64url.ts";
-import { assert, assertBytes, assertEquals, expectError } from "./helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -35,13 +35,13 @@ Deno.test("generateKeyFile writes a 0600 key even under umask 000, and never ove
     assertBytes(secret, enc(text.trim()), "readSecret returns the key without the newline");
     assertEquals(warnings.length, 0, "no warning for a 0600 file");
 
-    const e = await expectError(() => generateKeyFile(path), "usage", "overwrite");
+    const e = await failure(() => generateKeyFile(path), "usage", "overwrite");
     assert(e.message.includes("already exists"), e.message);
     assertEquals(await Deno.readTextFile(path), text, "the existing key is untouched");
 
     await generateKeyFile(`${dir}/second.key`);
     assert(await Deno.readTextFile(`${dir}/second.key`) !== text, "two keys are equal");
-    await expectError(() => generateKeyFile(`${dir}/no/such/dir/k`), "local-io", "missing dir");
+    await failure(() => generateKeyFile(`${dir}/no/such/dir/k`), "local-io", "missing dir");
   });
 });
 
@@ -54,7 +54,7 @@ Deno.test("readSecret: literals, files, line ends, normalisation, warnings", asy
       await readSecret({ value: composed }),
       "NFC literal",
     );
-    await expectError(() => readSecret({ value: "" }), "config", "empty literal");
+    await failure(() => readSecret({ value: "" }), "config", "empty literal");
 
     const f = `${dir}/pass.txt`;
     await Deno.writeFile(f, enc(`${decomposed}\r\n\n`), { mode: 0o600 });
@@ -73,8 +73,8 @@ Deno.test("readSecret: literals, files, line ends, normalisation, warnings", asy
     assertBytes(await readSecret({ value: "", file: bin }), raw.subarray(0, 3), "binary key");
 
     await Deno.writeFile(`${dir}/empty`, enc("\n"), { mode: 0o600 });
-    await expectError(() => readSecret({ value: "", file: `${dir}/empty` }), "config", "empty");
-    const missing = await expectError(
+    await failure(() => readSecret({ value: "", file: `${dir}/empty` }), "config", "empty");
+    const missing = await failure(
       () => readSecret({ value: "", file: `${dir}/missing` }),
       "config",
       "missing file",

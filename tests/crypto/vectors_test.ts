@@ -1,3 +1,4 @@
+import { assert, assertBytes, assertEquals } from "../assert.ts";
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import { EncryptedRelay } from "../../src/crypto/encrypted_relay.ts";
 import {
@@ -14,7 +15,7 @@ import {
 } from "../../src/crypto/segment_cipher.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { collect } from "../../src/util/streams.ts";
-import { assert, assertBytes, assertEquals, CHEAP, pattern } from "./helpers.ts";
+import { CHEAP, pattern } from "./helpers.ts";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((h) => parseInt(h, 16)));
 const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../assert.ts";
 import { JsonEventWriter } from "../../src/log/json_events.ts";
-import { emptyStats } from "../../src/engine/context.ts";
+import { emptyStats } from "../../src/log/round_events.ts";
 import { Sandbox } from "../engine/sandbox.ts";
 
 /** An in-memory writer that, like a pipe, may accept only part of what it is given. */
@@ -230,4 +230,39 @@ Deno.test("JsonEventWriter: real rounds between two clients add up to the engine
   } finally {
     await sb.cleanup();
   }
+});
+
+Deno.test("JsonEventWriter: a wait's checks are 'waiting' events, secrets hidden", () => {
+  const out = new Capture();
+  const w = new JsonEventWriter(out, { now: () => 0, secrets: ["s3cr3t-value"] });
+  w.begin("ci");
+  w.end(emptyStats());
+  w.waiting({
+    for: ["delivery"],
+    done: false,
+    missing: ["lab"],
+    message: "not yet received by lab (1 commit) s3cr3t-value",
+    elapsedSec: 12,
+    leftSec: 48,
+    nextSec: 15,
+  });
+  w.waiting({ for: ["delivery"], done: true, missing: [], message: "done", elapsedSec: 30 });
+  const waits = out.events().filter((e) => e.event === "waiting");
+  assertEquals(waits.length, 2);
+  assertEquals(
+    { ...waits[0], time: undefined },
+    {
+      event: "waiting",
+      time: undefined,
+      repo: "ci",
+      for: ["delivery"],
+      done: false,
+      missing: ["lab"],
+      message: "not yet received by lab (1 commit) ***",
+      elapsed: 12,
+      left: 48,
+      next: 15,
+    },
+  );
+  assertEquals([waits[1].done, "left" in waits[1], "next" in waits[1]], [true, false, false]);
 });

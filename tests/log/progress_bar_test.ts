@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../assert.ts";
 import { type BarStream, ProgressBars } from "../../src/log/progress_bar.ts";
-import { emptyStats } from "../../src/engine/context.ts";
+import { emptyStats } from "../../src/log/round_events.ts";
 
 /** A fake terminal: records what cli-progress draws. */
 function fakeTty(isTTY = true): BarStream & { text(): string } {

@@ -1,17 +1,10 @@
+import { assertEquals } from "../assert.ts";
 import {
   type FtpListEntry,
   parseFtpTime,
   parseListLine,
   parseMlsxLine,
 } from "../../src/relay/ftp/ftp_listing.ts";
-
-function same(got: FtpListEntry | null, want: FtpListEntry | null, line: string): void {
-  if (JSON.stringify(got) !== JSON.stringify(want)) {
-    throw new Error(
-      `${JSON.stringify(line)}\n got  ${JSON.stringify(got)}\n want ${JSON.stringify(want)}`,
-    );
-  }
-}
 
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) =>
   Date.UTC(y, mo - 1, d, h, mi, s);
@@ -57,7 +50,7 @@ Deno.test("MLSD fact lines", () => {
     ["garbage-without-space", null],
     ["type=file;size=1; ", null],
   ];
-  for (const [line, want] of cases) same(parseMlsxLine(line), want, line);
+  for (const [line, want] of cases) assertEquals(parseMlsxLine(line), want, JSON.stringify(line));
 });
 
 Deno.test("MDTM / modify times", () => {
@@ -104,7 +97,9 @@ Deno.test("Unix LIST lines", () => {
     ],
     ["-rw-r--r--   1 owner group 5 Foo 22 09:42 bad-month", null],
   ];
-  for (const [line, want] of cases) same(parseListLine(line, now), want, line);
+  for (const [line, want] of cases) {
+    assertEquals(parseListLine(line, now), want, JSON.stringify(line));
+  }
 });
 
 Deno.test("DOS / IIS LIST lines", () => {
@@ -126,5 +121,5 @@ Deno.test("DOS / IIS LIST lines", () => {
       { name: "24h clock ünï.txt", type: "file", size: 77, mtime: utc(2024, 2, 28, 23, 10) },
     ],
   ];
-  for (const [line, want] of cases) same(parseListLine(line), want, line);
+  for (const [line, want] of cases) assertEquals(parseListLine(line), want, JSON.stringify(line));
 });

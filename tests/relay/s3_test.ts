@@ -1,4 +1,4 @@
-import { assert } from "../assert.ts";
+import { assert, assertRejects } from "../assert.ts";
 import { AwsClient } from "aws4fetch";
 import { conformanceSteps } from "./conformance.ts";
 import { pattern, same } from "../../src/relay/conformance.ts";
@@ -11,15 +11,6 @@ import { freePort } from "../servers/harness.ts";
 import { type S3Server, startS3Server } from "../servers/s3_server.ts";
 
 const MIB = 1024 * 1024;
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a failure, got success");
-}
 
 function options(s: S3Server, extra: Partial<S3Options> = {}): S3Options {
   return {
@@ -159,7 +150,9 @@ Deno.test("s3 relay multipart uploads: big objects, create-if-absent, failures",
       assert(same(await collect(await r.read("big/bytes"), 64 * MIB), data), "content differs");
     });
     await t.step("create-if-absent refuses an existing key before uploading", async () => {
-      const e = await failure(r.write("big/bytes", () => chunks(data), { ifAbsent: true }));
+      const e = await assertRejects(() =>
+        r.write("big/bytes", () => chunks(data), { ifAbsent: true })
+      );
       assert(e instanceof EscaleError && e.kind === "exists", `got ${e}`);
     });
     await t.step("create-if-absent loses a race at completion, atomically", async () => {
@@ -172,14 +165,16 @@ Deno.test("s3 relay multipart uploads: big objects, create-if-absent, failures",
           }
         },
       });
-      const e = await failure(r.write("big/race", () => body, { ifAbsent: true }));
+      const e = await assertRejects(() => r.write("big/race", () => body, { ifAbsent: true }));
       assert(raced, "the competing write never ran");
       assert(e instanceof EscaleError && e.kind === "exists", `got ${e}`);
       const got = new TextDecoder().decode(await collect(await r.read("big/race")));
       assert(got === "the other writer", "the winner's content was replaced");
     });
     await t.step("a source failing mid-upload leaves no object and no open upload", async () => {
-      const e = await failure(r.write("big/broken", () => chunks(data, { failAt: 7 * MIB })));
+      const e = await assertRejects(() =>
+        r.write("big/broken", () => chunks(data, { failAt: 7 * MIB }))
+      );
       assert(e instanceof Error && e.message === "simulated source failure", `got ${e}`);
       assert((await r.stat("big/broken")) === null, "a partial object became visible");
     });
@@ -229,7 +224,7 @@ Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", asyn
     });
     await t.step("a part failing every time aborts the upload", async () => {
       failPart2 = 100;
-      const e = await failure(r.write("doomed", () => chunks(pattern(11 * MIB, 6))));
+      const e = await assertRejects(() => r.write("doomed", () => chunks(pattern(11 * MIB, 6))));
       assert(e instanceof EscaleError && e.kind === "transient", `got ${e}`);
       assert((await r.stat("doomed")) === null, "object visible");
       assert((await openUploads(s)) === 0, "the failed upload was not aborted");
@@ -244,7 +239,7 @@ Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", asyn
         ["html", "transient"],
       ];
       for (const [key, kind] of cases) {
-        const e = await failure(r.write(key, utf8.encode("x")));
+        const e = await assertRejects(() => r.write(key, utf8.encode("x")));
         assert(e instanceof EscaleError && e.kind === kind, `${key}: got ${e}`);
         assert(e.message.includes(key), `message does not name the key: ${e.message}`);
       }
@@ -272,7 +267,7 @@ Deno.test("s3 relay failures end in one clear line of the right kind, without se
   const messages: string[] = [];
   const secrets: string[] = [];
   const expectKind = async (p: Promise<unknown>, kind: string, ...words: string[]) => {
-    const e = await failure(p);
+    const e = await assertRejects(() => p);
     assert(e instanceof EscaleError, `not an EscaleError: ${e}`);
     messages.push(e.message);
     assert(e.kind === kind, `expected ${kind}, got ${e.kind}: ${e.message}`);

@@ -1,6 +1,7 @@
 import { type ErrorKind, RelayError } from "../../errors/errors.ts";
 import { trackChild } from "../../util/child_processes.ts";
 import { rcloneConfigEnv } from "./rclone_remote.ts";
+import { command } from "../../util/spawn.ts";
 
 /** What every rclone invocation of one relay shares. */
 export interface RcloneSetup {
@@ -48,7 +49,7 @@ export function spawnRclone(
 ): Deno.ChildProcess {
   try {
     return trackChild(
-      new Deno.Command(s.binary, {
+      command(s.binary, {
         args,
         env: s.env,
         stdin,

@@ -38,7 +38,9 @@ const LISTING_LIMIT = 64 * 1024 * 1024;
  * A relay in a WebDAV collection, spoken through fetch: PROPFIND with Depth 1 only (servers
  * refuse or choke on infinity), GET with Range, PUT to a temporary name in the target collection
  * and MOVE into place, so objects appear only complete. Create-if-absent is MOVE with
- * `Overwrite: F`, which the server checks and performs as one step (412 when the name exists).
+ * `Overwrite: F` (412 when the name exists), which Apache's mod_dav checks and then performs as
+ * two steps: of writers racing for one name, several can win (the conformance suite's race check
+ * showed it), so this relay does not claim an atomic create-if-absent.
  *
  * Memory: bodies stream through; only a PROPFIND answer is held whole, up to LISTING_LIMIT.
  */
@@ -98,7 +100,7 @@ export class WebDavRelay implements Relay {
       secrets,
     });
     this.capabilities = {
-      createIfAbsent: true,
+      createIfAbsent: false,
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: Math.max(1, opts.parallel ?? 4),

@@ -1,0 +1,326 @@
+// CI artifact relaying as a pipeline does it: two separate escale processes without any
+// configuration file, a pusher that waits until its output was delivered and a puller started
+// later that waits for it, over a real WebDAV server; and the waits' timeout (exit code 10),
+// the run summary, `refresh = no`, and flag errors.
+import { assert, assertEquals } from "../assert.ts";
+import { conf, escale } from "./cli_helpers.ts";
+import { EscaleProcess } from "./escale_process.ts";
+import { readTree } from "../engine/sandbox.ts";
+import { startWebDavServer } from "../servers/webdav_server.ts";
+
+/** Generous bound for a hang; never a speed assertion. */
+const HANG_MS = 180_000;
+
+async function scratch(): Promise<string> {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "escale-ci-" }));
+  for (const d of ["out", "in", "home"]) await Deno.mkdir(`${dir}/${d}`);
+  return dir;
+}
+
+interface Summary {
+  exitCode: number;
+  repositories: {
+    name: string;
+    client: string;
+    exitCode: number;
+    error?: string;
+    rounds: number;
+    sent: { files: number; bytes: number };
+    received: { files: number; bytes: number };
+    released: number;
+    wait?: { for: string[]; done: boolean; missing: string[]; message: string };
+  }[];
+}
+
+/** Every regular file below `dir` (Apache's own .DAV folder aside). */
+async function objectsUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name === ".DAV") continue;
+    if (e.isDirectory) out.push(...(await objectsUnder(`${dir}/${e.name}`)));
+    else out.push(`${dir}/${e.name}`);
+  }
+  return out;
+}
+
+const readSummary = async (path: string) => JSON.parse(await Deno.readTextFile(path)) as Summary;
+
+Deno.test("ci: a pusher waits for delivery, a puller started later waits for changes (WebDAV)", async () => {
+  const dav = await startWebDavServer({ password: "ci-Dav-Secret-5521" });
+  const dir = await scratch();
+  try {
+    await Deno.mkdir(`${dir}/out/bin`);
+    await Deno.writeTextFile(`${dir}/out/bin/app`, "#!/bin/sh\necho built\n");
+    await Deno.writeTextFile(`${dir}/out/report.txt`, "tests: 42 passed\n".repeat(1000));
+    const key = `${dir}/home/relay.key`;
+    const keygen = await escale(["ctl", "keygen", key], { HOME: `${dir}/home` });
+    assertEquals(keygen.code, 0, keygen.stderr);
+    const relay = `${dav.url.replace("://", `://${dav.user}@`)}builds`;
+    // What a CI job puts in the environment from its secret store: never on the command line.
+    const env = {
+      HOME: `${dir}/home`,
+      ESCALE_PASSWORD: dav.password,
+      ESCALE_PASSPHRASE_FILE: key,
+      ESCALE_REFRESH: "1",
+    };
+    const pusherArgs = [
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      relay,
+      "--mode",
+      "upload",
+      "--client-name",
+      "ci",
+      "--wait-delivered",
+      "--timeout",
+      "10m",
+      "--summary",
+      `${dir}/push-summary.json`,
+    ];
+    const pusher = new EscaleProcess(pusherArgs, env);
+    // The puller starts only once the pusher has published and is waiting for it.
+    await pusher.waitForStderr(/waiting: no puller has registered on the relay yet/);
+    const pullerArgs = [
+      "run",
+      "--local",
+      `${dir}/in`,
+      "--relay",
+      relay,
+      "--mode",
+      "mirror-download",
+      "--client-name",
+      "lab",
+      "--wait-for-changes",
+      "--timeout",
+      "10m",
+      "--json",
+      "--summary",
+      `${dir}/pull-summary.json`,
+    ];
+    const puller = new EscaleProcess(pullerArgs, env);
+    const [p, q] = await Promise.all([pusher.ended(HANG_MS), puller.ended(HANG_MS)]);
+    assertEquals(q.code, 0, q.stderr);
+    assertEquals(p.code, 0, p.stderr);
+    assert(/every expected puller has everything/.test(p.stderr), p.stderr);
+    assertEquals(await readTree(`${dir}/in`, true), await readTree(`${dir}/out`, true));
+
+    const push = await readSummary(`${dir}/push-summary.json`);
+    assertEquals(push.exitCode, 0);
+    const [r] = push.repositories;
+    assertEquals([r.client, r.exitCode, r.sent.files], ["ci", 0, 2]);
+    assert(r.released >= 1, "the delivered commit left the relay");
+    assertEquals(r.wait?.done, true);
+    const pull = await readSummary(`${dir}/pull-summary.json`);
+    assertEquals([pull.exitCode, pull.repositories[0].received.files], [0, 2]);
+
+    const events = q.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const last = events.filter((e) => e.event === "waiting").at(-1);
+    assertEquals([last?.done, last?.for], [true, ["changes"]], q.stdout);
+    // Delivered and released: what is left on the server is the relay's header and the two
+    // client records, no commit and no data.
+    const left = await objectsUnder(`${dav.dataDir}/builds`);
+    assertEquals(left.length, 3, left.join(", "));
+    for (const o of [p.stdout, p.stderr, q.stdout, q.stderr]) {
+      assert(!o.includes(dav.password), "the password reached an output");
+    }
+  } finally {
+    await dav.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ci: --wait-delivered --timeout exits 10 and names the puller that is missing", async () => {
+  const dir = await scratch();
+  try {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.writeTextFile(`${dir}/out/a.txt`, "a");
+    const env = { HOME: `${dir}/home`, ESCALE_RELAY: `${dir}/relay`, ESCALE_REFRESH: "1" };
+    // "lab" registers as a puller, then does not come back.
+    const lab = await escale(
+      ["run", "--once", "--local", `${dir}/in`, "--mode", "download", "--client-name", "lab"],
+      env,
+    );
+    assertEquals(lab.code, 0, lab.stderr);
+    const push = await escale([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--mode",
+      "upload",
+      "--client-name",
+      "ci",
+      "--wait-delivered",
+      "--timeout",
+      "2",
+      "--summary",
+      `${dir}/s.json`,
+    ], env);
+    assertEquals(push.code, 10, push.stderr);
+    assert(
+      /timed out after 2 s: not yet received by lab \(1 commit\)/.test(push.stderr),
+      push.stderr,
+    );
+    const s = await readSummary(`${dir}/s.json`);
+    assertEquals([s.exitCode, s.repositories[0].exitCode], [10, 10]);
+    assertEquals(s.repositories[0].wait?.missing, ["lab"]);
+
+    // A puller waiting for changes that never come times out the same way.
+    const idle = await escale([
+      "run",
+      "--local",
+      `${dir}/in`,
+      "--mode",
+      "download",
+      "--client-name",
+      "lab2",
+      "--wait-for-changes",
+      "--timeout",
+      "1",
+    ], { ...env, ESCALE_RELAY: `${dir}/relay` });
+    // lab2 is new: the pending commit arrives at once, so it does not wait.
+    assertEquals(idle.code, 0, idle.stderr);
+    const again = await escale([
+      "run",
+      "--local",
+      `${dir}/in`,
+      "--mode",
+      "download",
+      "--client-name",
+      "lab2",
+      "--wait-for-changes",
+      "--timeout",
+      "1",
+    ], env);
+    assertEquals(again.code, 10, again.stderr);
+    assert(/timed out after 1 s: nothing new has arrived yet/.test(again.stderr), again.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ci: flag mistakes are one-line usage errors (exit 2), and the summary says so", async () => {
+  const dir = await scratch();
+  try {
+    const env = { HOME: `${dir}/home` };
+    const noRelay = await escale(
+      ["run", "--local", `${dir}/out`, "--summary", `${dir}/s.json`],
+      env,
+    );
+    assertEquals(noRelay.code, 2, noRelay.stderr);
+    assertEquals(noRelay.stderr.trim(), "escale: no relay: give --relay URL (or ESCALE_RELAY)");
+    assertEquals((await readSummary(`${dir}/s.json`)).exitCode, 2);
+
+    const badMode = await escale(
+      ["run", "--local", `${dir}/out`, "--relay", `${dir}/home`, "--mode", "sideways"],
+      env,
+    );
+    assertEquals(badMode.code, 2);
+    assert(
+      /^escale: '--mode' is not a known mode: 'sideways'/.test(badMode.stderr),
+      badMode.stderr,
+    );
+
+    const badEnv = await escale(["run", "--local", `${dir}/out`, "--relay", `${dir}/home`], {
+      ...env,
+      ESCALE_DELETE_THRESHOLD: "lots",
+    });
+    assertEquals(badEnv.code, 2);
+    assert(/^escale: 'ESCALE_DELETE_THRESHOLD' /.test(badEnv.stderr), badEnv.stderr);
+
+    // A secret has no flag that takes it as a value.
+    const secret = await escale(
+      ["run", "--local", `${dir}/out`, "--relay", `${dir}/home`, "--password", "hunter2"],
+      env,
+    );
+    assertEquals(secret.code, 2);
+    assert(/unknown option '--password'/.test(secret.stderr), secret.stderr);
+    assert(!secret.stderr.includes("hunter2"), secret.stderr);
+    const missingKey = await escale([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      `${dir}/home`,
+      "--passphrase-file",
+      `${dir}/nope.key`,
+    ], env);
+    assertEquals(missingKey.code, 2);
+    assertEquals(
+      missingKey.stderr.trim(),
+      `escale: --passphrase-file: ${dir}/nope.key is not an existing file`,
+    );
+
+    const timeoutAlone = await escale(
+      ["run", "--once", "--local", `${dir}/out`, "--relay", `${dir}/home`, "--timeout", "5"],
+      env,
+    );
+    assertEquals(timeoutAlone.code, 2);
+    assert(/--timeout needs --wait-delivered or --wait-for-changes/.test(timeoutAlone.stderr));
+    const wrongSide = await escale([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      `${dir}/home`,
+      "--mode",
+      "download",
+      "--wait-delivered",
+    ], env);
+    assertEquals(wrongSide.code, 2);
+    assert(/does not upload \(mode download\)/.test(wrongSide.stderr), wrongSide.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ci: `refresh = no` runs one round and exits; a flag beats the file", async () => {
+  const dir = await scratch();
+  try {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.writeTextFile(`${dir}/out/a.txt`, "a");
+    await conf(
+      `${dir}/push.conf`,
+      `[out]\nclient = ci\nlocal path = ${dir}/out\nrelay path = ${dir}/relay\nmode = download\nrefresh = no\n`,
+    );
+    // Without --once: `refresh = no` ends the run after its round. The file says download; the
+    // flag makes it the pusher.
+    const p = new EscaleProcess(["run", "-c", `${dir}/push.conf`, "--mode", "upload"], {
+      HOME: `${dir}/home`,
+    });
+    const r = await p.ended(HANG_MS);
+    assertEquals(r.code, 0, r.stderr);
+    assert(/sent 1 file/.test(r.stderr), r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ci: a waiting run stopped by SIGTERM exits 130 and still writes its summary", async () => {
+  const dir = await scratch();
+  try {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.writeTextFile(`${dir}/out/a.txt`, "a");
+    const p = new EscaleProcess([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      `${dir}/relay`,
+      "--mode",
+      "upload",
+      "--wait-delivered",
+      "--summary",
+      `${dir}/s.json`,
+    ], { HOME: `${dir}/home`, ESCALE_REFRESH: "1" });
+    await p.waitForStderr(/waiting: no puller has registered/);
+    p.kill("SIGTERM");
+    const r = await p.ended(HANG_MS);
+    assertEquals(r.code, 130, r.stderr);
+    const s = await readSummary(`${dir}/s.json`);
+    assertEquals([s.exitCode, s.repositories[0].sent.files], [130, 1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -3,11 +3,14 @@ import { assert, assertEquals } from "./assert.ts";
 /**
  * The folders of src/, highest first: a file may import its own folder or any folder after it,
  * never one before it. log, util and errors come last because every layer uses them and they use
- * none of the layers (log may use util and errors, util may use errors).
+ * none of the layers (log may use util and errors, util may use errors). legacy (Escale 0.7's
+ * layouts) is a sync engine of its own over the native engine's local helpers, chosen by the
+ * configuration.
  */
 const ORDER = [
   "cli",
   "config",
+  "legacy",
   "engine",
   "state",
   "protocol",

@@ -9,6 +9,11 @@ import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir, lockPath, logFileOf } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
 import { openRelayStack } from "./open_relay.ts";
+import { detectLayout } from "../legacy/detect_layout.ts";
+import { chooseFormat, type RelayFormat } from "../legacy/choose_format.ts";
+import { LegacyRepository } from "../legacy/legacy_repository.ts";
+import { Fernet } from "../legacy/fernet.ts";
+import { ConfigError } from "../errors/errors.ts";
 
 export interface RunFlags {
   force?: boolean;
@@ -63,7 +68,7 @@ export async function openRepository(
   s: SectionSettings,
   flags: RunFlags,
   log: Logger,
-): Promise<{ repo: Repository; relay: Relay }> {
+): Promise<{ repo: Repository | LegacyRepository; relay: Relay }> {
   const filter = compileFilters(s.filters);
   const enc: EncryptionSetting = s.encryption === "aead"
     ? { mode: "aead", secret: await readSecret(s.passphrase!) }
@@ -77,9 +82,19 @@ export async function openRepository(
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
   });
   try {
-    const { store, header } = await openStore(relay, enc);
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
     const opts = repoOptions(s, flags, relay, filter, stateDir, ownFilesOf(cfg, s));
+    const setting = (s.options["relay format"] as RelayFormat | undefined) ?? "auto";
+    const layout = await detectLayout(relay);
+    const index = s.options["index"] as string | undefined;
+    if (chooseFormat(setting, layout, relay.name, index) === "escale-0.7") {
+      checkLegacyClientName(s.clientName);
+      const fernet = enc.mode === "aead" ? Fernet.fromKeyText(enc.secret) : undefined;
+      const legacyOpts = { ...opts, fernet, lockTimeoutSec: s.lockTimeoutSec };
+      const repo = LegacyRepository.open(legacyOpts, relay, `${statePath}.escale-0.7`, log);
+      return { repo, relay };
+    }
+    const { store, header } = await openStore(relay, enc);
     const repo = Repository.open(opts, store, header.created, statePath, log);
     return { repo, relay };
   } catch (e) {
@@ -98,4 +113,20 @@ function ownFilesOf(cfg: LoadedConfig, s: SectionSettings): string[] {
   const backups = Array.from({ length: cfg.global.logRotate }, (_, i) => `${log}.${i + 1}`);
   const errorLog = `${log.slice(0, log.lastIndexOf("/") + 1)}error.log`;
   return [log, ...backups, errorLog, ...(s.passphrase?.file ? [s.passphrase.file] : [])];
+}
+
+/**
+ * Python Escale splits `pusher: <name>` on colons and reads names line by line: a client name
+ * with a colon, a line break or surrounding blanks would make every placeholder it signs
+ * unreadable to the Python clients.
+ */
+function checkLegacyClientName(name: string): void {
+  // deno-lint-ignore no-control-regex
+  if (name === "" || name.trim() !== name || /[:\u0000-\u001f\u007f]/.test(name)) {
+    throw new ConfigError(
+      `client name ${
+        JSON.stringify(name)
+      } cannot be written on an Escale 0.7 relay (no ':', control characters or surrounding spaces); set another "client name"`,
+    );
+  }
 }

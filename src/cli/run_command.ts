@@ -11,6 +11,7 @@ import { describeError, EscaleError, ExitCode, exitCodeOf } from "../errors/erro
 import { emptyStats, type RoundStats } from "../engine/context.ts";
 import { RefreshSchedule } from "../engine/refresh_schedule.ts";
 import type { Repository } from "../engine/repository.ts";
+import type { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { ConsoleLogger } from "../log/console_logger.ts";
 import { ErrorLog } from "../log/error_log.ts";
 import { FailureReporter } from "../log/failure_reporter.ts";
@@ -320,7 +321,7 @@ async function runSectionRounds(
   signal: AbortSignal,
   tally?: RepoTally,
 ): Promise<number> {
-  let repo: Repository | null = null;
+  let repo: Repository | LegacyRepository | null = null;
   const schedule = new RefreshSchedule(s.refreshSec);
   const wait = new RunWait(opts.wait ?? {}, s.pullerCount);
   const once = (opts.once || s.oneRound) && !wait.active;

@@ -23,6 +23,7 @@ import { backendFor, BACKENDS } from "./backends/registry.ts";
 import { RCLONE_ALIASES } from "./backends/rclone_backend.ts";
 
 export type { OptionSpec };
+import type { RelayFormat } from "../legacy/choose_format.ts";
 
 /**
  * Every configuration key escale understands: Escale's table (behaviour notes §9.2) with all its
@@ -74,6 +75,15 @@ const conflict: ValueType<ConflictStrategy> = choice<ConflictStrategy>({
   local: "local",
   remote: "remote",
 }, ["keep-both", "newest", "local", "remote"]);
+
+const relayFormat: ValueType<RelayFormat> = choice<RelayFormat>({
+  auto: "auto",
+  native: "native",
+  escale: "escale-0.7",
+  "escale-0.7": "escale-0.7",
+  "escale-07": "escale-0.7",
+  legacy: "escale-0.7",
+}, ["auto", "native", "escale-0.7"]);
 
 const logLevel = choice<string>({
   debug: "debug",
@@ -140,6 +150,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("user", ["auth user", "host user", "relay user", "remote user", "username"], string, NONE, "User name on the relay server (for s3: the access key id)."),
   o("password", ["secret", "secret file", "credential"], secret, NONE, "Password, or a file holding it (one line, 'user:password', or one 'user password' line per user).", { secret: true }),
   o("client name", ["client"], string, "host name", "Identity of this client on the relay; unique per relay.", { described: true }),
+  o("relay format", ["relay layout"], relayFormat, "auto", "Layout on the relay: native, escale-0.7 (Python Escale 0.7's placeholder layout, to share the relay with Python clients), or auto (what the relay holds; native when it is empty)."),
   // Sync behaviour.
   o("mode", ["synchronization mode"], mode, "shared", `One of ${MODES.join(", ")}.`),
   o("push only", ["read only"], bool, "no", "Same as mode = upload."),

@@ -35,8 +35,13 @@ export function statLocalSync(abs: string): LocalStat | null {
   }
 }
 
-export async function hashFile(abs: string, sizeHint?: number): Promise<string> {
-  const h = createHash("sha256");
+/** Hex digest of a file's content; sha256 unless told (Escale 0.7's placeholders use sha512). */
+export async function hashFile(
+  abs: string,
+  sizeHint?: number,
+  algorithm: "sha256" | "sha512" = "sha256",
+): Promise<string> {
+  const h = createHash(algorithm);
   if (sizeHint !== undefined && sizeHint <= SMALL) {
     try {
       return h.update(Deno.readFileSync(abs)).digest("hex");

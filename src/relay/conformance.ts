@@ -197,6 +197,20 @@ const checks: Check[] = [
       if (!same(b, pattern(10_000 + i, i))) fail(`object ${i} differs`);
     });
   }],
+  ["listFolders names the sub-folders (when supported)", async (r, d) => {
+    if (!r.listFolders) return "the backend does not list folders";
+    for (const k of ["folders/a/b/x", "folders/a/y", "folders/c/z", "folders/top"]) {
+      await r.write(`${d}/${k}`, utf8.encode(k));
+    }
+    const got = [
+      await r.listFolders(`${d}/folders`),
+      await r.listFolders(`${d}/folders/a`),
+      await r.listFolders(`${d}/folders/a/b`),
+      await r.listFolders(`${d}/nowhere`),
+    ];
+    const want = [["a", "c"], ["b"], [], []];
+    if (JSON.stringify(got) !== JSON.stringify(want)) fail(`got ${JSON.stringify(got)}`);
+  }],
   ["create-if-absent is atomic: of concurrent creators exactly one wins", async (r, d) => {
     if (!r.capabilities.createIfAbsent) return "the backend does not claim atomic create-if-absent";
     const n = Math.max(2, Math.min(r.capabilities.parallel, 6));
@@ -236,7 +250,19 @@ async function expectFailure(p: Promise<unknown>): Promise<void> {
 
 async function removeTree(r: Relay, dir: string): Promise<void> {
   await r.delete(longKey(r, dir)).catch(() => {});
-  for (const sub of ["list/sub", "list", "par", "to", ""]) {
+  for (
+    const sub of [
+      "list/sub",
+      "list",
+      "par",
+      "to",
+      "folders/a/b",
+      "folders/a",
+      "folders/c",
+      "folders",
+      "",
+    ]
+  ) {
     const d = sub ? `${dir}/${sub}` : dir;
     for (const e of await toArray(r.list(d)).catch(() => [])) await r.delete(e.key).catch(() => {});
   }

@@ -31,10 +31,17 @@ export class CountingRelay implements Relay {
     bytesRead: 0,
     bytesWritten: 0,
   };
+  readonly listFolders?: (dir: string) => Promise<string[]>;
 
   constructor(readonly inner: Relay) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
+    if (inner.listFolders) {
+      this.listFolders = (dir) => {
+        this.counters.lists++;
+        return inner.listFolders!(dir);
+      };
+    }
   }
 
   get requests(): number {

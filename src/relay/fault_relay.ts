@@ -33,12 +33,19 @@ export interface FaultRule {
 export class FaultRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
+  readonly listFolders?: (dir: string) => Promise<string[]>;
   #rules: { rule: FaultRule; seen: number; fired: boolean }[] = [];
 
   constructor(readonly inner: Relay, rules: FaultRule[] = []) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
     this.arm(rules);
+    if (inner.listFolders) {
+      this.listFolders = async (dir) => {
+        await this.#before("list", dir);
+        return inner.listFolders!(dir);
+      };
+    }
   }
 
   /** Replaces the rules (counts start again); `arm([])` disarms. */

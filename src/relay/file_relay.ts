@@ -58,7 +58,8 @@ export class FileRelay implements Relay {
     const names: string[] = [];
     try {
       for await (const e of Deno.readDir(this.#path(dir))) {
-        if (e.isDirectory || e.name.startsWith(TEMP_PREFIX)) continue;
+        // A name no key can spell (a backslash) is someone else's: skipped, as rclone does.
+        if (e.isDirectory || e.name.startsWith(TEMP_PREFIX) || e.name.includes("\\")) continue;
         // A FIFO, socket or device: stat names what it is.
         names.push(e.name);
       }
@@ -72,6 +73,22 @@ export class FileRelay implements Relay {
       const st = await this.stat(key);
       if (st) yield st;
     }
+  }
+
+  async listFolders(dir: string): Promise<string[]> {
+    checkKey(dir, true);
+    const names: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.#path(dir))) {
+        if (e.isDirectory && !e.name.startsWith(TEMP_PREFIX) && !e.name.includes("\\")) {
+          names.push(e.name);
+        }
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw mapFsError(e, dir, `listing ${dir || "/"}`);
+    }
+    return names.sort();
   }
 
   /**

@@ -19,10 +19,14 @@ import type {
 export class InterruptibleRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
+  readonly listFolders?: (dir: string) => Promise<string[]>;
 
   constructor(readonly inner: Relay, readonly signal: AbortSignal) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
+    if (inner.listFolders) {
+      this.listFolders = (dir) => this.#race(dir, () => inner.listFolders!(dir));
+    }
   }
 
   async *list(dir: string): AsyncIterable<RelayEntry> {

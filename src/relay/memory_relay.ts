@@ -37,6 +37,19 @@ export class MemoryRelay implements Relay {
     }
   }
 
+  listFolders(dir: string): Promise<string[]> {
+    checkKey(dir, true);
+    const prefix = dir === "" ? "" : `${dir}/`;
+    const out = new Set<string>();
+    for (const k of this.objects.keys()) {
+      if (!k.startsWith(prefix)) continue;
+      const rest = k.slice(prefix.length);
+      const slash = rest.indexOf("/");
+      if (slash > 0) out.add(rest.slice(0, slash));
+    }
+    return Promise.resolve([...out].sort());
+  }
+
   stat(key: string): Promise<RelayEntry | null> {
     checkKey(key);
     const o = this.objects.get(key);

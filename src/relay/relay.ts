@@ -81,6 +81,12 @@ export interface Relay {
   read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
   write(key: string, body: Body, opts?: WriteOptions): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Names of the folders directly inside `dir` (sorted; a missing `dir` has none). Only layouts
+   * that mirror a folder tree need it (Escale 0.7's placeholder layout, src/legacy/); the native
+   * format never does, so a backend may leave it out.
+   */
+  listFolders?(dir: string): Promise<string[]>;
   close(): Promise<void>;
 }
 

@@ -9,8 +9,8 @@ import type {
 } from "./relay.ts";
 
 export interface RetryOptions {
-  /** attempts after the first one, default 4 */
-  retries?: number;
+  /** attempts after the first one (a section's `max retries`) */
+  retries: number;
   /** first backoff ceiling, doubled per attempt, default 200 ms */
   baseDelayMs?: number;
   /** backoff ceiling, default 10 s */
@@ -28,9 +28,9 @@ export interface RetryOptions {
 export async function withRetries<T>(
   what: string,
   fn: (attempt: number) => Promise<T>,
-  opts: RetryOptions & { signal?: AbortSignal } = {},
+  opts: RetryOptions & { signal?: AbortSignal },
 ): Promise<T> {
-  const retries = opts.retries ?? 4;
+  const retries = opts.retries;
   for (let attempt = 1;; attempt++) {
     try {
       return await fn(attempt);
@@ -84,15 +84,19 @@ export class RetryRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
+  readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
 
-  constructor(inner: Relay, opts: RetryOptions = {}) {
+  constructor(inner: Relay, opts: RetryOptions) {
     this.inner = inner;
     this.name = inner.name;
     this.capabilities = inner.capabilities;
     this.#opts = opts;
-    this.#retries = opts.retries ?? 4;
+    this.#retries = opts.retries;
+    if (inner.listFolders) {
+      this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
+    }
   }
 
   async *list(dir: string): AsyncIterable<RelayEntry> {

@@ -59,6 +59,7 @@ function sample(key: string, dir: string): string {
     "maintainer": "me@example.org",
     "verbosity": "2",
     "checksum": "sha256",
+    "relay format": "escale-0.7",
     "log file": `${dir}/x.log`,
     "log level": "info",
     "log rotate": "5",

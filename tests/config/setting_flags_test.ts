@@ -4,7 +4,7 @@
 import { loadConfig } from "../../src/config/load_config.ts";
 import { collectOverrides, RESERVED_ENV, SETTING_FLAGS } from "../../src/config/setting_flags.ts";
 import type { SectionSettings } from "../../src/config/settings.ts";
-import { assert, assertConfigError, assertEquals } from "./assert.ts";
+import { assert, assertConfigError, assertEquals } from "../assert.ts";
 import { withScratch } from "./helpers.ts";
 
 /** The settings that do not say where they came from. */

@@ -160,6 +160,18 @@ export class FtpRelay implements Relay {
     yield* out;
   }
 
+  async listFolders(dir: string): Promise<string[]> {
+    checkKey(dir, true);
+    const entries = await this.#pool.use((c) => this.#listDir(c, dir));
+    const out: string[] = [];
+    for (const e of entries) {
+      // MLSD's cdir/pdir entries are "dir" too, named ".", ".." or by the listed path itself.
+      if (e.type !== "dir" || e.name.includes("/") || !validName(e.name)) continue;
+      if (!e.name.startsWith(TEMP_PREFIX)) out.push(e.name);
+    }
+    return out.sort();
+  }
+
   async #listDir(c: FtpConnection, dir: string): Promise<FtpListEntry[]> {
     const path = this.#abs(dir);
     const what = `listing ${dir || "/"}`;

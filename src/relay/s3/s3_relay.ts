@@ -49,7 +49,7 @@ const MIN_PART = 5 * MIB;
 /** parts of one object uploading at once */
 const INFLIGHT = 2;
 /** backoff of the retries of one part */
-const PART_BACKOFF: RetryOptions = { baseDelayMs: 200, maxDelayMs: 5_000 };
+const PART_BACKOFF: Omit<RetryOptions, "retries"> = { baseDelayMs: 200, maxDelayMs: 5_000 };
 
 /**
  * A relay in an S3 bucket (AWS or compatible), spoken natively through fetch with SigV4.

@@ -161,6 +161,27 @@ export class WebDavRelay implements Relay {
     yield* entries;
   }
 
+  async listFolders(dir: string): Promise<string[]> {
+    checkKey(dir, true);
+    const what = `listing ${dir || "/"}`;
+    const url = this.#url(dir, true);
+    const res = await this.#propfind(url, "1", what);
+    if (res.status === 404) {
+      await this.#http.discard(res);
+      return [];
+    }
+    if (res.status !== 207) throw await this.#fail(res, what, dir);
+    const dirSegments = [...this.#baseSegments, ...(dir ? dir.split("/") : [])];
+    const names: string[] = [];
+    for (const r of this.#parse(await this.#http.text(res, what, LISTING_LIMIT), url, what)) {
+      if (!r.collection || r.segments.length !== dirSegments.length + 1) continue;
+      if (!dirSegments.every((s, i) => r.segments[i] === s)) continue;
+      const name = r.segments[dirSegments.length];
+      if (!name.startsWith(TEMP_PREFIX) && isKey(joinKey(dir, name))) names.push(name);
+    }
+    return names.sort();
+  }
+
   async stat(key: string): Promise<RelayEntry | null> {
     checkKey(key);
     const what = `checking ${key}`;

@@ -1,0 +1,418 @@
+import { createHash } from "node:crypto";
+import { describeError, EscaleError, isKind } from "../errors/errors.ts";
+import {
+  emptyStats,
+  type ProgressEvent,
+  type RepoOptions,
+  type RepoStatus,
+  type RoundStats,
+} from "../engine/context.ts";
+import { conflictName } from "../engine/conflict_name.ts";
+import { safeLocalPath, tempPathFor } from "../engine/local_fs.ts";
+import { modeRules } from "../engine/modes.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Fernet } from "./fernet.ts";
+import { LegacyState } from "./legacy_state.ts";
+import { type LocalFile, statFile, walkLocal } from "./local_tree.ts";
+import { type Placeholder, versionOf } from "./placeholder.ts";
+import { type LegacyEntry, PlaceholderStore } from "./placeholder_store.ts";
+import type { Relay } from "../relay/relay.ts";
+
+export interface LegacyOptions extends RepoOptions {
+  /** Fernet key of `encryption = fernet` */
+  fernet?: Fernet;
+  /** an unowned lock older than this (seconds) is stale; 0 = never */
+  lockTimeoutSec: number;
+}
+
+/**
+ * One local folder synchronised with an Escale 0.7 relay in the placeholder layout, so that
+ * Python Escale clients and escale share it. A round: repair this client's own interrupted
+ * transfers (its stale locks), walk the relay and the local tree, take every version another
+ * pusher left for us (then append our name to its puller list; the puller that completes the
+ * count deletes the data, as Escale frees space), then publish local changes under a lock:
+ * placeholder, then data, then unlock. Deletions are not propagated, as in Escale.
+ *
+ * Fixed on our side (the Python peer is unchanged): locks are verified after writing; names that
+ * could escape the folder are ignored; the puller count counts names, not lines; a version edited
+ * on both sides keeps both (the older one under a conflict name) instead of overwriting.
+ */
+export class LegacyRepository {
+  readonly opts: LegacyOptions;
+  readonly store: PlaceholderStore;
+  readonly state: LegacyState;
+  readonly log: Logger;
+  emit: (e: ProgressEvent) => void = () => {};
+  status: RepoStatus | null = null;
+
+  private constructor(
+    opts: LegacyOptions,
+    store: PlaceholderStore,
+    state: LegacyState,
+    log: Logger,
+  ) {
+    this.opts = opts;
+    this.store = store;
+    this.state = state;
+    this.log = log;
+  }
+
+  static open(opts: LegacyOptions, relay: Relay, statePath: string, log: Logger): LegacyRepository {
+    if (!relay.listFolders) {
+      throw new EscaleError(
+        "config",
+        `relay ${relay.name}: the Escale 0.7 layout mirrors folders, which this backend cannot list; use a file, FTP/FTPS or WebDAV relay`,
+      );
+    }
+    const state = LegacyState.open(statePath);
+    return new LegacyRepository(
+      opts,
+      new PlaceholderStore(relay, opts.clientName, opts.fernet),
+      state,
+      log,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.state.close();
+    await this.store.relay.close().catch(() => {});
+  }
+
+  get #pullerCount(): number {
+    return this.opts.pullerCount ?? 1;
+  }
+
+  async round(): Promise<RoundStats> {
+    const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
+    const stats = emptyStats();
+    let remote = await this.store.walk();
+    if (await this.#repair(remote, stats)) remote = await this.store.walk();
+    const pendingDown = rules.pulls ? (await this.#pullAll(remote, stats)).length : 0;
+    let pendingUp = 0;
+    if (rules.pushes) {
+      const local = await walkLocal(this.#tree, this.state);
+      for (const f of local.values()) {
+        try {
+          if (!(await this.#push(f, remote.get(f.path), rules.pulls, stats))) pendingUp++;
+        } catch (err) {
+          if (!isLocalProblem(err)) throw err;
+          stats.problems++;
+          this.log.log("warn", `${f.path}: not sent: ${describeError(err)}`);
+          this.emit({ type: "problem", path: f.path, reason: describeError(err) });
+        }
+      }
+    }
+    this.status = {
+      pendingUploads: pendingUp,
+      pendingDownloads: pendingDown,
+      waitingOn: [],
+      relayBytes: [...remote.values()].reduce((n, e) => n + (e.data?.size ?? 0), 0),
+      diskQuota: this.opts.diskQuota,
+      problems: [],
+      unsent: pendingUp,
+      // Escale's layout keeps data until its last puller took it: what is still there is undelivered.
+      unreleased: [...remote.values()].filter((e) => e.data !== undefined).length,
+      pullers: [],
+    };
+    return stats;
+  }
+
+  get #tree() {
+    return {
+      root: this.opts.localPath,
+      filter: this.opts.filter,
+      skip: this.opts.skip ?? [],
+      ownFiles: this.opts.ownFiles ?? [],
+    };
+  }
+
+  /** Takes what other pushers left for this client; returns the paths still due. */
+  async #pullAll(remote: Map<string, LegacyEntry>, stats: RoundStats): Promise<string[]> {
+    const local = await walkLocal(this.#tree, this.state);
+    const due: string[] = [];
+    for (const e of remote.values()) {
+      try {
+        if (!(await this.#pull(e, local.get(e.path), stats))) due.push(e.path);
+      } catch (err) {
+        if (!isLocalProblem(err)) throw err;
+        due.push(e.path);
+        stats.problems++;
+        this.log.log("warn", `${e.path}: not received: ${describeError(err)}`);
+        this.emit({ type: "problem", path: e.path, reason: describeError(err) });
+      }
+    }
+    return due;
+  }
+
+  /**
+   * The last legacy round before a conversion (convert_to_native.ts): repairs this client's
+   * locks and takes every version still waiting on the relay that this client does not hold,
+   * whatever its mode and the puller count. Returns the relay as it is then and the paths that
+   * could not be taken (locked by another client, or a local problem).
+   */
+  async takeEverything(): Promise<{ remote: Map<string, LegacyEntry>; due: string[] }> {
+    const stats = emptyStats();
+    let remote = await this.store.walk();
+    if (await this.#repair(remote, stats)) remote = await this.store.walk();
+    const due = await this.#pullAll(remote, stats);
+    remote = await this.store.walk();
+    // Data this client signed for but no longer has (deleted here), or its own data still
+    // waiting for pullers: still pending for someone, so it comes back here to be carried over.
+    for (const e of remote.values()) {
+      if (!e.data || !e.placeholder || due.includes(e.path)) continue;
+      if (await statFile(this.opts.localPath, e.path, this.state)) continue;
+      if (e.lock || !(await this.store.acquire(e.path, "r"))) {
+        due.push(e.path);
+        continue;
+      }
+      try {
+        const p = await this.store.readPlaceholder(e.path);
+        if (!p) continue;
+        await this.#download(e.path, e.path, p);
+        const f = await statFile(this.opts.localPath, e.path, this.state);
+        if (f) this.state.put({ ...f, base: f.sum, remote: versionOf(p) });
+      } catch (err) {
+        if (!isLocalProblem(err)) throw err;
+        due.push(e.path);
+        this.log.log("warn", `${e.path}: not received: ${describeError(err)}`);
+      } finally {
+        await this.store.release(e.path);
+      }
+    }
+    return { remote: await this.store.walk(), due };
+  }
+
+  /**
+   * Clears the locks this client left when it was stopped mid-transfer (and unowned ones older
+   * than `lock timeout`). An upload lock means its placeholder and data may not match: both are
+   * removed when the placeholder is ours, so the file is sent again; a download lock only
+   * guarded a local write, which is atomic here. Another client's lock is never touched.
+   */
+  async #repair(remote: Map<string, LegacyEntry>, stats: RoundStats): Promise<boolean> {
+    let changed = false;
+    for (const e of remote.values()) {
+      if (!e.lock) continue;
+      const lock = await this.store.readLock(e.path);
+      if (!lock) continue;
+      const ours = lock.owner === this.opts.clientName;
+      const stale = lock.owner === undefined && this.opts.lockTimeoutSec > 0 &&
+        e.lock.mtime > 0 && Date.now() - e.lock.mtime > this.opts.lockTimeoutSec * 1000;
+      if (!ours && !stale) continue;
+      if (ours && lock.mode !== "r") {
+        const p = await this.store.readPlaceholder(e.path).catch(() => null);
+        if (p?.pusher === this.opts.clientName) {
+          await this.store.deleteData(e.path);
+          await this.store.deletePlaceholder(e.path);
+          stats.relayWrites += 2;
+        }
+      }
+      this.log.log("info", `${e.path}: removing the lock left by ${lock.owner ?? "nobody"}`);
+      await this.store.release(e.path);
+      stats.relayWrites++;
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Takes one resource if another pusher left a version for us; false when it is still due. */
+  async #pull(e: LegacyEntry, local: LocalFile | undefined, stats: RoundStats): Promise<boolean> {
+    if (!e.placeholder || !e.data) return true;
+    const me = this.opts.clientName;
+    if (e.lock) return false;
+    const p = await this.store.readPlaceholder(e.path);
+    if (!p || p.pusher === me || p.pullers.includes(me)) return true;
+    const row = this.state.get(e.path);
+    const version = versionOf(p);
+    if (row && row.remote === version) {
+      // Taken already (a run stopped before it signed the puller list): sign it now.
+      return await this.#signOnly(e, p, stats);
+    }
+    if (local && p.checksum === local.sum) {
+      this.state.put({ ...local, base: local.sum, remote: version });
+      return await this.#signOnly(e, p, stats);
+    }
+    const localChanged = local !== undefined && local.sum !== (row?.base ?? "");
+    if (!(await this.store.acquire(e.path, "r"))) return false;
+    stats.relayWrites++;
+    try {
+      const fresh = await this.store.readPlaceholder(e.path);
+      if (!fresh || versionOf(fresh) !== version) return false;
+      let dest = e.path;
+      let keepsName = true;
+      if (localChanged && local) {
+        const remoteMs = (p.timestamp ?? 0) * 1000;
+        const strategy = this.opts.conflict;
+        const remoteWins = strategy === "remote" ||
+          ((strategy === "newest" || strategy === "keep-both") && remoteMs >= local.mtime);
+        stats.conflicts++;
+        if (strategy === "local" || (!remoteWins && strategy === "newest")) {
+          // The remote version loses and is dropped; local stays and is sent.
+          this.emit({ type: "conflict", path: e.path, copy: null, kept: "local" });
+          dest = "";
+        } else if (!remoteWins) {
+          dest = conflictName(e.path, p.pusher ?? "unknown", remoteMs);
+          keepsName = false;
+          this.emit({ type: "conflict", path: e.path, copy: dest, kept: "local" });
+        } else if (strategy === "keep-both") {
+          const copy = conflictName(e.path, me, local.mtime);
+          await Deno.rename(
+            await safeLocalPath(this.opts.localPath, e.path, false),
+            await safeLocalPath(this.opts.localPath, copy, true),
+          );
+          this.emit({ type: "conflict", path: e.path, copy, kept: "remote" });
+        } else {
+          this.emit({ type: "conflict", path: e.path, copy: null, kept: "remote" });
+        }
+      }
+      if (dest !== "") {
+        const size = await this.#download(e.path, dest, fresh);
+        stats.downloaded++;
+        stats.downloadedBytes += size;
+      }
+      if (keepsName && dest !== "") {
+        const f = await statFile(this.opts.localPath, e.path, this.state);
+        if (f) this.state.put({ ...f, base: f.sum, remote: version });
+      } else {
+        // The local version keeps the name and still has to be sent.
+        const base = row?.base ?? "";
+        const f = local!;
+        this.state.put({ ...f, base, remote: version });
+      }
+      await this.#sign(e.path, fresh, stats);
+      return true;
+    } finally {
+      await this.store.release(e.path);
+      stats.relayWrites++;
+    }
+  }
+
+  async #signOnly(e: LegacyEntry, p: Placeholder, stats: RoundStats): Promise<boolean> {
+    if (!(await this.store.acquire(e.path, "r"))) return false;
+    stats.relayWrites++;
+    try {
+      const fresh = await this.store.readPlaceholder(e.path);
+      if (fresh && versionOf(fresh) === versionOf(p)) await this.#sign(e.path, fresh, stats);
+      return true;
+    } finally {
+      await this.store.release(e.path);
+      stats.relayWrites++;
+    }
+  }
+
+  /**
+   * Appends this client to the puller list and, when that completes `puller count`, deletes
+   * the data: Escale frees space this way. Counting names (not the placeholder's lines, as
+   * Escale 0.7 does) lets several pullers each get the file.
+   */
+  async #sign(path: string, p: Placeholder, stats: RoundStats): Promise<void> {
+    const pullers = [...p.pullers, this.opts.clientName];
+    await this.store.writePlaceholder(path, { ...p, pullers });
+    stats.relayWrites++;
+    if (new Set(pullers).size >= this.#pullerCount) {
+      await this.store.deleteData(path);
+      stats.relayWrites++;
+    }
+  }
+
+  /** Writes the relay's data of `path` to local `dest` (temporary file, then rename). */
+  async #download(path: string, dest: string, p: Placeholder): Promise<number> {
+    const abs = await safeLocalPath(this.opts.localPath, dest, true);
+    const tmp = tempPathFor(abs);
+    this.emit({ type: "file-start", direction: "down", path: dest, size: 0 });
+    // Escale's `checksum` option names any hashlib algorithm; the common ones are checked.
+    const algorithm = DIGEST_BY_LENGTH[p.checksum?.length ?? 128];
+    const hash = createHash(algorithm ?? "sha512");
+    let size = 0;
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+    try {
+      for await (const chunk of await this.store.readData(path)) {
+        hash.update(chunk);
+        size += chunk.length;
+        let w = 0;
+        while (w < chunk.length) w += await file.write(chunk.subarray(w));
+      }
+      if (algorithm && p.checksum !== undefined && hash.digest("hex") !== p.checksum) {
+        throw new EscaleError(
+          "integrity",
+          `${this.store.relay.name}/${path}: content does not match its placeholder's checksum`,
+        );
+      }
+      if (this.opts.modificationTime && p.timestamp !== undefined) {
+        await file.utime(new Date(), new Date(p.timestamp * 1000));
+      }
+    } catch (e) {
+      file.close();
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+    file.close();
+    await Deno.rename(tmp, abs);
+    this.emit({ type: "file-done", direction: "down", path: dest, size });
+    return size;
+  }
+
+  /** Publishes one local file if it changed; false when it has to wait (lock, unresolved remote). */
+  async #push(
+    f: LocalFile,
+    e: LegacyEntry | undefined,
+    pulls: boolean,
+    stats: RoundStats,
+  ): Promise<boolean> {
+    const row = this.state.get(f.path);
+    if (row && row.base === f.sum) return true;
+    const me = this.opts.clientName;
+    if (e?.lock) {
+      const lock = await this.store.readLock(f.path);
+      if (lock && lock.owner !== me) return false;
+    }
+    const current = e?.placeholder ? await this.store.readPlaceholder(f.path) : null;
+    if (current && current.checksum === f.sum) {
+      this.state.put({ ...f, base: f.sum, remote: versionOf(current) });
+      return true;
+    }
+    // Another pusher's version this client has not taken: settle it first (next round).
+    if (
+      pulls && current && e?.data && current.pusher !== me &&
+      !current.pullers.includes(me) && versionOf(current) !== row?.remote
+    ) return false;
+    if (!(await this.store.acquire(f.path, "w"))) return false;
+    stats.relayWrites++;
+    try {
+      const abs = `${this.opts.localPath}/${f.path}`;
+      const bytes = await Deno.readFile(abs);
+      const sum = createHash("sha512").update(bytes).digest("hex");
+      if (sum !== f.sum) return false; // changed since the walk: next round
+      const p: Placeholder = {
+        pusher: me,
+        timestamp: Math.floor(f.mtime / 1000),
+        checksum: sum,
+        extra: [],
+        pullers: [],
+      };
+      this.emit({ type: "file-start", direction: "up", path: f.path, size: f.size });
+      await this.store.writePlaceholder(f.path, p);
+      await this.store.writeData(f.path, bytes);
+      stats.relayWrites += 2;
+      stats.uploaded++;
+      stats.uploadedBytes += bytes.length;
+      this.state.put({ ...f, base: sum, remote: versionOf(p) });
+      this.emit({ type: "file-done", direction: "up", path: f.path, size: f.size });
+      return true;
+    } finally {
+      await this.store.release(f.path);
+      stats.relayWrites++;
+    }
+  }
+}
+
+const DIGEST_BY_LENGTH: Record<number, string> = {
+  128: "sha512",
+  96: "sha384",
+  64: "sha256",
+  40: "sha1",
+  32: "md5",
+};
+
+function isLocalProblem(e: unknown): boolean {
+  return isKind(e, "local-io") || isKind(e, "hostile") || isKind(e, "integrity");
+}

@@ -1,0 +1,137 @@
+import { isKind } from "../errors/errors.ts";
+import { joinKey } from "../relay/keys.ts";
+import type { Relay, RelayEntry } from "../relay/relay.ts";
+import { bytesStream, collect, fromUtf8, utf8 } from "../util/streams.ts";
+import type { Fernet } from "./fernet.ts";
+import { formatLock, type LockInfo, parseLock } from "./lock_file.ts";
+import { classify, legacyPathProblem, lockKey, placeholderKey } from "./names.ts";
+import { formatPlaceholder, parsePlaceholder, type Placeholder } from "./placeholder.ts";
+
+/** What the relay holds for one resource. */
+export interface LegacyEntry {
+  path: string;
+  data?: RelayEntry;
+  placeholder?: RelayEntry;
+  lock?: RelayEntry;
+}
+
+/** Placeholders and locks are a few hundred bytes; anything far larger is not one. */
+const SMALL_LIMIT = 1024 * 1024;
+
+/**
+ * Escale 0.7's placeholder layout on top of any Relay that can list folders: walks the tree,
+ * reads and writes placeholders, data (Fernet when a key is given) and locks. Locks are written
+ * the way Python clients read them, and verified after writing, which Escale never did: two
+ * writers cannot both believe they hold one.
+ */
+export class PlaceholderStore {
+  constructor(
+    readonly relay: Relay,
+    readonly me: string,
+    readonly fernet?: Fernet,
+  ) {}
+
+  /** Every resource of the relay, by path; names that could escape the tree are skipped. */
+  async walk(): Promise<Map<string, LegacyEntry>> {
+    const out = new Map<string, LegacyEntry>();
+    const at = (path: string) => {
+      let e = out.get(path);
+      if (!e) out.set(path, e = { path });
+      return e;
+    };
+    const dirs = [""];
+    while (dirs.length > 0) {
+      const dir = dirs.pop()!;
+      for await (const e of this.relay.list(dir)) {
+        const n = classify(e.key);
+        if (n.kind === "data") at(n.path).data = e;
+        else if (n.kind === "placeholder") at(n.path).placeholder = e;
+        else if (n.kind === "lock") at(n.path).lock = e;
+      }
+      for (const f of await this.relay.listFolders!(dir)) {
+        const sub = joinKey(dir, f);
+        if (legacyPathProblem(sub) === null) dirs.push(sub);
+      }
+    }
+    return out;
+  }
+
+  async readPlaceholder(path: string): Promise<Placeholder | null> {
+    const key = placeholderKey(path);
+    const text = await this.#readSmall(key);
+    return text === null ? null : parsePlaceholder(text, `${this.relay.name}/${key}`);
+  }
+
+  async writePlaceholder(path: string, p: Placeholder): Promise<void> {
+    await this.relay.write(placeholderKey(path), utf8.encode(formatPlaceholder(p)));
+  }
+
+  async deletePlaceholder(path: string): Promise<void> {
+    await this.relay.delete(placeholderKey(path));
+  }
+
+  /** The plaintext of a data object (decrypted and checked when Fernet is on). */
+  async readData(path: string): Promise<ReadableStream<Uint8Array>> {
+    const stream = await this.relay.read(path);
+    if (!this.fernet) return stream;
+    // A Fernet token authenticates the whole file: nothing can be used before its end.
+    const token = await collect(stream, Number.MAX_SAFE_INTEGER, path);
+    const plain = this.fernet.decrypt(token, `${this.relay.name}/${path}`);
+    return bytesStream(plain);
+  }
+
+  /** Bytes, not a stream: a Fernet token covers the whole file, and retries replay bytes. */
+  async writeData(path: string, plain: Uint8Array): Promise<void> {
+    await this.relay.write(path, this.fernet ? this.fernet.encrypt(plain) : plain);
+  }
+
+  async deleteData(path: string): Promise<void> {
+    await this.relay.delete(path);
+  }
+
+  async readLock(path: string): Promise<LockInfo | null> {
+    const text = await this.#readSmall(lockKey(path));
+    return text === null ? null : parseLock(text);
+  }
+
+  /**
+   * Takes the lock of `path` for `mode` ("w" upload, "r" download), or answers false when
+   * another client holds it. Escale's check-then-write is kept (Python clients do the same), made
+   * atomic where the backend can create-if-absent, and the lock is read back: a client whose
+   * lock was overwritten by another writer backs off instead of both going on.
+   */
+  async acquire(path: string, mode: "r" | "w"): Promise<boolean> {
+    const key = lockKey(path);
+    const held = await this.readLock(path);
+    if (held && held.owner !== this.me) return false;
+    const body = formatLock({ owner: this.me, mode });
+    try {
+      await this.relay.write(key, utf8.encode(body), {
+        ifAbsent: held === null && this.relay.capabilities.createIfAbsent,
+      });
+    } catch (e) {
+      if (isKind(e, "exists")) return false;
+      throw e;
+    }
+    const back = await this.#readSmall(key);
+    return back === body;
+  }
+
+  async release(path: string): Promise<void> {
+    await this.relay.delete(lockKey(path));
+  }
+
+  async #readSmall(key: string): Promise<string | null> {
+    try {
+      const bytes = await collect(await this.relay.read(key), SMALL_LIMIT, key);
+      try {
+        return fromUtf8.decode(bytes);
+      } catch {
+        return new TextDecoder().decode(bytes);
+      }
+    } catch (e) {
+      if (isKind(e, "not-found")) return null;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import { assert, assertEquals } from "../assert.ts";
+import { FileRelay } from "../../src/relay/file_relay.ts";
+import { MemoryRelay } from "../../src/relay/memory_relay.ts";
+import type { Body, Relay, WriteOptions } from "../../src/relay/relay.ts";
+import { PlaceholderStore } from "../../src/legacy/placeholder_store.ts";
+import { classify } from "../../src/legacy/names.ts";
+import { copyTree, FIXTURES, LegacyClient, snapshot } from "./legacy_helpers.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "escale-legacy-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * A relay without create-if-absent (FTP, WebDAV without If-None-Match) where another client's
+ * check-then-write lands between our write of a lock and our read-back: the race Escale loses.
+ */
+class RacingRelay extends MemoryRelay {
+  override readonly capabilities = { ...new MemoryRelay().capabilities, createIfAbsent: false };
+  rival?: { key: string; body: string };
+  override async write(key: string, body: Body, opts?: WriteOptions): Promise<void> {
+    await super.write(key, body, opts);
+    if (this.rival && key === this.rival.key) {
+      const r = this.rival;
+      this.rival = undefined;
+      await super.write(r.key, new TextEncoder().encode(r.body));
+    }
+  }
+}
+
+Deno.test("legacy locks: a lock overwritten right after ours is detected, so two writers never both win", async () => {
+  const relay = new RacingRelay();
+  relay.rival = { key: ".a.txt.lock", body: "lock%1.0\nowner: peerA\nmode: w" };
+  const store = new PlaceholderStore(relay as Relay, "peerB");
+  assertEquals(await store.acquire("a.txt", "w"), false);
+  assertEquals(
+    new TextDecoder().decode(relay.objects.get(".a.txt.lock")!.data),
+    "lock%1.0\nowner: peerA\nmode: w",
+  );
+  assertEquals(await store.acquire("b.txt", "w"), true);
+  assertEquals(
+    new TextDecoder().decode(relay.objects.get(".b.txt.lock")!.data),
+    "lock%1.0\nowner: peerB\nmode: w",
+  );
+});
+
+Deno.test("legacy locks: Python clients' locks are honoured, then the files move once they are gone", async () => {
+  await withDir(async (dir) => {
+    await copyTree(`${FIXTURES}placeholder-plain/after-upload/relay`, `${dir}/relay`);
+    // Escale's own lock files: peerA still uploading hello.txt, peerC downloading sub/notes.md.
+    await Deno.copyFile(`${FIXTURES}locks/relay/.hello.txt.lock`, `${dir}/relay/.hello.txt.lock`);
+    await Deno.writeTextFile(`${dir}/relay/sub/.notes.md.lock`, "lock%1.0\nowner: peerC\nmode: r");
+    await Deno.mkdir(`${dir}/B`);
+    const b = new LegacyClient(`${dir}/B`, new FileRelay(`${dir}/relay`), `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "shared",
+    });
+    try {
+      const s = await b.round();
+      assertEquals(s.downloaded, 3);
+      const tree = await snapshot(`${dir}/B`);
+      assert(!("hello.txt" in tree) && !("sub/notes.md" in tree), "a locked file was taken");
+      assertEquals(b.repo.status?.pendingDownloads, 2);
+      // Our own pusher does not write over a foreign lock either.
+      await Deno.writeTextFile(`${dir}/B/hello.txt`, "mine");
+      await b.round();
+      assertEquals(
+        await Deno.readTextFile(`${dir}/relay/.hello.txt.lock`),
+        "lock%1.0\nowner: peerA\nmode: w",
+      );
+      assertEquals(await Deno.readTextFile(`${dir}/relay/hello.txt`), "hello world\n");
+      await Deno.remove(`${dir}/relay/.hello.txt.lock`);
+      await Deno.remove(`${dir}/relay/sub/.notes.md.lock`);
+      const s2 = await b.round();
+      assertEquals(s2.conflicts, 1);
+      assertEquals((await snapshot(`${dir}/B`))["sub/notes.md"], "# Notes\n\nsecond line\n");
+    } finally {
+      b.close();
+    }
+  });
+});
+
+Deno.test("legacy locks: this client's own locks left by a crash are repaired, others' never", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.mkdir(`${dir}/A`);
+    await Deno.writeTextFile(`${dir}/A/x.txt`, "complete content\n");
+    // What a kill between placeholder and data leaves: our lock, our placeholder, partial data.
+    await Deno.writeTextFile(`${dir}/relay/.x.txt.lock`, "lock%1.0\nowner: peerA\nmode: w");
+    await Deno.writeTextFile(
+      `${dir}/relay/.x.txt.placeholder`,
+      `placeholder%1.0\npusher: peerA\ntimestamp: 1\nchecksum: ${"0".repeat(128)}\n---pullers---`,
+    );
+    await Deno.writeTextFile(`${dir}/relay/x.txt`, "compl");
+    await Deno.writeTextFile(`${dir}/relay/.y.txt.lock`, "lock%1.0\nowner: peerZ\nmode: w");
+    const a = new LegacyClient(`${dir}/A`, new FileRelay(`${dir}/relay`), `${dir}/a.db`, {
+      clientName: "peerA",
+      mode: "upload",
+    });
+    try {
+      assertEquals((await a.round()).uploaded, 1);
+      const relay = await snapshot(`${dir}/relay`);
+      assertEquals(relay["x.txt"], "complete content\n");
+      assert(!(".x.txt.lock" in relay), "own lock left");
+      assertEquals(relay[".y.txt.lock"], "lock%1.0\nowner: peerZ\nmode: w");
+    } finally {
+      a.close();
+    }
+  });
+});
+
+Deno.test("legacy names: placeholders and data whose names could escape or be special are ignored", async () => {
+  assertEquals(classify("d/....placeholder"), { kind: "other" }); // would be resource "d/.."
+  assertEquals(classify("...placeholder"), { kind: "other" }); // "."
+  assertEquals(classify("..x.placeholder"), { kind: "other" }); // ".x": a special name
+  assertEquals(classify("a\\..\\b"), { kind: "other" });
+  assertEquals(classify("bad\nname"), { kind: "other" });
+  assertEquals(classify("d/.ok.txt.placeholder"), { kind: "placeholder", path: "d/ok.txt" });
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/relay/d`, { recursive: true });
+    await Deno.mkdir(`${dir}/B`);
+    const ph = (sum: string) =>
+      `placeholder%1.0\npusher: evil\ntimestamp: 1\nchecksum: ${sum}\n---pullers---`;
+    await Deno.writeTextFile(`${dir}/relay/d/....placeholder`, ph("0".repeat(128)));
+    await Deno.writeTextFile(`${dir}/relay/..evil.placeholder`, ph("0".repeat(128)));
+    await Deno.writeTextFile(`${dir}/relay/.evil`, "x");
+    await Deno.writeTextFile(`${dir}/relay/.a\\..\\..\\b.placeholder`, ph("0".repeat(128)));
+    await Deno.writeTextFile(`${dir}/relay/a\\..\\..\\b`, "x");
+    const b = new LegacyClient(`${dir}/B`, new FileRelay(`${dir}/relay`), `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "download",
+    });
+    try {
+      assertEquals((await b.round()).downloaded, 0);
+      assertEquals(await snapshot(`${dir}/B`), {});
+      assertEquals(
+        Object.keys(await snapshot(dir)).filter((k) =>
+          !k.startsWith("relay/") && !k.startsWith("b.db")
+        ),
+        [],
+      );
+    } finally {
+      b.close();
+    }
+  });
+});

@@ -1,0 +1,223 @@
+// Round trips against the snapshots of relays written by the real Python Escale 0.7.13
+// (tests/fixtures/escale-legacy): escale reads what Escale wrote, and writes what Escale writes.
+import { assert, assertEquals } from "../assert.ts";
+import { FileRelay } from "../../src/relay/file_relay.ts";
+import { Fernet } from "../../src/legacy/fernet.ts";
+import { parsePlaceholder } from "../../src/legacy/placeholder.ts";
+import {
+  copyTree,
+  FIXTURES,
+  LegacyClient,
+  mtimes,
+  pushedTree,
+  snapshot,
+} from "./legacy_helpers.ts";
+
+const TREE_MTIMES = {
+  "docs été/résumé ü.txt": 1700000004,
+  "hello.txt": 1700000001,
+  "photos.2020/p.jpg": 1700000005,
+  "sub/deep/data.bin": 1700000003,
+  "sub/notes.md": 1700000002,
+};
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "escale-legacy-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function fernetOf(c: string): Promise<Fernet | undefined> {
+  if (!c.includes("fernet")) return undefined;
+  return Fernet.fromKeyText(await Deno.readFile(`${FIXTURES}${c}/config/fernet.key`));
+}
+
+for (const c of ["placeholder-plain", "placeholder-fernet"]) {
+  Deno.test(`legacy ${c}: a puller reads what Escale's pusher wrote and leaves what Escale's puller leaves`, async () => {
+    await withDir(async (dir) => {
+      await copyTree(`${FIXTURES}${c}/after-upload/relay`, `${dir}/relay`);
+      await Deno.mkdir(`${dir}/B`);
+      const b = new LegacyClient(`${dir}/B`, new FileRelay(`${dir}/relay`), `${dir}/b.db`, {
+        clientName: "peerB",
+        mode: "download",
+        fernet: await fernetOf(c),
+      });
+      try {
+        const s = await b.round();
+        assertEquals(s.downloaded, 5);
+        assertEquals(await snapshot(`${dir}/B`), await snapshot(`${FIXTURES}tree`));
+        assertEquals(await mtimes(`${dir}/B`), TREE_MTIMES);
+        // Escale's own puller left exactly this relay (both cases: the placeholders are plain).
+        assertEquals(
+          await snapshot(`${dir}/relay`),
+          await snapshot(`${FIXTURES}${c}/after-pull/relay`),
+        );
+        const again = await b.round();
+        assertEquals([again.downloaded, again.relayWrites], [0, 0]);
+      } finally {
+        b.close();
+      }
+    });
+  });
+
+  Deno.test(`legacy ${c}: a pusher writes what Escale's pusher writes`, async () => {
+    await withDir(async (dir) => {
+      await pushedTree(`${dir}/A`);
+      await Deno.mkdir(`${dir}/relay`);
+      const fernet = await fernetOf(c);
+      const a = new LegacyClient(`${dir}/A`, new FileRelay(`${dir}/relay`), `${dir}/a.db`, {
+        clientName: "peerA",
+        mode: "upload",
+        fernet,
+      });
+      try {
+        assertEquals((await a.round()).uploaded, 5);
+        const ours = await snapshot(`${dir}/relay`);
+        const theirs = await snapshot(`${FIXTURES}${c}/after-upload/relay`);
+        assertEquals(Object.keys(ours), Object.keys(theirs));
+        for (const [k, v] of Object.entries(theirs)) {
+          if (k.includes("/.") || k.startsWith(".") || !fernet) {
+            assertEquals(ours[k], v, k); // placeholders (and plain data) byte for byte
+          } else {
+            // Fernet tokens differ by time and IV: same length, and they decrypt to the file.
+            assertEquals(ours[k].length, v.length, k);
+            const token = Uint8Array.from(ours[k], (ch) => ch.charCodeAt(0));
+            assertEquals(fernet.decrypt(token, k), await Deno.readFile(`${FIXTURES}tree/${k}`), k);
+          }
+        }
+        const again = await a.round();
+        assertEquals([again.uploaded, again.relayWrites], [0, 0]);
+      } finally {
+        a.close();
+      }
+    });
+  });
+}
+
+Deno.test("legacy: escale pusher to escale puller through the placeholder layout, then a change", async () => {
+  await withDir(async (dir) => {
+    await pushedTree(`${dir}/A`);
+    await Deno.mkdir(`${dir}/B`);
+    const relay = new FileRelay(`${dir}/relay`);
+    const a = new LegacyClient(`${dir}/A`, relay, `${dir}/a.db`, {
+      clientName: "peerA",
+      mode: "shared",
+    });
+    const b = new LegacyClient(`${dir}/B`, relay, `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "shared",
+    });
+    try {
+      await a.round();
+      await b.round();
+      assertEquals(await snapshot(`${dir}/B`), await snapshot(`${dir}/A`));
+      await Deno.writeTextFile(`${dir}/B/hello.txt`, "changed by B\n");
+      await b.round();
+      const p = parsePlaceholder(
+        await Deno.readTextFile(`${dir}/relay/.hello.txt.placeholder`),
+        "p",
+      );
+      assertEquals([p.pusher, p.pullers], ["peerB", []]);
+      await a.round();
+      assertEquals(await Deno.readTextFile(`${dir}/A/hello.txt`), "changed by B\n");
+      // The last puller removed the data; only placeholders remain.
+      assert(
+        Object.keys(await snapshot(`${dir}/relay`)).every((k) =>
+          k.split("/").pop()!.startsWith(".")
+        ),
+      );
+      // Nothing travels back.
+      assertEquals((await b.round()).downloaded + (await a.round()).uploaded, 0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("legacy: puller count counts names, so every puller gets the file (Escale's pullers-2 relay)", async () => {
+  await withDir(async (dir) => {
+    await copyTree(`${FIXTURES}placeholder-pullers-2/after-upload/relay`, `${dir}/relay`);
+    const relay = new FileRelay(`${dir}/relay`);
+    const mk = (n: string) =>
+      Deno.mkdir(`${dir}/${n}`).then(() =>
+        new LegacyClient(`${dir}/${n}`, relay, `${dir}/${n}.db`, {
+          clientName: n,
+          mode: "download",
+          pullerCount: 2,
+        })
+      );
+    const b = await mk("peerB");
+    const c = await mk("peerC");
+    try {
+      assertEquals((await b.round()).downloaded, 5);
+      assert(
+        await Deno.stat(`${dir}/relay/hello.txt`).then(() => true),
+        "the first of two pullers kept the data",
+      );
+      assertEquals(
+        parsePlaceholder(await Deno.readTextFile(`${dir}/relay/.hello.txt.placeholder`), "p")
+          .pullers,
+        ["peerB"],
+      );
+      assertEquals((await c.round()).downloaded, 5);
+      assertEquals(await snapshot(`${dir}/peerC`), await snapshot(`${FIXTURES}tree`));
+      const p = parsePlaceholder(
+        await Deno.readTextFile(`${dir}/relay/.hello.txt.placeholder`),
+        "p",
+      );
+      assertEquals(p.pullers, ["peerB", "peerC"]);
+      assert(
+        Object.keys(await snapshot(`${dir}/relay`)).every((k) =>
+          k.split("/").pop()!.startsWith(".")
+        ),
+        "data left",
+      );
+    } finally {
+      b.close();
+      c.close();
+    }
+  });
+});
+
+Deno.test("legacy: a file edited on both sides keeps both (the older under a conflict name)", async () => {
+  await withDir(async (dir) => {
+    await copyTree(`${FIXTURES}placeholder-plain/after-upload/relay`, `${dir}/relay`);
+    await Deno.mkdir(`${dir}/B`);
+    const relay = new FileRelay(`${dir}/relay`);
+    const b = new LegacyClient(`${dir}/B`, relay, `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "shared",
+    });
+    try {
+      await b.round();
+      await b.round();
+      // peerA (Python) publishes a new hello.txt while peerB edits its own copy.
+      await Deno.writeTextFile(`${dir}/relay/hello.txt`, "A's version\n");
+      const { createHash } = await import("node:crypto");
+      const real = createHash("sha512").update("A's version\n").digest("hex");
+      await Deno.writeTextFile(
+        `${dir}/relay/.hello.txt.placeholder`,
+        `placeholder%1.0\npusher: peerA\ntimestamp: 1800000000\nchecksum: ${real}\n---pullers---`,
+      );
+      await Deno.writeTextFile(`${dir}/B/hello.txt`, "B's version\n");
+      await Deno.utime(`${dir}/B/hello.txt`, 1700000100, 1700000100);
+      const s = await b.round();
+      assertEquals(s.conflicts, 1);
+      const tree = await snapshot(`${dir}/B`);
+      assertEquals(tree["hello.txt"], "A's version\n");
+      const copies = Object.keys(tree).filter((k) => k.startsWith("hello.conflict-peerB-"));
+      assertEquals(copies.length, 1);
+      assertEquals(tree[copies[0]], "B's version\n");
+      // The copy is published for the Python clients; the relay's hello.txt was taken.
+      const relayNow = await snapshot(`${dir}/relay`);
+      assert(relayNow[copies[0]] === "B's version\n", "conflict copy not published");
+      assert(!("hello.txt" in relayNow), "A's data should have been taken");
+    } finally {
+      b.close();
+    }
+  });
+});

@@ -5,10 +5,12 @@ import { assert, assertEquals } from "./assert.ts";
  * never one before it. log, util and errors come last because every layer uses them and they use
  * none of the layers (log may use util and errors, util may use errors). legacy (Escale 0.7's
  * layouts) is a sync engine of its own over the native engine's local helpers, chosen by the
- * configuration.
+ * configuration. maintenance (check, fix, backup, restore, migrate) sits just below the command
+ * line: it works on relays, repositories and configuration files.
  */
 const ORDER = [
   "cli",
+  "maintenance",
   "config",
   "legacy",
   "engine",

@@ -137,7 +137,7 @@ function randomHex(bytes: number): string {
 }
 
 /** A section name as a file name: credentials and keys live next to the configuration. */
-function fileStem(section: string): string {
+export function fileStem(section: string): string {
   // Escaping (rather than replacing) keeps two sections from sharing one credential file.
   return section.replace(/[^A-Za-z0-9_.-]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
 }
@@ -424,7 +424,7 @@ function clientNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-async function readPasswordFile(path: string): Promise<string> {
+export async function readPasswordFile(path: string): Promise<string> {
   let bytes: Uint8Array;
   try {
     const info = await Deno.stat(path);

@@ -15,6 +15,7 @@ import { runCommand } from "./run_command.ts";
 import { accessCommand } from "./access_command.ts";
 import { evictCommand } from "./evict_command.ts";
 import { registerInit } from "./init_command.ts";
+import { registerMaintenance } from "./maintenance_commands.ts";
 import { testRelayCommand } from "./test_relay_command.ts";
 import {
   type ServiceOptions,
@@ -327,6 +328,7 @@ Example:
     });
 
   registerInit(program);
+  registerMaintenance(program, setCode, exitCodeHelp);
   return program;
 }
 

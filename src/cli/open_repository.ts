@@ -108,7 +108,7 @@ export async function openRepository(
  * synchronised folder: the log (each round would change it) with its backups and error.log, and
  * the key file (a secret).
  */
-function ownFilesOf(cfg: LoadedConfig, s: SectionSettings): string[] {
+export function ownFilesOf(cfg: LoadedConfig, s: SectionSettings): string[] {
   const log = logFileOf(cfg);
   const backups = Array.from({ length: cfg.global.logRotate }, (_, i) => `${log}.${i + 1}`);
   const errorLog = `${log.slice(0, log.lastIndexOf("/") + 1)}error.log`;

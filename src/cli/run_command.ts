@@ -401,7 +401,7 @@ async function runSectionRounds(
         const left = wait.leftMs();
         const final = once || (wait.active && (!isTransient(e) || left === 0)) ||
           (e instanceof EscaleError &&
-            ["config", "usage", "key", "safety", "timeout"].includes(e.kind));
+            ["config", "usage", "key", "safety", "timeout", "moved"].includes(e.kind));
         await repo?.close();
         repo = null;
         failures++;

@@ -114,9 +114,9 @@ export async function publish(
   rows: FileRow[],
   targets?: string[],
   answers?: number,
+  snapshot = targets !== undefined,
 ): Promise<void> {
   const seq = ctx.state.seq() + 1;
-  const snapshot = targets !== undefined;
   const deleting = new Set(rows.filter((r) => r.deleted).map((r) => r.path));
   const isMove = (r: FileRow) =>
     !snapshot && !r.deleted && r.movedFrom !== null && deleting.has(r.movedFrom);
@@ -323,7 +323,8 @@ export function finalize(ctx: RoundContext, commit: Commit): void {
         ctx.state.putFile({
           ...row,
           vv: e.vv,
-          origin: ctx.me,
+          // ctx.me for new versions; a full copy (escale fix) keeps each version's origin
+          origin: e.origin,
           dirty: row.dirty && !same,
           movedFrom: same ? null : row.movedFrom,
         });
@@ -382,6 +383,22 @@ function unchanged(ctx: RoundContext, commit: Commit): boolean {
     const st = statLocalSync(`${ctx.root}/${e.path}`);
     return st !== null && sameStat(st, row);
   });
+}
+
+/**
+ * `escale fix` after the relay was lost: every settled version this client holds (live files
+ * and deletions, whoever produced them), to every client, with its existing version vector, so
+ * that clients holding the same version download nothing and deletions made before the loss are
+ * not undone. Returns the number of entries published.
+ */
+export async function publishFullCopy(ctx: RoundContext): Promise<number> {
+  const rows = [...ctx.state.allFiles()].filter((r) =>
+    !r.dirty && ctx.state.getAccess(r.path).r !== "-"
+  );
+  for (const g of groups(rows, ctx.opts.maxPageSize, ctx.opts.chunkSize)) {
+    await publish(ctx, g, undefined, undefined, true);
+  }
+  return rows.length;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from "../log/logger.ts";
 import { type ClientRecord, newClientId, validateClientRecord } from "../protocol/format.ts";
 import type { RelayStore } from "../protocol/relay_store.ts";
+import { refuseMoved } from "../protocol/moved_record.ts";
 import { StateDb } from "../state/state_db.ts";
 import {
   emptyStats,
@@ -16,7 +17,7 @@ import { gcPhase } from "./gc.ts";
 import { forEachLimit } from "./pool.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
 import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
-import { pushPhase, recoverPending, sendableRows } from "./push.ts";
+import { publishFullCopy, pushPhase, recoverPending, sendableRows } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
 
@@ -81,8 +82,39 @@ export class Repository {
   }
 
   async round(): Promise<RoundStats> {
+    // A client that keeps running while its relay is migrated stops at its next round.
+    await refuseMoved(this.store.relay);
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
-    const ctx: RoundContext = {
+    const ctx = await this.#context(rules);
+    try {
+      return await this.#round(ctx, rules);
+    } finally {
+      ctx.hasher.close();
+    }
+  }
+
+  /**
+   * `escale fix` on a relay that lost this client's commits and record: finishes an interrupted
+   * publication, scans the local tree, publishes a full copy of every settled version (their
+   * version vectors unchanged, deletions included) for every client, and writes this client's
+   * record. Local changes not published yet stay dirty and go with the next round.
+   */
+  async rebuild(): Promise<{ entries: number; stats: RoundStats }> {
+    const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
+    const ctx = await this.#context(rules);
+    try {
+      await recoverPending(ctx);
+      await this.#scan(ctx);
+      const entries = await publishFullCopy(ctx);
+      await this.#updateOwnRecord(ctx);
+      return { entries, stats: ctx.stats };
+    } finally {
+      ctx.hasher.close();
+    }
+  }
+
+  async #context(rules: ModeRules): Promise<RoundContext> {
+    return {
       opts: this.opts,
       rules,
       root: this.opts.localPath,
@@ -97,11 +129,19 @@ export class Repository {
       hasher: new Hasher(),
       problems: new Set(),
     };
-    try {
-      return await this.#round(ctx, rules);
-    } finally {
-      ctx.hasher.close();
-    }
+  }
+
+  #scan(ctx: RoundContext) {
+    return scanLocal({
+      root: ctx.root,
+      state: this.state,
+      filter: this.opts.filter,
+      hiddenFiles: this.opts.hiddenFiles,
+      me: this.me,
+      skip: this.opts.skip,
+      ownFiles: this.opts.ownFiles,
+      lazyHashMin: WORKER_MIN,
+    });
   }
 
   async #round(ctx: RoundContext, rules: ModeRules): Promise<RoundStats> {
@@ -112,16 +152,7 @@ export class Repository {
       this.state.forgetProgress();
     }
     await recoverPending(ctx);
-    const scan = await scanLocal({
-      root: ctx.root,
-      state: this.state,
-      filter: this.opts.filter,
-      hiddenFiles: this.opts.hiddenFiles,
-      me: this.me,
-      skip: this.opts.skip,
-      ownFiles: this.opts.ownFiles,
-      lazyHashMin: WORKER_MIN,
-    });
+    const scan = await this.#scan(ctx);
     ctx.stats.problems += scan.problems;
     if (rules.pushDeletes) {
       // A rename or a folder move deletes nothing: its sources do not count.

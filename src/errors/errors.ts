@@ -19,6 +19,7 @@ export const ExitCode = {
   space: 8,
   busy: 9,
   timeout: 10,
+  moved: 11,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -37,6 +38,10 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [
     ExitCode.timeout,
     "--wait-delivered / --wait-for-changes: --timeout ended the wait (the message names who is missing)",
+  ],
+  [
+    ExitCode.moved,
+    "the relay was moved (escale migrate): point the configuration at its new address",
   ],
   [ExitCode.interrupted, "interrupted by a signal before the round completed"],
 ];
@@ -60,6 +65,7 @@ export type ErrorKind =
   | "local-space"
   | "busy"
   | "timeout"
+  | "moved"
   | "interrupted";
 
 const KIND_EXIT: Record<ErrorKind, number> = {
@@ -81,6 +87,7 @@ const KIND_EXIT: Record<ErrorKind, number> = {
   "local-space": ExitCode.space,
   busy: ExitCode.busy,
   timeout: ExitCode.timeout,
+  moved: ExitCode.moved,
   interrupted: ExitCode.interrupted,
 };
 

@@ -8,8 +8,9 @@ import {
 } from "../crypto/key_params.ts";
 import type { RelayKeys } from "../crypto/relay_keys.ts";
 import type { Relay } from "../relay/relay.ts";
-import type { Header } from "./format.ts";
+import { type Header, HEADER_KEY } from "./format.ts";
 import { RelayStore } from "./relay_store.ts";
+import { MOVED_KEY, refuseMoved } from "./moved_record.ts";
 
 export type EncryptionSetting = { mode: "none" } | {
   mode: "aead";
@@ -26,6 +27,7 @@ export async function openStore(
   relay: Relay,
   enc: EncryptionSetting,
 ): Promise<{ store: RelayStore; header: Header }> {
+  await refuseMoved(relay);
   let header = await RelayStore.readHeader(relay);
   let keys: RelayKeys | undefined;
   if (!header) {
@@ -52,5 +54,8 @@ export async function openStore(
   }
   if (enc.mode === "none") return { store: new RelayStore(relay), header };
   keys ??= await openCryptoParams(header.encryption as CryptoParams, enc.secret);
-  return { store: new RelayStore(new EncryptedRelay(relay, keys)), header };
+  return {
+    store: new RelayStore(new EncryptedRelay(relay, keys, { plainKeys: [HEADER_KEY, MOVED_KEY] })),
+    header,
+  };
 }

@@ -92,6 +92,25 @@ export class FileRelay implements Relay {
   }
 
   /**
+   * The temporary objects of unfinished writes directly inside `dir` (which `list` never shows),
+   * so that `escale fix` can remove those of writers that were killed.
+   */
+  async *listTemporary(dir: string): AsyncIterable<RelayEntry> {
+    checkKey(dir, true);
+    try {
+      for await (const e of Deno.readDir(this.#path(dir))) {
+        if (!e.isFile || !e.name.startsWith(TEMP_PREFIX)) continue;
+        const key = joinKey(dir, e.name);
+        const st = await Deno.stat(this.#path(key)).catch(() => null);
+        if (st) yield { key, size: st.size, mtime: st.mtime?.getTime() ?? 0 };
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw mapFsError(e, dir, `listing ${dir || "/"}`);
+    }
+  }
+
+  /**
    * A folder where an object could be is no object (null); a FIFO, socket or device is refused
    * (see notRegular). stat(2) never blocks on them, unlike open(2) on a FIFO.
    */

@@ -338,6 +338,13 @@ export class StateDb {
       : undefined;
   }
 
+  /** Every client record seen at the last rounds, as JSON (what `escale fix` restores). */
+  cachedRecords(): string[] {
+    return (this.#q("SELECT record FROM clients ORDER BY cid").all() as Row[]).map((r) =>
+      r.record as string
+    );
+  }
+
   cacheClient(cid: string, size: number, mtime: number, record: string): void {
     this.#q(
       `INSERT INTO clients(cid, size, mtime, record) VALUES(?, ?, ?, ?)

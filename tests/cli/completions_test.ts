@@ -33,7 +33,7 @@ Deno.test("completions: bash completes commands, subcommands, flags and their va
   try {
     const file = `${dir}/escale.bash`;
     await Deno.writeTextFile(file, await script("bash"));
-    assertEquals(await bashComplete(file, ["escale", "c"]), ["completions", "ctl"]);
+    assertEquals(await bashComplete(file, ["escale", "c"]), ["completions", "ctl", "check"]);
     assertEquals(await bashComplete(file, ["escale", "ctl", "st"]), ["start", "stop", "status"]);
     assertEquals(await bashComplete(file, ["escale", "run", "--wait"]), [
       "--wait-delivered",

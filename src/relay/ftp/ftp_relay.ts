@@ -147,13 +147,24 @@ export class FtpRelay implements Relay {
     return key === "" ? this.#base || "/" : `${this.#base}/${key}`;
   }
 
-  async *list(dir: string): AsyncIterable<RelayEntry> {
+  list(dir: string): AsyncIterable<RelayEntry> {
+    return this.#list(dir, false);
+  }
+
+  /** The temporary objects of unfinished uploads in `dir` (for `escale fix`). */
+  listTemporary(dir: string): AsyncIterable<RelayEntry> {
+    return this.#list(dir, true);
+  }
+
+  async *#list(dir: string, temporary: boolean): AsyncIterable<RelayEntry> {
     checkKey(dir, true);
     const entries = await this.#pool.use((c) => this.#listDir(c, dir));
     const out: RelayEntry[] = [];
     for (const e of entries) {
       const name = e.name.slice(e.name.lastIndexOf("/") + 1);
-      if (e.type !== "file" || name.startsWith(TEMP_PREFIX) || !validName(name)) continue;
+      if (e.type !== "file" || name.startsWith(TEMP_PREFIX) !== temporary || !validName(name)) {
+        continue;
+      }
       out.push({ key: joinKey(dir, name), size: e.size, mtime: e.mtime });
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

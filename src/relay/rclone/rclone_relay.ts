@@ -207,7 +207,16 @@ export class RcloneRelay implements Relay {
     return r.stdout;
   }
 
-  async *list(dir: string): AsyncIterable<RelayEntry> {
+  list(dir: string): AsyncIterable<RelayEntry> {
+    return this.#list(dir, false);
+  }
+
+  /** The temporary objects of unfinished uploads in `dir` (for `escale fix`). */
+  listTemporary(dir: string): AsyncIterable<RelayEntry> {
+    return this.#list(dir, true);
+  }
+
+  async *#list(dir: string, temporary: boolean): AsyncIterable<RelayEntry> {
     checkKey(dir, true);
     let items: LsJson[];
     try {
@@ -226,7 +235,8 @@ export class RcloneRelay implements Relay {
     const entries: RelayEntry[] = [];
     for (const it of items ?? []) {
       const name = it.Name ?? "";
-      if (it.IsDir || !name || name.startsWith(TEMP_PREFIX) || /[/\\\0]/.test(name)) continue;
+      if (it.IsDir || !name || name.startsWith(TEMP_PREFIX) !== temporary) continue;
+      if (/[/\\\0]/.test(name)) continue;
       if (name === "." || name === "..") continue;
       entries.push({ key: joinKey(dir, name), size: it.Size ?? 0, mtime: mtimeOf(it) });
     }

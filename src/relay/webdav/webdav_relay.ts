@@ -132,7 +132,16 @@ export class WebDavRelay implements Relay {
     return this;
   }
 
-  async *list(dir: string): AsyncIterable<RelayEntry> {
+  list(dir: string): AsyncIterable<RelayEntry> {
+    return this.#list(dir, false);
+  }
+
+  /** The temporary objects of unfinished uploads in `dir` (for `escale fix`). */
+  listTemporary(dir: string): AsyncIterable<RelayEntry> {
+    return this.#list(dir, true);
+  }
+
+  async *#list(dir: string, temporary: boolean): AsyncIterable<RelayEntry> {
     checkKey(dir, true);
     const what = `listing ${dir || "/"}`;
     const url = this.#url(dir, true);
@@ -149,13 +158,13 @@ export class WebDavRelay implements Relay {
       if (r.collection || r.segments.length !== dirSegments.length + 1) continue;
       if (!dirSegments.every((s, i) => r.segments[i] === s)) continue;
       const name = r.segments[dirSegments.length];
-      if (name.startsWith(TEMP_PREFIX)) continue;
+      if (name.startsWith(TEMP_PREFIX) !== temporary) continue;
       const key = joinKey(dir, name);
       if (!isKey(key)) continue;
       const size = r.size >= 0 ? r.size : await this.#headSize(key);
       if (size !== null) entries.push({ key, size, mtime: r.mtime });
     }
-    this.#knownDirs.add(dir);
+    if (!temporary) this.#knownDirs.add(dir);
     this.#missingDirs.delete(dir);
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     yield* entries;

@@ -1,0 +1,113 @@
+import { assert, assertEquals } from "../assert.ts";
+import { readTree } from "../engine/sandbox.ts";
+import { conf, escale, fingerprint } from "./cli_helpers.ts";
+
+async function setup(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "escale-cli-backup-" });
+  for (const d of ["A", "B", "relay", "relay2"]) await Deno.mkdir(`${dir}/${d}`);
+  for (const c of ["A", "B"]) {
+    await conf(
+      `${dir}/${c}.conf`,
+      `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n`,
+    );
+  }
+  await conf(
+    `${dir}/other.conf`,
+    `[A]\nclient = A\nlocal path = ${dir}/A\nrelay path = ${dir}/relay2\n`,
+  );
+  return dir;
+}
+
+async function round(dir: string, c: string): Promise<string[]> {
+  const r = await escale(["run", "--once", "--json", "-c", `${dir}/${c}.conf`]);
+  assertEquals(r.code, 0, r.stderr);
+  return r.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    .filter((e) => e.event === "file-done" && e.direction === "down").map((e) => e.path);
+}
+
+async function relayObjects(relay: string): Promise<Record<string, string>> {
+  const t = await readTree(relay);
+  delete t["leases"];
+  return t;
+}
+
+for (const ext of ["tar", "tar.gz", "tar.bz2"]) {
+  Deno.test(`cli backup/restore (${ext}): same objects back, clients download nothing again`, async () => {
+    const dir = await setup();
+    try {
+      await Deno.writeTextFile(`${dir}/A/one.txt`, "one");
+      await Deno.writeTextFile(`${dir}/A/two.txt`, "two".repeat(10_000));
+      await round(dir, "B");
+      await round(dir, "A"); // A's commit waits for B: data and commit are on the relay
+      const before = await relayObjects(`${dir}/relay`);
+      const archive = `${dir}/backup.${ext}`;
+      const b = await escale(["backup", "-c", `${dir}/A.conf`, archive]);
+      assertEquals(b.code, 0, b.stderr);
+      assert(/backed up .* 5 objects/.test(b.stdout), b.stdout);
+      assert(!(await Deno.stat(`${archive}.part`).catch(() => null)));
+      assertEquals((await Deno.stat(archive)).mode! & 0o777, 0o600);
+
+      // The relay is lost; restore refuses a non-empty one, then fills an empty one.
+      await Deno.remove(`${dir}/relay`, { recursive: true });
+      await Deno.mkdir(`${dir}/relay`);
+      await Deno.writeTextFile(`${dir}/relay/stranger.txt`, "not ours");
+      await Deno.mkdir(`${dir}/relay/data`);
+      await Deno.writeTextFile(`${dir}/relay/data/00000000000000aa-0000000001-0000`, "x");
+      const refused = await escale(["restore", "-c", `${dir}/B.conf`, archive]);
+      assertEquals(refused.code, 7, refused.stderr);
+      assert(refused.stderr.includes("is not empty (1 objects"), refused.stderr);
+      assertEquals(refused.stderr.trim().split("\n").length, 1);
+      await Deno.remove(`${dir}/relay/data`, { recursive: true });
+      const r = await escale(["restore", "-c", `${dir}/B.conf`, archive]);
+      assertEquals(r.code, 0, r.stderr);
+      const after = await relayObjects(`${dir}/relay`);
+      delete after["stranger.txt"];
+      assertEquals(after, before);
+      assertEquals(await round(dir, "B"), ["one.txt", "two.txt"]);
+      assertEquals(await round(dir, "A"), []);
+      assertEquals(await readTree(`${dir}/B`), await readTree(`${dir}/A`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("cli restore: a damaged archive is refused before anything is written; --force replaces a relay", async () => {
+  const dir = await setup();
+  try {
+    await Deno.writeTextFile(`${dir}/A/one.txt`, "one".repeat(1000));
+    await round(dir, "B");
+    await round(dir, "A");
+    const archive = `${dir}/b.tar`;
+    assertEquals((await escale(["backup", "-c", `${dir}/A.conf`, archive])).code, 0);
+    const bytes = await Deno.readFile(archive);
+    const at = new TextDecoder("latin1").decode(bytes).indexOf("one".repeat(100));
+    assert(at > 0);
+    bytes[at] ^= 1;
+    await Deno.writeFile(`${dir}/bad.tar`, bytes);
+    const before = await fingerprint(`${dir}/relay2`);
+    const bad = await escale(["restore", "-c", `${dir}/other.conf`, `${dir}/bad.tar`]);
+    assertEquals(bad.code, 6, bad.stderr);
+    assert(bad.stderr.includes("does not match the manifest"), bad.stderr);
+    assertEquals(await fingerprint(`${dir}/relay2`), before);
+
+    // --force: relay2 held another relay; it now holds exactly the backup.
+    await conf(
+      `${dir}/C.conf`,
+      `[C]\nclient = C\nlocal path = ${dir}/B\nrelay path = ${dir}/relay2\n`,
+    );
+    await escale(["run", "--once", "-c", `${dir}/C.conf`]);
+    const refused = await escale(["restore", "-c", `${dir}/other.conf`, archive]);
+    assertEquals(refused.code, 7);
+    const forced = await escale(["restore", "--force", "-c", `${dir}/other.conf`, archive]);
+    assertEquals(forced.code, 0, forced.stderr);
+    assertEquals(await relayObjects(`${dir}/relay2`), await relayObjects(`${dir}/relay`));
+    // A second run finds everything in place and copies nothing.
+    const again = await escale(["restore", "--json", "-c", `${dir}/other.conf`, archive]);
+    assertEquals(again.code, 0, again.stderr);
+    const res = JSON.parse(again.stdout.trim().split("\n").at(-1)!);
+    assertEquals([res.written, res.kept], [0, 5]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,134 @@
+// SIGKILL at chosen points of migrate, backup and restore (ESCALE_FAULTS stalls the process at
+// one relay operation, then the test kills it); a re-run must converge with nothing missing,
+// copied twice or left half-written.
+import { assert, assertEquals } from "../assert.ts";
+import { conf, escale } from "./cli_helpers.ts";
+
+const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+async function killDuring(args: string[], fault: string): Promise<void> {
+  const child = new Deno.Command(`${root}/scripts/escale`, {
+    args,
+    env: { NO_COLOR: "1", ESCALE_FAULTS: fault },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("fault injection: stalling")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  assert(seen.includes("fault injection: stalling"), `the fault never fired: ${seen}`);
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel().catch(() => {});
+}
+
+/** A relay where A published a few data objects that B has not taken yet. */
+async function setup(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "escale-maint-kill-" });
+  for (const d of ["A", "B", "relay"]) await Deno.mkdir(`${dir}/${d}`);
+  for (const c of ["A", "B"]) {
+    await conf(
+      `${dir}/${c}.conf`,
+      `[r]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\nchunk size = 64KB\n`,
+    );
+  }
+  await Deno.writeTextFile(`${dir}/A/big.bin`, "0123456789".repeat(40_000));
+  await Deno.writeTextFile(`${dir}/A/small.txt`, "small");
+  for (const c of ["B", "A"]) {
+    assertEquals((await escale(["run", "--once", "-c", `${dir}/${c}.conf`])).code, 0);
+  }
+  return dir;
+}
+
+function walk(dir: string, out: string[] = [], rel = ""): string[] {
+  for (const e of Deno.readDirSync(dir)) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory) walk(`${dir}/${e.name}`, out, p);
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+function lastJson(r: { stdout: string }) {
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}
+
+Deno.test("SIGKILL during migrate: the re-run resumes without copying again and converges", async () => {
+  const dir = await setup();
+  try {
+    const source = walk(`${dir}/relay`);
+    await killDuring(["migrate", "-c", `${dir}/A.conf`, `${dir}/new`], "write:stall:3:^data/");
+    assert(!walk(`${dir}/new`).includes("escale.json"), "the header came before the data");
+    const r = await escale(["migrate", "--json", "-c", `${dir}/A.conf`, `${dir}/new`]);
+    assertEquals(r.code, 0, r.stderr);
+    const res = lastJson(r);
+    assertEquals(res.kept, 2, JSON.stringify(res)); // the two objects that arrived before the kill
+    const moved = walk(`${dir}/new`).filter((k) => !k.startsWith("leases/"));
+    assertEquals(moved, source.filter((k) => !k.startsWith("leases/")));
+    assertEquals(walk(`${dir}/relay`), [...source, "moved.json"].sort());
+    assertEquals((await escale(["check", "--read-data", "-c", `${dir}/A.conf`])).code, 0);
+    const b = await escale(["run", "--once", "-c", `${dir}/B.conf`]);
+    assertEquals(b.code, 11, b.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (
+  const [when, fault, movedFirst] of [
+    ["while writing a commit", "write:stall:1:^commits/", false],
+    ["while writing the header, last", "write:stall:1:^escale.json$", false],
+    ["after the moved record, before the configuration", "list:stall:2:^commits$", true],
+  ] as const
+) {
+  Deno.test(`SIGKILL during migrate ${when}: the re-run completes the move`, async () => {
+    const dir = await setup();
+    try {
+      const source = walk(`${dir}/relay`);
+      await killDuring(["migrate", "-c", `${dir}/A.conf`, `${dir}/new`], fault);
+      assertEquals(walk(`${dir}/relay`).includes("moved.json"), movedFirst);
+      assert(!(await Deno.readTextFile(`${dir}/A.conf`)).includes(`${dir}/new`));
+      const r = await escale(["migrate", "--json", "-c", `${dir}/A.conf`, `${dir}/new`]);
+      assertEquals(r.code, 0, r.stderr);
+      const res = lastJson(r);
+      assert(res.kept > 0, JSON.stringify(res));
+      assertEquals(walk(`${dir}/new`).filter((k) => !k.startsWith("leases/")), source);
+      assert((await Deno.readTextFile(`${dir}/A.conf`)).includes(`${dir}/new`));
+      assertEquals((await escale(["check", "--read-data", "-c", `${dir}/A.conf`])).code, 0);
+      assertEquals((await escale(["run", "--once", "-c", `${dir}/B.conf`])).code, 11);
+      assertEquals((await escale(["run", "--once", "-c", `${dir}/A.conf`])).code, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("SIGKILL during backup leaves no archive; during restore, the re-run resumes", async () => {
+  const dir = await setup();
+  try {
+    const archive = `${dir}/b.tar.gz`;
+    await killDuring(["backup", "-c", `${dir}/A.conf`, archive], "read:stall:3:^data/");
+    assert(!(await Deno.stat(archive).catch(() => null)), "a half archive has the final name");
+    assertEquals((await escale(["backup", "-c", `${dir}/A.conf`, archive])).code, 0);
+    const source = walk(`${dir}/relay`);
+    await conf(
+      `${dir}/C.conf`,
+      `[r]\nclient = A\nlocal path = ${dir}/A\nrelay path = ${dir}/restored\n`,
+    );
+    await Deno.mkdir(`${dir}/restored`);
+    await killDuring(["restore", "-c", `${dir}/C.conf`, archive], "write:stall:3:^data/");
+    assert(!walk(`${dir}/restored`).includes("escale.json"), "the header came before the data");
+    const r = await escale(["restore", "--json", "-c", `${dir}/C.conf`, archive]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals((lastJson(r)).kept, 2);
+    assertEquals(walk(`${dir}/restored`).filter((k) => !k.startsWith("leases/")), source);
+    assertEquals((await escale(["check", "--read-data", "-c", `${dir}/C.conf`])).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,199 @@
+import { assert, assertEquals } from "../assert.ts";
+import { readTree } from "../engine/sandbox.ts";
+import { escale } from "./cli_helpers.ts";
+import { startWebDavServer } from "../servers/webdav_server.ts";
+import { startS3Server } from "../servers/s3_server.ts";
+import { startFtpServer } from "../servers/ftp_server.ts";
+
+async function round(dir: string, c: string, env: Record<string, string> = {}) {
+  const r = await escale(["run", "--once", "--json", "-c", `${dir}/${c}.conf`], env);
+  return {
+    ...r,
+    down: r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+      .filter((e) => e.event === "file-done" && e.direction === "down").map((e) => e.path),
+  };
+}
+
+/**
+ * Two shared clients A and B sync through `relayLines`; A migrates the relay with `args`; B then
+ * stops at the old relay with exit 11 and the new address; B's relay lines are changed by hand
+ * to `newLines`, and both go on syncing with nothing downloaded twice.
+ */
+async function scenario(
+  name: string,
+  relayLines: (dir: string) => string,
+  args: (dir: string) => string[],
+  newLines: (dir: string) => string,
+  shown: string,
+  secret?: string,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: `escale-migrate-${name}-` });
+  try {
+    await Deno.mkdir(`${dir}/old-relay`);
+    for (const c of ["A", "B"]) {
+      await Deno.mkdir(`${dir}/${c}`);
+      await Deno.writeTextFile(
+        `${dir}/${c}.conf`,
+        `# the team's photos\n[photos]\n# who I am\nclient = ${c}\nlocal path = ${dir}/${c}\n` +
+          `chunk size = 64KB\n${relayLines(dir)}# keep this comment\nrefresh = 30\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/a.txt`, "from A");
+    await Deno.writeTextFile(`${dir}/A/big.bin`, "0123456789".repeat(30_000));
+    await Deno.writeTextFile(`${dir}/B/b.txt`, "from B");
+    for (const c of ["A", "B", "A", "B"]) {
+      const r = await round(dir, c);
+      assertEquals(r.code, 0, `${c}: ${r.stderr}`);
+    }
+    // B publishes a change that A has not applied yet: its commit must move too.
+    await Deno.writeTextFile(`${dir}/B/late.txt`, "published just before the move");
+    assertEquals((await round(dir, "B")).code, 0);
+
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, ...args(dir)]);
+    assertEquals(m.code, 0, m.stderr + m.stdout);
+    assert(m.stdout.includes(shown), m.stdout);
+    const text = await Deno.readTextFile(`${dir}/A.conf`);
+    if (secret) {
+      assert(!text.includes(secret) && !m.stdout.includes(secret) && !m.stderr.includes(secret));
+      const cred = `${dir}/photos.credential`;
+      assert((await Deno.readTextFile(cred)).endsWith(`:${secret}\n`));
+      assertEquals((await Deno.stat(cred)).mode! & 0o777, 0o600);
+      assert(text.includes("secret file = photos.credential"), text);
+    }
+    for (
+      const kept of ["# the team's photos", "# who I am", "# keep this comment", "refresh = 30"]
+    ) {
+      assert(text.includes(kept), text);
+    }
+
+    const stopped = await round(dir, "B");
+    assertEquals(stopped.code, 11, stopped.stderr);
+    const lines = stopped.stderr.trim().split("\n").filter((l) => !l.startsWith("{"));
+    assert(lines.some((l) => l.includes("was moved to") && l.includes(shown)), stopped.stderr);
+
+    const a = await round(dir, "A");
+    assertEquals(a.code, 0, a.stderr);
+    assertEquals(a.down, ["late.txt"]);
+    const bText = await Deno.readTextFile(`${dir}/B.conf`);
+    await Deno.writeTextFile(`${dir}/B.conf`, bText.replace(relayLines(dir), newLines(dir)));
+    for (const c of ["B", "A", "B"]) {
+      const r = await round(dir, c);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.down, [], `${c} downloaded again`);
+    }
+    assertEquals(await readTree(`${dir}/A`), await readTree(`${dir}/B`));
+    await Deno.writeTextFile(`${dir}/B/after.txt`, "after the move");
+    assertEquals((await round(dir, "B")).code, 0);
+    assertEquals((await round(dir, "A")).down, ["after.txt"]);
+    const check = await escale(["check", "--read-data", "-c", `${dir}/A.conf`]);
+    assertEquals(check.code, 0, check.stdout + check.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("cli migrate: file to file, comments kept, other clients stop with exit 11", async () => {
+  await scenario(
+    "file",
+    (dir) => `relay path = ${dir}/old-relay\n`,
+    (dir) => [`${dir}/new-relay`],
+    (dir) => `relay path = ${dir}/new-relay\n`,
+    "/new-relay",
+  );
+});
+
+Deno.test("cli migrate: file to WebDAV (Apache) and WebDAV to S3 (moto), credentials to the credential file", async () => {
+  const dav = await startWebDavServer({ password: "dav-Mig-3310" });
+  const s3 = await startS3Server();
+  try {
+    const pw = await Deno.makeTempFile();
+    await Deno.writeTextFile(pw, dav.password + "\n");
+    await scenario(
+      "dav",
+      (dir) => `relay path = ${dir}/old-relay\n`,
+      () => [`${dav.url}moved`, "--user", dav.user, "--password-file", pw],
+      () => `host address = ${dav.url}moved\nuser = ${dav.user}\npassword = ${dav.password}\n`,
+      `${dav.url}moved`,
+      dav.password,
+    );
+    const s3pw = await Deno.makeTempFile();
+    await Deno.writeTextFile(s3pw, s3.secretAccessKey);
+    await scenario(
+      "s3",
+      () => `host address = ${dav.url}from-dav\nuser = ${dav.user}\npassword = ${dav.password}\n`,
+      () => [
+        `s3://${s3.bucket}/team/relay`,
+        "--endpoint",
+        s3.endpoint,
+        "--user",
+        s3.accessKeyId,
+        "--password-file",
+        s3pw,
+      ],
+      () =>
+        `protocol = s3\nendpoint = ${s3.endpoint}\nbucket = ${s3.bucket}\nhost directory = team/relay\naccess key id = ${s3.accessKeyId}\nsecret access key = ${s3.secretAccessKey}\n`,
+      `s3://${s3.bucket}/team/relay`,
+      s3.secretAccessKey,
+    );
+  } finally {
+    await dav.stop();
+    await s3.stop();
+  }
+});
+
+Deno.test("cli migrate: FTP (ProFTPD) to a folder", async () => {
+  const ftp = await startFtpServer({ password: "ftp-Mig-5521", tls: false });
+  try {
+    await scenario(
+      "ftp",
+      () =>
+        `host address = ftp://${ftp.host}:${ftp.port}/relay-mig\nuser = ${ftp.user}\npassword = ${ftp.password}\n`,
+      (dir) => [`${dir}/new-relay`],
+      (dir) => `relay path = ${dir}/new-relay\n`,
+      "/new-relay",
+    );
+  } finally {
+    await ftp.stop();
+  }
+});
+
+Deno.test("cli migrate: --to-config takes the destination from another file; bad destinations are one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "escale-migrate-conf-" });
+  try {
+    for (const d of ["A", "old", "new"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(
+      `${dir}/A.conf`,
+      `[photos]\n# mine\nlocal path = ${dir}/A\nrelay path = ${dir}/old\n`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/other.conf`,
+      `[photos]\nlocal path = ${dir}/A\nrelay path = ${dir}/new\n`,
+    );
+    await Deno.writeTextFile(`${dir}/A/f.txt`, "f");
+    assertEquals((await escale(["run", "--once", "-c", `${dir}/A.conf`])).code, 0);
+    for (
+      const [args, code, words] of [
+        [["ftp://u:pw@127.0.0.1/x"], 2, "must not hold a password"],
+        [["gopher://h/x"], 2, "not a relay protocol"],
+        [["relative/folder"], 2, "not a relay address"],
+        [[], 2, "give the destination"],
+      ] as [string[], number, string][]
+    ) {
+      const r = await escale(["migrate", "-c", `${dir}/A.conf`, ...args]);
+      assertEquals(r.code, code, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert(r.stderr.includes(words), r.stderr);
+      assert(!r.stderr.includes("pw@"), r.stderr);
+    }
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, "--to-config", `${dir}/other.conf`]);
+    assertEquals(m.code, 0, m.stderr);
+    const text = await Deno.readTextFile(`${dir}/A.conf`);
+    assert(text.includes("# mine") && text.includes(`host directory = ${dir}/new`), text);
+    assert(!text.includes(`${dir}/old`), text);
+    await Deno.writeTextFile(`${dir}/A/g.txt`, "g");
+    assertEquals((await escale(["run", "--once", "-c", `${dir}/A.conf`])).code, 0);
+    assertEquals((await escale(["check", "-c", `${dir}/A.conf`])).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -12,15 +12,20 @@
 // --once measures one combination a single time (e.g. webdav:small, where rclone alone needs
 // minutes), to keep the whole run near 20 minutes.
 import { settle } from "./settle.ts";
-import { startWebDavServer } from "../tests/servers/webdav_server.ts";
-import { startS3Server } from "../tests/servers/s3_server.ts";
-import { startFtpServer } from "../tests/servers/ftp_server.ts";
-import { run } from "../tests/servers/harness.ts";
+import { type ServerKind, SERVERS, startTarget, type Target } from "./bench_targets.ts";
+import {
+  loadAvg,
+  machine,
+  makeBig,
+  makeTree,
+  same,
+  sync,
+  type Timed,
+  timed,
+} from "./bench_tools.ts";
 
 const launcher = new URL("../scripts/escale", import.meta.url).pathname;
 
-const SERVERS = ["webdav", "s3", "ftp", "ftps"] as const;
-type ServerKind = typeof SERVERS[number];
 const WORKLOADS = ["small", "big"] as const;
 type Workload = typeof WORKLOADS[number];
 
@@ -66,163 +71,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-interface Timed {
-  seconds: number;
-  /** user + system CPU seconds: on 2 cores, tells a CPU-bound command from a waiting one */
-  cpu: number;
-  rssMiB: number;
-}
-
-async function timed(cmd: string[], env: Record<string, string> = {}): Promise<Timed> {
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%e %U %S %M", ...cmd],
-    env: { RCLONE_CONFIG: "/dev/null", NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr).trim().split("\n");
-  if (!out.success) {
-    throw new Error(`${cmd.slice(0, 3).join(" ")} failed: ${err.slice(-15).join("\n")}`);
-  }
-  const [s, user, sys, kb] = err[err.length - 1].split(" ").map(Number);
-  return { seconds: s, cpu: +(user + sys).toFixed(2), rssMiB: Math.round(kb / 1024) };
-}
-
-function loadAvg(): string {
-  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-}
-
-async function makeTree(dir: string, files: number, size: number): Promise<void> {
-  const block = new Uint8Array(size).map((_, i) => (i * 131 + 7) & 0xff);
-  for (let d = 0; d * 100 < files; d++) {
-    await Deno.mkdir(`${dir}/d${d}`, { recursive: true });
-    for (let f = 0; f < 100 && d * 100 + f < files; f++) {
-      // Distinct contents, so that no tool can deduplicate its way out of the work.
-      block[0] = f;
-      block[1] = d & 0xff;
-      block[2] = d >> 8;
-      await Deno.writeFile(`${dir}/d${d}/f${f}.bin`, block);
-    }
-  }
-}
-
-async function makeBig(path: string, bytes: number): Promise<void> {
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-  const f = await Deno.open(path, { write: true, create: true, truncate: true });
-  // Random bytes: incompressible, like most big files users sync.
-  const buf = new Uint8Array(8 * 1024 * 1024);
-  for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, i + 65536));
-  for (let done = 0; done < bytes; done += buf.length) {
-    buf[0] = (done >> 23) & 0xff;
-    await f.write(buf.subarray(0, Math.min(buf.length, bytes - done)));
-  }
-  f.close();
-}
-
-/** A running server and how each tool reaches a folder `name` on it. */
-interface Target {
-  escaleLines(name: string, dir: string): Promise<string>;
-  rcloneEnv: Record<string, string>;
-  rcloneRemote(name: string): string;
-  rcloneFlags: string[];
-  stop(): Promise<void>;
-}
-
-async function obscure(password: string): Promise<string> {
-  // Through stdin: a password never appears in a process argument.
-  return (await run("rclone", ["obscure", "-"], { stdin: password })).trim();
-}
-
-async function secretFile(dir: string, user: string, password: string): Promise<string> {
-  const path = `${dir}/relay.credential`;
-  await Deno.writeTextFile(path, `${user}:${password}\n`, { mode: 0o600 });
-  return path;
-}
-
-async function startTarget(kind: ServerKind): Promise<Target> {
-  if (kind === "webdav") {
-    const dav = await startWebDavServer();
-    return {
-      escaleLines: async (name, dir) =>
-        `host address = ${dav.url}${name}\nsecret file = ${await secretFile(
-          dir,
-          dav.user,
-          dav.password,
-        )}\n`,
-      rcloneEnv: {
-        RCLONE_CONFIG_SRV_TYPE: "webdav",
-        RCLONE_CONFIG_SRV_URL: dav.url,
-        RCLONE_CONFIG_SRV_VENDOR: "other",
-        RCLONE_CONFIG_SRV_USER: dav.user,
-        RCLONE_CONFIG_SRV_PASS: await obscure(dav.password),
-      },
-      rcloneRemote: (name) => `srv:${name}`,
-      rcloneFlags: [],
-      stop: () => dav.stop(),
-    };
-  }
-  if (kind === "s3") {
-    const s3 = await startS3Server();
-    return {
-      escaleLines: (name) =>
-        Promise.resolve(
-          `protocol = s3\nendpoint = ${s3.endpoint}\nbucket = ${s3.bucket}\nregion = ${s3.region}\nhost directory = ${name}\naccess key id = ${s3.accessKeyId}\nsecret access key = ${s3.secretAccessKey}\n`,
-        ),
-      rcloneEnv: {
-        RCLONE_CONFIG_SRV_TYPE: "s3",
-        RCLONE_CONFIG_SRV_PROVIDER: "Other",
-        RCLONE_CONFIG_SRV_ENDPOINT: s3.endpoint,
-        RCLONE_CONFIG_SRV_REGION: s3.region,
-        RCLONE_CONFIG_SRV_ACCESS_KEY_ID: s3.accessKeyId,
-        RCLONE_CONFIG_SRV_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        RCLONE_CONFIG_SRV_FORCE_PATH_STYLE: "true",
-      },
-      rcloneRemote: (name) => `srv:${s3.bucket}/${name}`,
-      // rclone's S3 backend refuses this machine's AWS_CA_BUNDLE (see environment.md); a HEAD
-      // after each upload is a request escale does not make either.
-      rcloneFlags: ["--s3-no-head"],
-      stop: () => s3.stop(),
-    };
-  }
-  const tls = kind === "ftps";
-  const ftp = await startFtpServer({ tls });
-  const env: Record<string, string> = {
-    RCLONE_CONFIG_SRV_TYPE: "ftp",
-    RCLONE_CONFIG_SRV_HOST: ftp.host,
-    RCLONE_CONFIG_SRV_PORT: String(ftp.port),
-    RCLONE_CONFIG_SRV_USER: ftp.user,
-    RCLONE_CONFIG_SRV_PASS: await obscure(ftp.password),
-  };
-  if (tls) {
-    env.RCLONE_CONFIG_SRV_EXPLICIT_TLS = "true";
-    // rclone's FTP backend ignores --ca-cert, but Go reads its trusted roots from SSL_CERT_FILE:
-    // this way rclone verifies the server's certificate, as escale does with `ca file`.
-    env.SSL_CERT_FILE = ftp.certFile;
-  }
-  return {
-    escaleLines: async (name, dir) =>
-      tls
-        ? `protocol = ftps\nhost address = ${ftp.host}\nport = ${ftp.port}\nhost directory = ${name}\nsecret file = ${await secretFile(
-          dir,
-          ftp.user,
-          ftp.password,
-        )}\nca file = ${ftp.certFile}\n`
-        : `host address = ftp://${ftp.host}:${ftp.port}/${name}\nsecret file = ${await secretFile(
-          dir,
-          ftp.user,
-          ftp.password,
-        )}\n`,
-    rcloneEnv: env,
-    rcloneRemote: (name) => `srv:${name}`,
-    // rclone splits downloads above 250 MiB into 4 ranged RETRs and closes each data connection
-    // when its range is done; ProFTPD answers 426 and rclone fails the file three times over
-    // (rclone issues 3445, 3942, 7532). Its documented workaround is one stream per file.
-    rcloneFlags: ["--multi-thread-streams", "0"],
-    stop: () => ftp.stop(),
-  };
-}
-
 /** One tool's up and down commands; `error` when a command failed or B did not equal A. */
 interface Pair {
   load: string;
@@ -241,22 +89,8 @@ interface Rep {
   rclone: Pair;
 }
 
-async function same(a: string, b: string): Promise<boolean> {
-  const out = await new Deno.Command("diff", {
-    args: ["-r", "-q", "-x", ".escale", a, b],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  return out.success;
-}
-
 /** Bytes of page-cache memory warmed before each timed command (see bench/settle.ts). */
 let warmBytes = 0;
-
-async function sync(): Promise<void> {
-  // Flush what the previous command wrote, so its writeback is not billed to the next one.
-  await new Deno.Command("sync").output();
-}
 
 /** Times `up` then `down` and checks `dest` against `src`; a failure is recorded, not thrown. */
 async function pair(
@@ -414,24 +248,6 @@ function verdicts(reps: Rep[], workload: Workload): string {
     );
   }
   return lines.join("\n");
-}
-
-async function machine(): Promise<string> {
-  const mem = Deno.readTextFileSync("/proc/meminfo").match(/MemTotal:\s+(\d+)/)?.[1];
-  const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.+)/)?.[1];
-  const rclone = (await run("rclone", ["version"])).split("\n")[0];
-  const deno = (await run(Deno.execPath(), ["--version"])).split("\n")[0];
-  return [
-    `- date: ${new Date().toISOString()}`,
-    `- nproc: ${navigator.hardwareConcurrency} (${cpu?.trim() ?? "unknown CPU"}), memory: ${
-      f1(Number(mem) / 1024 / 1024)
-    } GiB`,
-    `- ${deno}, ${rclone}, Apache ${
-      (await run("/usr/sbin/apache2", ["-v"])).match(/Apache\/(\S+)/)?.[1]
-    }, ${(await run("proftpd", ["--version"])).trim()}, moto_server ${
-      (await run("python3", ["-c", "import moto; print(moto.__version__)"])).trim()
-    }`,
-  ].join("\n");
 }
 
 async function main(): Promise<void> {

@@ -1,4 +1,5 @@
 import { expectedPullers, type RoundContext } from "./context.ts";
+import { forEachLimit } from "./pool.ts";
 
 /**
  * Space release: this client deletes its own commits (data first, then the commit) once every
@@ -10,8 +11,7 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
   const pullers = expectedPullers(ctx);
   const alive = new Set(pullers.map((p) => p.id));
   const registered = [...ctx.clients.values()].filter((c) => c.pulls && c.id !== ctx.me).length;
-  let released = 0;
-  const releasedKeys: string[] = [];
+  const releasable: { ref: typeof ctx.commits[number]; objects: string[] }[] = [];
   for (const ref of ctx.commits) {
     if (ref.cid !== ctx.me) continue;
     let meta = ctx.state.getPublished(ref.seq);
@@ -30,8 +30,18 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
       // puller); pullers silent beyond `puller timeout` are not waited for.
       done = registered > 0 && pullers.every((p) => acked(p.id));
     }
-    if (!done) continue;
-    for (const key of meta.objects) await ctx.store.delete(key);
+    if (done) releasable.push({ ref, objects: meta.objects });
+  }
+  // Every delete of a release goes out together, so that it costs two round trips whatever
+  // the number of commits: first the data of all of them, then, once all the data is gone, the
+  // commits. A commit must outlive its data, or a crash in between would leave data that no
+  // commit names and that nobody would ever delete; a commit whose data is gone is harmless
+  // (every puller it is meant for has it) and is deleted again by the next round.
+  const limit = Math.max(1, ctx.store.relay.capabilities.parallel);
+  await forEachLimit(releasable.flatMap((r) => r.objects), limit, (key) => ctx.store.delete(key));
+  let released = 0;
+  const releasedKeys: string[] = [];
+  await forEachLimit(releasable, limit, async ({ ref }) => {
     await ctx.store.delete(ref.key);
     releasedKeys.push(ref.key);
     ctx.state.tx(() => {
@@ -41,7 +51,7 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
       }
     });
     released++;
-  }
+  });
   if (released) {
     const left = new Set(ctx.commits.map((c) => c.key));
     for (const key of releasedKeys) left.delete(key);

@@ -14,6 +14,7 @@ import {
   type RoundStats,
 } from "./context.ts";
 import { gcPhase } from "./gc.ts";
+import { forEachLimit } from "./pool.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
 import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
 import { publishFullCopy, pushPhase, recoverPending, sendableRows } from "./push.ts";
@@ -214,21 +215,37 @@ export class Repository {
     };
   }
 
-  /** Client records, re-read only when their size or time changed since the last round. */
+  /**
+   * Client records, re-read only when their size or time changed since the last round; more
+   * than two to read are fetched together (one round trip, not one per client). The commits
+   * are listed only after this, as before: a record is never newer than the listing of commits.
+   */
   async #readClients(): Promise<Map<string, ClientRecord>> {
-    const out = new Map<string, ClientRecord>();
-    for (const { cid, entry } of await this.store.listClientIds()) {
+    const ids = await this.store.listClientIds();
+    const found = new Map<string, ClientRecord>();
+    const toRead = [];
+    for (const { cid, entry } of ids) {
       const cached = this.state.cachedClient(cid);
       if (
         cached && cached.size === entry.size && cached.mtime === entry.mtime && entry.mtime !== 0
       ) {
-        out.set(cid, validateClientRecord(JSON.parse(cached.record), entry.key, cid));
-        continue;
-      }
+        found.set(cid, validateClientRecord(JSON.parse(cached.record), entry.key, cid));
+      } else toRead.push({ cid, entry });
+    }
+    // A second connection costs about what one or two reads in turn cost (TCP, TLS, an FTP
+    // login), so two records are read on one; beyond that they go together.
+    const parallel = toRead.length <= 2 ? 1 : Math.max(1, this.store.relay.capabilities.parallel);
+    await forEachLimit(toRead, parallel, async ({ cid, entry }) => {
       const rec = await this.store.readClient(cid);
-      if (!rec) continue;
-      out.set(cid, rec);
+      if (!rec) return;
+      found.set(cid, rec);
       this.state.cacheClient(cid, entry.size, entry.mtime, JSON.stringify(rec));
+    });
+    // In the order of the listing, whatever order the answers came in.
+    const out = new Map<string, ClientRecord>();
+    for (const { cid } of ids) {
+      const rec = found.get(cid);
+      if (rec) out.set(cid, rec);
     }
     return out;
   }

@@ -348,3 +348,115 @@ Deno.test("ftp: an abort signal interrupts a read and a write, and the relay sta
     await s.stop();
   }
 });
+
+/**
+ * A control-connection proxy that notes, for every command the client sends, how many final
+ * replies the client had been given when that command was read: a command sent before the
+ * answer to the previous one (pipelined) was read with fewer replies given than commands sent.
+ * Data connections go straight to the server.
+ */
+function replyCountingProxy(target: number): {
+  port: number;
+  sent: { line: string; repliesGiven: number }[];
+  stop(): Promise<void>;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const sent: { line: string; repliesGiven: number }[] = [];
+  const conns = new Set<Deno.Conn>();
+  const pumps: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const client of listener) {
+      const server = await Deno.connect({ hostname: "127.0.0.1", port: target });
+      conns.add(client).add(server);
+      let given = 0;
+      const dec = new TextDecoder();
+      const end = () => {
+        for (const c of [client, server]) {
+          if (conns.delete(c)) {
+            try {
+              c.close();
+            } catch { /* already closed */ }
+          }
+        }
+      };
+      pumps.push(
+        (async () => {
+          let pending = "";
+          for await (const chunk of client.readable) {
+            // Counted as read, before any of it goes on: its answers cannot have come yet.
+            pending += dec.decode(chunk, { stream: true });
+            const lines = pending.split("\r\n");
+            pending = lines.pop()!;
+            for (const line of lines) sent.push({ line: line.split(" ")[0], repliesGiven: given });
+            await server.write(chunk);
+          }
+        })().catch(() => {}).finally(end),
+        (async () => {
+          let pending = "";
+          const d = new TextDecoder();
+          for await (const chunk of server.readable) {
+            pending += d.decode(chunk, { stream: true });
+            const lines = pending.split("\r\n");
+            pending = lines.pop()!;
+            // Counted before the client can see them.
+            given += lines.filter((l) => /^\d{3} /.test(l)).length;
+            await client.write(chunk);
+          }
+        })().catch(() => {}).finally(end),
+      );
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    sent,
+    async stop() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      conns.clear();
+      await accepting;
+      await Promise.all(pumps);
+    },
+  };
+}
+
+Deno.test("ftp: no round trip whose answer is known: one batch to log in, none to make a listed folder, size check and rename together", async () => {
+  const s = await startFtpServer();
+  const proxy = replyCountingProxy(s.port);
+  const first = relayFor(s);
+  let second: FtpRelay | undefined;
+  try {
+    await first.open();
+    await first.write("d/a", utf8.encode("a"));
+    await first.close();
+    const from = proxy.sent.length;
+    second = relayFor(s, { port: proxy.port });
+    await second.open();
+    assert((await toArray(second.list("d"))).length === 1, "d/a listed");
+    await second.write("d/b", utf8.encode("bb"));
+    await second.delete("d/a");
+    const sent = proxy.sent.slice(from);
+    const verbs = sent.map((c) => c.line);
+    const at = (verb: string) => sent.find((c) => c.line === verb)!;
+    // Everything of the login after USER goes before USER is answered (only the greeting is).
+    for (const verb of ["USER", "PASS", "FEAT", "OPTS", "TYPE"]) {
+      assert(at(verb)?.repliesGiven === 1, `${verb}: ${JSON.stringify(sent)}`);
+    }
+    assert(!verbs.includes("MKD"), `a folder just listed was made again: ${verbs}`);
+    assert(at("RNFR").repliesGiven === at("SIZE").repliesGiven, `${JSON.stringify(sent)}`);
+    const deles = sent.filter((c) => c.line === "DELE");
+    assert(deles.length === 2 && deles[0].repliesGiven === deles[1].repliesGiven, "DELEs");
+    assert(
+      new TextDecoder().decode(await collect(await second.read("d/b"))) === "bb",
+      "written",
+    );
+    assert((await toArray(second.list("d"))).map((e) => e.key).join() === "d/b", "deleted");
+  } finally {
+    await second?.close();
+    await proxy.stop();
+    await s.stop();
+  }
+});

@@ -9,6 +9,8 @@ import { WebDavRelay } from "../../src/relay/webdav/webdav_relay.ts";
 import { bytesStream, collect, toArray, utf8 } from "../../src/util/streams.ts";
 import { freePort, run } from "../servers/harness.ts";
 import { startWebDavServer, type WebDavServer } from "../servers/webdav_server.ts";
+import { WanProxy } from "../../bench/wan_proxy.ts";
+import { PROFILES } from "../../bench/wan_link.ts";
 
 function relay(s: WebDavServer, extra: Partial<ConstructorParameters<typeof WebDavRelay>[0]> = {}) {
   return new WebDavRelay({ url: s.url, user: s.user, password: s.password, ...extra });
@@ -346,4 +348,34 @@ Deno.test("a ranged read survives a server that ignores Range", async () => {
   assert(new TextDecoder().decode(open) === "89", "open-ended range from a 200 answer");
   const held = await collect(rangedBody(206, bytesStream(data), 3, 4));
   assert(new TextDecoder().decode(held) === "0123", "a 206 answer is held to its length");
+});
+
+Deno.test("webdav relay sends no request whose answer it knows: a folder a listing found missing is made before the upload", async () => {
+  const s = await startWebDavServer();
+  // The WAN benchmark's proxy, without delay: it notes every request as it reads it.
+  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
+  const port = proxy.listen({
+    kind: "http",
+    port: 0,
+    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
+  });
+  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}known/`;
+  const r = await relay(s, { url }).open();
+  try {
+    assert((await toArray(r.list("fresh"))).length === 0, "a missing folder lists as empty");
+    const from = proxy.trace().length;
+    await r.write("fresh/a", utf8.encode("a"));
+    const sent = proxy.trace().slice(from).filter((e) => e.what !== "connect")
+      .map((e) => e.what.split(" ")[0]);
+    // Before: PUT (refused with 409), MKCOL, PUT again, MOVE.
+    assert(
+      JSON.stringify(sent) === JSON.stringify(["MKCOL", "PUT", "MOVE"]),
+      `sent ${sent.join(", ")}`,
+    );
+    assert(new TextDecoder().decode(await collect(await r.read("fresh/a"))) === "a", "content");
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
 });

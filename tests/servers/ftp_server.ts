@@ -16,6 +16,12 @@ export interface FtpServerOptions {
    * connection's session: Deno cannot resume sessions, so this reproduces the refusal.
    */
   requireSessionReuse?: boolean;
+  /** the loopback address to listen on (default 127.0.0.1); the WAN benchmark's proxy takes 127.0.0.1 */
+  address?: string;
+  /** the address announced in PASV replies (ProFTPD's MasqueradeAddress) */
+  masqueradeAddress?: string;
+  /** the passive port range, inclusive (default: a random 300-port window) */
+  passivePorts?: [number, number];
 }
 
 export interface FtpServer {
@@ -26,6 +32,8 @@ export interface FtpServer {
   /** the folder the user sees as "/" */
   dataDir: string;
   certFile: string;
+  /** the passive port range ProFTPD announces, inclusive */
+  passivePorts: [number, number];
   stop(): Promise<void>;
 }
 
@@ -55,8 +63,9 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
   // A busy port in the range is harmless: ProFTPD then lets the kernel pick one.
   // Passive ports below Linux's ephemeral range (32768+), so that outgoing connections of the
   // tests never occupy them; a random 300-port window keeps parallel servers apart.
-  const pasvLo = 20000 + Math.floor(Math.random() * 12000);
-  const pasvHi = pasvLo + 300;
+  const randomLo = 20000 + Math.floor(Math.random() * 12000);
+  const [pasvLo, pasvHi] = opts.passivePorts ?? [randomLo, randomLo + 300];
+  const address = opts.address ?? "127.0.0.1";
   const tlsBlock = opts.tls === false ? "" : `
 <IfModule mod_tls.c>
   TLSEngine                  on
@@ -73,7 +82,7 @@ ServerName          "escale-test-ftp"
 ServerType          standalone
 DefaultServer       on
 Port                ${port}
-DefaultAddress      127.0.0.1
+DefaultAddress      ${address}
 SocketBindTight     on
 UseIPv6             off
 User                ${uname}
@@ -96,6 +105,7 @@ AllowOverwrite      on
 AllowStoreRestart   on
 AllowRetrieveRestart on
 PassivePorts        ${pasvLo} ${pasvHi}
+${opts.masqueradeAddress ? `MasqueradeAddress   ${opts.masqueradeAddress}` : ""}
 Umask               022
 MaxInstances        60
 TimeoutIdle         600
@@ -111,19 +121,20 @@ ${tlsBlock}
     log: `${state}/stdout.log`,
   });
   try {
-    await waitForPort(port, proc.child);
+    await waitForPort(port, proc.child, undefined, address);
   } catch (e) {
     await proc.stop();
     const log = await Deno.readTextFile(`${state}/stdout.log`).catch(() => "");
     throw new Error(`proftpd did not start: ${e instanceof Error ? e.message : e}\n${log}`);
   }
   return {
-    host: "127.0.0.1",
+    host: address,
     port,
     user,
     password,
     dataDir,
     certFile: cert,
+    passivePorts: [pasvLo, pasvHi],
     async stop() {
       await proc.stop();
       await Deno.remove(state, { recursive: true }).catch(() => {});

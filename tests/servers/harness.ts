@@ -16,6 +16,7 @@ export async function waitForPort(
   port: number,
   child?: Deno.ChildProcess,
   timeoutMs = 15_000,
+  hostname = "127.0.0.1",
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
@@ -23,14 +24,14 @@ export async function waitForPort(
   while (Date.now() < deadline) {
     if (exited) throw new Error(`server for port ${port} exited before it was ready`);
     try {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      const c = await Deno.connect({ hostname, port });
       c.close();
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 25));
     }
   }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+  throw new Error(`nothing listens on ${hostname}:${port} after ${timeoutMs} ms`);
 }
 
 export interface RunningProcess {

@@ -243,6 +243,9 @@ export class FtpRelay implements Relay {
       if (!entries.length && missingFolder(e)) return [];
       throw e;
     }
+    // A folder that listed is there: writes into it need no MKD (a removed one is handled by
+    // the STOR that fails).
+    this.#dirs.add(dir);
     return entries;
   }
 
@@ -377,8 +380,17 @@ export class FtpRelay implements Relay {
         try {
           await this.#upload(dc, body, key);
           await dc.finish(true);
-          if (this.#shared.features?.has("SIZE")) {
-            const r = await c.expect(`SIZE ${tmp}`, [213], `checking the upload of ${key}`, key);
+          // The size check and, for a plain write, the rename's first half go together: RNFR
+          // alone publishes nothing, and RNTO is sent only once the size is confirmed.
+          const checkSize = this.#shared.features?.has("SIZE") === true;
+          const lines = checkSize ? [`SIZE ${tmp}`] : [];
+          if (!opts.ifAbsent) lines.push(`RNFR ${tmp}`);
+          const replies = lines.length
+            ? await c.commands(lines, `checking the upload of ${key}`)
+            : [];
+          if (checkSize) {
+            const r = replies[0];
+            if (r.code !== 213) throw c.fail(r, `checking the upload of ${key}`, key);
             const got = Number(r.lines[0].slice(4).trim());
             if (got !== dc.bytes) {
               throw new RelayError(
@@ -388,8 +400,14 @@ export class FtpRelay implements Relay {
               );
             }
           }
-          if (opts.ifAbsent && (await this.#stat(c, key))) throw exists(key);
-          await this.#rename(c, tmp, target, key, !opts.ifAbsent);
+          if (opts.ifAbsent) {
+            if (await this.#stat(c, key)) throw exists(key);
+            await this.#rename(c, tmp, target, key, false);
+          } else {
+            const rnfr = replies[replies.length - 1];
+            if (rnfr.code !== 350) throw c.fail(rnfr, `publishing ${key}`, key);
+            await this.#rename(c, tmp, target, key, true, true);
+          }
         } catch (e) {
           if (c.alive) await c.command(`DELE ${tmp}`, "removing a failed upload").catch(() => {});
           throw e;
@@ -442,16 +460,17 @@ export class FtpRelay implements Relay {
     }
   }
 
-  /** RNFR/RNTO; where the server refuses to replace an existing target, delete it first. */
+  /** RNFR (unless `fromSent`: already accepted) and RNTO; where the server refuses to replace an existing target, delete it first. */
   async #rename(
     c: FtpConnection,
     from: string,
     to: string,
     key: string,
     overwrite: boolean,
+    fromSent = false,
   ): Promise<void> {
     const what = `publishing ${key}`;
-    await c.expect(`RNFR ${from}`, [350], what, key);
+    if (!fromSent) await c.expect(`RNFR ${from}`, [350], what, key);
     const r = await c.command(`RNTO ${to}`, what);
     if (r.code === 250) return;
     if (overwrite && (r.code === 550 || r.code === 553)) {
@@ -482,9 +501,12 @@ export class FtpRelay implements Relay {
     checkKey(key);
     await this.#pool.use(async (c) => {
       const what = `deleting ${key}`;
-      const r = await c.command(`DELE ${this.#abs(key)}`, what);
-      // Also the unfinished upload of this key a killed process may have left (see tempKeyFor).
-      await c.command(`DELE ${this.#abs(tempKeyFor(key))}`, what).catch(() => {});
+      // Also the unfinished upload of this key a killed process may have left (see tempKeyFor),
+      // in the same round trip; its answer does not matter.
+      const [r] = await c.commands(
+        [`DELE ${this.#abs(key)}`, `DELE ${this.#abs(tempKeyFor(key))}`],
+        what,
+      );
       if (r.code === 250 || r.code === 200) return;
       const err = c.fail(r, what, key);
       if (r.code === 550 && isKind(err, "not-found")) return;

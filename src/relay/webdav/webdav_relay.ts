@@ -53,6 +53,8 @@ export class WebDavRelay implements Relay {
   readonly #http: HttpSession;
   /** relay folders known to exist, so that a streamed PUT never meets a missing parent */
   readonly #knownDirs = new Set<string>();
+  /** relay folders a listing found missing: a write into one creates it first, not after a 409 */
+  readonly #missingDirs = new Set<string>();
   readonly #creating = new Map<string, Promise<void>>();
 
   constructor(opts: WebDavOptions) {
@@ -146,6 +148,7 @@ export class WebDavRelay implements Relay {
     const res = await this.#propfind(url, "1", what);
     if (res.status === 404) {
       await this.#http.discard(res);
+      this.#missingDirs.add(dir);
       return;
     }
     if (res.status !== 207) throw await this.#fail(res, what, dir);
@@ -162,6 +165,7 @@ export class WebDavRelay implements Relay {
       if (size !== null) entries.push({ key, size, mtime: r.mtime });
     }
     if (!temporary) this.#knownDirs.add(dir);
+    this.#missingDirs.delete(dir);
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     yield* entries;
   }
@@ -222,8 +226,9 @@ export class WebDavRelay implements Relay {
     const tmp = tempKeyFor(key, opts.ifAbsent);
     const what = `writing ${key}`;
     const streamed = !(body instanceof Uint8Array);
-    // Sending a stream again means reading its source again: make sure of its folder first.
-    if (streamed) await this.#ensureDir(dir, what);
+    // Sending a stream again means reading its source again: make sure of its folder first; a
+    // folder a listing found missing is created first too, rather than after a refused upload.
+    if (streamed || this.#missingDirs.has(dir)) await this.#ensureDir(dir, what);
     let uploaded = false;
     try {
       let res = await this.#put(tmp, body, opts, what, key);
@@ -250,6 +255,7 @@ export class WebDavRelay implements Relay {
       if (moved.status !== 201 && moved.status !== 204) throw await this.#fail(moved, what, key);
       await this.#http.discard(moved);
       this.#knownDirs.add(dir);
+      this.#missingDirs.delete(dir);
     } catch (e) {
       // A failed or refused upload may still have left the temporary object behind.
       if (uploaded || streamed) await this.delete(tmp).catch(() => {});
@@ -260,11 +266,16 @@ export class WebDavRelay implements Relay {
   async delete(key: string): Promise<void> {
     checkKey(key);
     const what = `deleting ${key}`;
-    const res = await this.#send("DELETE", this.#url(key), { what, key });
-    await this.#http.discard(res);
-    // Also the unfinished upload of this key a killed process may have left (see tempKeyFor).
-    await this.#send("DELETE", this.#url(tempKeyFor(key)), { what, key })
-      .then((r) => this.#http.discard(r), () => {});
+    // Also the unfinished upload of this key a killed process may have left (see tempKeyFor),
+    // in the same round trip: the two are independent.
+    const [res] = await Promise.all([
+      this.#send("DELETE", this.#url(key), { what, key }).then(async (r) => {
+        await this.#http.discard(r);
+        return r;
+      }),
+      this.#send("DELETE", this.#url(tempKeyFor(key)), { what, key })
+        .then((r) => this.#http.discard(r), () => {}),
+    ]);
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return;
     throw await this.#fail(res, what, key);
   }
@@ -345,7 +356,10 @@ export class WebDavRelay implements Relay {
     let pending = this.#creating.get(dir);
     if (!pending) {
       pending = this.#mkcol([...this.#baseSegments, ...dir.split("/").filter((s) => s)], what)
-        .then(() => void this.#knownDirs.add(dir))
+        .then(() => {
+          this.#knownDirs.add(dir);
+          this.#missingDirs.delete(dir);
+        })
         .finally(() => this.#creating.delete(dir));
       this.#creating.set(dir, pending);
     }

@@ -1,0 +1,85 @@
+import { assert, assertEquals } from "../assert.ts";
+import { Sandbox } from "./sandbox.ts";
+import { MemoryRelay } from "../../src/relay/memory_relay.ts";
+import type { ReadOptions } from "../../src/relay/relay.ts";
+
+/** The in-memory relay: every delete, and how many deletes and reads were in flight at once. */
+class DeleteLog extends MemoryRelay {
+  readonly deletes: string[] = [];
+  inFlight = 0;
+  mostInFlight = 0;
+
+  readsInFlight = 0;
+  mostReadsInFlight = 0;
+
+  override async read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>> {
+    this.mostReadsInFlight = Math.max(this.mostReadsInFlight, ++this.readsInFlight);
+    try {
+      await Promise.resolve();
+      return await super.read(key, opts);
+    } finally {
+      this.readsInFlight--;
+    }
+  }
+
+  override async delete(key: string): Promise<void> {
+    this.deletes.push(key);
+    this.mostInFlight = Math.max(this.mostInFlight, ++this.inFlight);
+    try {
+      // Yields once, so that deletes sent together are seen together.
+      await Promise.resolve();
+      await super.delete(key);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+Deno.test("a release deletes the data of all its commits together, and only then the commits", async () => {
+  const relay = new DeleteLog();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload");
+    const b = await sb.client("B", "download");
+    await b.sync(); // registers B as a puller
+    // Three commits of A, none acknowledged yet, each with its own data object.
+    for (const name of ["one", "two", "three"]) {
+      await a.write(`${name}.txt`, name);
+      await a.sync();
+    }
+    await b.sync(); // acknowledges all three
+    relay.deletes.length = 0;
+    const s = await a.sync();
+    assertEquals(s.garbageCollected, 3);
+    const kinds = relay.deletes.map((k) => k.split("/")[0]);
+    assertEquals(kinds.filter((k) => k === "data").length, 3, relay.deletes.join(", "));
+    assertEquals(kinds.filter((k) => k === "commits").length, 3, relay.deletes.join(", "));
+    // No commit goes before the last data object: a commit always outlives its data.
+    assert(kinds.lastIndexOf("data") < kinds.indexOf("commits"), relay.deletes.join(", "));
+    assert(relay.mostInFlight > 1, `deletes were sent one at a time: ${relay.mostInFlight}`);
+    const left = [...relay.objects.keys()].filter((k) => /^(data|commits)\//.test(k));
+    assertEquals(left, []);
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+Deno.test("the client records a round has to read are read together", async () => {
+  const relay = new DeleteLog();
+  const sb = await Sandbox.create(relay);
+  try {
+    for (const name of ["B", "C", "D"]) await (await sb.client(name, "download")).sync();
+    const a = await sb.client("A", "upload");
+    await a.write("x.txt", "x");
+    relay.mostReadsInFlight = 0;
+    // A's first round: no record is cached yet, all three are read.
+    assertEquals((await a.sync()).uploaded, 1);
+    assert(relay.mostReadsInFlight > 1, `records were read one at a time`);
+    for (const name of ["B", "C", "D"]) {
+      await sb.clients.get(name)!.sync();
+      assertEquals(await sb.clients.get(name)!.read("x.txt"), "x");
+    }
+  } finally {
+    await sb.cleanup();
+  }
+});

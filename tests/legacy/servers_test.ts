@@ -1,10 +1,12 @@
-// The placeholder layout over real FTP and WebDAV servers (ProFTPD, Apache on 127.0.0.1): a
-// relay Escale wrote on the server's disk is read, and what escale writes there is Escale's.
+// The placeholder layout over real FTP and WebDAV servers (ProFTPD, Apache on 127.0.0.1) and
+// rclone (a local remote, both modes): a relay Escale wrote on the server's disk is read, and what
+// escale writes there is Escale's.
 import { assertEquals } from "../assert.ts";
 import { startFtpServer } from "../servers/ftp_server.ts";
 import { startWebDavServer } from "../servers/webdav_server.ts";
 import { FtpRelay } from "../../src/relay/ftp/ftp_relay.ts";
 import { WebDavRelay } from "../../src/relay/webdav/webdav_relay.ts";
+import { RcloneRelay } from "../../src/relay/rclone/rclone_relay.ts";
 import type { Relay } from "../../src/relay/relay.ts";
 import { copyTree, FIXTURES, LegacyClient, pushedTree, snapshot } from "./legacy_helpers.ts";
 
@@ -84,3 +86,22 @@ Deno.test("legacy over WebDAV (Apache): read what Escale wrote, write what Escal
     await s.stop();
   }
 });
+
+for (const daemon of [true, false]) {
+  Deno.test(`legacy over rclone (local remote, daemon ${daemon}): read what Escale wrote, write what Escale writes`, async () => {
+    const root = await Deno.makeTempDir({ prefix: "escale-legacy-rclone-" });
+    try {
+      await roundTrips(async (folder) => {
+        const r = new RcloneRelay({
+          remote: "escaletest",
+          directory: `${root}/${folder}`,
+          env: { RCLONE_CONFIG: "/dev/null", RCLONE_CONFIG_ESCALETEST_TYPE: "local" },
+          daemon,
+        });
+        return await r.open();
+      }, (folder) => `${root}/${folder}`);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}

@@ -61,7 +61,7 @@ export class LegacyRepository {
     if (!relay.listFolders) {
       throw new EscaleError(
         "config",
-        `relay ${relay.name}: the Escale 0.7 layout mirrors folders, which this backend cannot list; use a file, FTP/FTPS or WebDAV relay`,
+        `relay ${relay.name}: the Escale 0.7 layout mirrors folders, which this relay cannot list`,
       );
     }
     const state = LegacyState.open(statePath);

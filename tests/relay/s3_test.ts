@@ -256,6 +256,15 @@ Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", asyn
       assert(JSON.stringify(got) === JSON.stringify(want), `listed ${got}`);
       await pr.close();
     });
+    await t.step("folder listings follow continuation tokens and decode the names", async () => {
+      const pr = new S3Relay(options(s, { endpoint: proxy.endpoint, prefix: "pages" }));
+      const want = ["a+b ü", ...Array.from({ length: 7 }, (_, i) => `f${i}`)];
+      for (const f of want) await pr.write(`folders/${f}/x`, utf8.encode(f));
+      await pr.write("folders/top", utf8.encode("a file, not a folder"));
+      const got = await pr.listFolders("folders");
+      assert(JSON.stringify(got) === JSON.stringify(want), `listed ${JSON.stringify(got)}`);
+      await pr.close();
+    });
   } finally {
     await r.close();
     await proxy.stop();

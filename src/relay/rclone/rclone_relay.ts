@@ -217,31 +217,45 @@ export class RcloneRelay implements Relay {
   }
 
   async *#list(dir: string, temporary: boolean): AsyncIterable<RelayEntry> {
-    checkKey(dir, true);
-    let items: LsJson[];
-    try {
-      const out = await this.#meta(
-        "operations/list",
-        { fs: this.#fs, remote: dir, opt: { filesOnly: true, noMimeType: true } },
-        ["lsjson", "--files-only", "--no-mimetype", this.#path(dir)],
-        `listing ${dir || "/"}`,
-        dir,
-      );
-      items = out instanceof Uint8Array ? parseJson(out, this.#setup.label) : out.list as LsJson[];
-    } catch (e) {
-      if (e instanceof RelayError && e.kind === "not-found") return;
-      throw e;
-    }
     const entries: RelayEntry[] = [];
-    for (const it of items ?? []) {
+    for (const it of await this.#lsjson(dir, "files")) {
       const name = it.Name ?? "";
-      if (it.IsDir || !name || name.startsWith(TEMP_PREFIX) !== temporary) continue;
-      if (/[/\\\0]/.test(name)) continue;
-      if (name === "." || name === "..") continue;
+      if (it.IsDir || !validName(name) || name.startsWith(TEMP_PREFIX) !== temporary) continue;
       entries.push({ key: joinKey(dir, name), size: it.Size ?? 0, mtime: mtimeOf(it) });
     }
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     yield* entries;
+  }
+
+  async listFolders(dir: string): Promise<string[]> {
+    const names: string[] = [];
+    for (const it of await this.#lsjson(dir, "dirs")) {
+      const name = it.Name ?? "";
+      if (it.IsDir && validName(name) && !name.startsWith(TEMP_PREFIX)) names.push(name);
+    }
+    return names.sort();
+  }
+
+  /** The lsjson entries of `dir` of one kind; a missing folder has none. */
+  async #lsjson(dir: string, only: "files" | "dirs"): Promise<LsJson[]> {
+    checkKey(dir, true);
+    const opt = only === "files" ? { filesOnly: true } : { dirsOnly: true };
+    try {
+      const out = await this.#meta(
+        "operations/list",
+        { fs: this.#fs, remote: dir, opt: { ...opt, noMimeType: true } },
+        ["lsjson", `--${only}-only`, "--no-mimetype", this.#path(dir)],
+        `listing ${dir || "/"}`,
+        dir,
+      );
+      const items = out instanceof Uint8Array
+        ? parseJson<LsJson[]>(out, this.#setup.label)
+        : out.list as LsJson[];
+      return items ?? [];
+    } catch (e) {
+      if (e instanceof RelayError && e.kind === "not-found") return [];
+      throw e;
+    }
   }
 
   async stat(key: string): Promise<RelayEntry | null> {
@@ -514,4 +528,9 @@ function mtimeOf(it: LsJson): number {
 
 function exists(key: string): RelayError {
   return new RelayError("exists", `${key}: already exists on relay`, key);
+}
+
+/** A name a key can spell: no separator or NUL, not "." or "..". */
+function validName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !/[/\\\0]/.test(name);
 }

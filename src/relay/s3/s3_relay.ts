@@ -14,6 +14,7 @@ import type { RetryOptions } from "../retry_relay.ts";
 import { MAX_PARTS, uploadMultipart } from "./multipart_upload.ts";
 import { PartReader } from "./part_reader.ts";
 import { S3Client } from "./s3_client.ts";
+import type { S3Xml } from "./s3_xml.ts";
 
 export interface S3Options {
   /** e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000 */
@@ -133,6 +134,43 @@ export class S3Relay implements Relay {
   }
 
   async *list(dir: string): AsyncIterable<RelayEntry> {
+    for await (const { doc, prefix } of this.#pages(dir)) {
+      const entries: RelayEntry[] = [];
+      for (const c of doc.all("Contents")) {
+        const fullKey = urlDecode(doc.text("Key", c));
+        if (!fullKey.startsWith(prefix)) continue;
+        const name = fullKey.slice(prefix.length);
+        if (!name || name.includes("/") || name.startsWith(TEMP_PREFIX)) continue;
+        const key = joinKey(dir, name);
+        if (!isKey(key)) continue;
+        const mtime = Date.parse(doc.text("LastModified", c));
+        entries.push({
+          key,
+          size: Number(doc.text("Size", c)) || 0,
+          mtime: Number.isFinite(mtime) ? mtime : 0,
+        });
+      }
+      yield* entries;
+    }
+  }
+
+  /** S3 has no folders: a sub-folder is a common prefix of the keys, so an empty one is absent. */
+  async listFolders(dir: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const { doc, prefix } of this.#pages(dir)) {
+      for (const p of doc.all("CommonPrefixes")) {
+        const full = urlDecode(doc.text("Prefix", p));
+        if (!full.startsWith(prefix) || !full.endsWith("/")) continue;
+        const name = full.slice(prefix.length, -1);
+        if (!name || name.includes("/") || name.startsWith(TEMP_PREFIX)) continue;
+        if (isKey(joinKey(dir, name))) names.push(name);
+      }
+    }
+    return names.sort();
+  }
+
+  /** The pages of a ListObjectsV2 of `dir` with delimiter "/", and the key prefix they answer. */
+  async *#pages(dir: string): AsyncIterable<{ doc: S3Xml; prefix: string }> {
     checkKey(dir, true);
     const what = `listing ${dir || "/"}`;
     const full = this.#full(dir);
@@ -152,22 +190,7 @@ export class S3Relay implements Relay {
       if (doc.name !== "ListBucketResult") {
         throw this.#s3.http.error("permanent", what, `unexpected answer <${doc.name}>`);
       }
-      const entries: RelayEntry[] = [];
-      for (const c of doc.all("Contents")) {
-        const fullKey = urlDecode(doc.text("Key", c));
-        if (!fullKey.startsWith(prefix)) continue;
-        const name = fullKey.slice(prefix.length);
-        if (!name || name.includes("/") || name.startsWith(TEMP_PREFIX)) continue;
-        const key = joinKey(dir, name);
-        if (!isKey(key)) continue;
-        const mtime = Date.parse(doc.text("LastModified", c));
-        entries.push({
-          key,
-          size: Number(doc.text("Size", c)) || 0,
-          mtime: Number.isFinite(mtime) ? mtime : 0,
-        });
-      }
-      yield* entries;
+      yield { doc, prefix };
       token = doc.text("NextContinuationToken");
       if (doc.text("IsTruncated") !== "true" || !token) return;
     }

@@ -42,3 +42,25 @@ export async function fingerprint(dir: string): Promise<string> {
   await walk(dir).catch(() => {});
   return out.sort().join("\n");
 }
+
+/**
+ * Runs escale as a child of python, which reports the child's peak RSS in KiB as the last line of
+ * its standard output (after whatever escale printed).
+ */
+export async function escaleWithPeak(
+  args: string[],
+): Promise<{ code: number; stderr: string; kib: number }> {
+  const py = "import resource, subprocess, sys\n" +
+    "code = subprocess.call(sys.argv[1:])\n" +
+    "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n";
+  const out = await new Deno.Command("python3", {
+    args: ["-c", py, `${root}/scripts/escale`, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const [code, kib] = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!.split(" ")
+    .map(Number);
+  return { code, kib, stderr: new TextDecoder().decode(out.stderr) };
+}

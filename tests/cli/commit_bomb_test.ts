@@ -3,9 +3,7 @@
 // of 2.5 GiB. Inflating now stops as soon as the output passes the bound of docs/relay-format.md
 // §4. The peak of the reading process is measured by the kernel (getrusage of the child).
 import { assert, assertEquals } from "../assert.ts";
-import { conf } from "./cli_helpers.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
+import { conf, escaleWithPeak } from "./cli_helpers.ts";
 
 /** gzip of a JSON text padded to `size` bytes, made in 1 MiB pieces (never whole in memory). */
 async function gzipBomb(size: number): Promise<Uint8Array> {
@@ -27,24 +25,6 @@ async function gzipBomb(size: number): Promise<Uint8Array> {
   return new Uint8Array(
     await new Response(source.pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
   );
-}
-
-/** Runs escale as a child of python, which reports the child's peak RSS in KiB on stdout. */
-async function escaleWithPeak(
-  args: string[],
-): Promise<{ code: number; stderr: string; kib: number }> {
-  const py = "import resource, subprocess, sys\n" +
-    "code = subprocess.call(sys.argv[1:])\n" +
-    "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n";
-  const out = await new Deno.Command("python3", {
-    args: ["-c", py, `${root}scripts/escale`, ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const [code, kib] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
-  return { code, kib, stderr: new TextDecoder().decode(out.stderr) };
 }
 
 Deno.test("cli: a commit that inflates to 500 MiB is refused with a low memory peak", async () => {

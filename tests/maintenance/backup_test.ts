@@ -1,32 +1,11 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Sandbox } from "../engine/sandbox.ts";
+import { hooked } from "./hooked_relay.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
-import type { ReadOptions, Relay } from "../../src/relay/relay.ts";
 import { backupRelay } from "../../src/maintenance/backup_relay.ts";
 import { restoreRelay } from "../../src/maintenance/restore_relay.ts";
 import { checkRelay } from "../../src/maintenance/check_relay.ts";
 import { openExistingStore } from "../../src/maintenance/open_existing_store.ts";
-
-/** A file relay that runs `hook` once, the first time a key matching `match` is read. */
-function hooked(inner: FileRelay, match: RegExp, hook: () => Promise<void>): Relay {
-  let fired = false;
-  return {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    list: (dir) => inner.list(dir),
-    stat: (key) => inner.stat(key),
-    write: (key, body, opts) => inner.write(key, body, opts),
-    delete: (key) => inner.delete(key),
-    close: () => inner.close(),
-    async read(key: string, opts?: ReadOptions) {
-      if (!fired && match.test(key)) {
-        fired = true;
-        await hook();
-      }
-      return await inner.read(key, opts);
-    },
-  };
-}
 
 Deno.test("backup while clients sync: a commit released during the backup is left out whole; the restored relay is sound", async () => {
   const relayDir = await Deno.makeTempDir({ prefix: "escale-relay-" });

@@ -1,29 +1,9 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Sandbox } from "../engine/sandbox.ts";
+import { hooked } from "./hooked_relay.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
-import type { ReadOptions, Relay } from "../../src/relay/relay.ts";
 import { migrateRelay } from "../../src/maintenance/migrate_relay.ts";
 import { isKind } from "../../src/errors/errors.ts";
-
-function hooked(inner: FileRelay, match: RegExp, hook: () => Promise<void>): Relay {
-  let fired = false;
-  return {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    list: (dir) => inner.list(dir),
-    stat: (key) => inner.stat(key),
-    write: (key, body, opts) => inner.write(key, body, opts),
-    delete: (key) => inner.delete(key),
-    close: () => inner.close(),
-    async read(key: string, opts?: ReadOptions) {
-      if (!fired && match.test(key)) {
-        fired = true;
-        await hook();
-      }
-      return await inner.read(key, opts);
-    },
-  };
-}
 
 async function keys(dir: string, sub: string): Promise<string[]> {
   const out = [];

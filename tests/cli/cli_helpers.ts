@@ -1,3 +1,4 @@
+import { assert } from "../assert.ts";
 /** Runs the real launcher (scripts/escale) as a subprocess, as users and cron do. */
 const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -63,4 +64,29 @@ export async function escaleWithPeak(
   const [code, kib] = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!.split(" ")
     .map(Number);
   return { code, kib, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** Runs escale with ESCALE_FAULTS stalling a chosen relay operation, and SIGKILLs it there. */
+export async function killDuring(args: string[], fault: string): Promise<void> {
+  const child = new Deno.Command(`${root}/scripts/escale`, {
+    args,
+    env: { ESCALE_FAULTS: fault, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const deadline = Date.now() + 60_000;
+  while (!seen.includes("fault injection: stalling") && Date.now() < deadline) {
+    const r = await reader.read();
+    if (r.done) break;
+    seen += r.value;
+  }
+  assert(
+    seen.includes("fault injection: stalling"),
+    `the process never reached the fault:\n${seen}`,
+  );
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel().catch(() => {});
 }

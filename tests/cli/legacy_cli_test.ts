@@ -1,10 +1,8 @@
 // `escale run` on relays written by Python Escale 0.7 (tests/fixtures/escale-legacy).
 import { assert, assertEquals } from "../assert.ts";
-import { conf, escale, fingerprint } from "./cli_helpers.ts";
+import { conf, escale, fingerprint, killDuring } from "./cli_helpers.ts";
 import { parsePlaceholder } from "../../src/legacy/placeholder.ts";
 import { copyTree, FIXTURES, pushedTree, snapshot } from "../legacy/legacy_helpers.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "escale-legacy-cli-" });
@@ -100,29 +98,6 @@ Deno.test("cli legacy: a client name Python's placeholder parser cannot read bac
     assertEquals(await snapshot(`${dir}/relay`), {});
   });
 });
-
-async function killDuring(args: string[], fault: string): Promise<void> {
-  const child = new Deno.Command(`${root}scripts/escale`, {
-    args,
-    env: { ESCALE_FAULTS: fault, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("fault injection: stalling")) {
-    const r = await reader.read();
-    if (r.done) break;
-    seen += r.value;
-  }
-  assert(
-    seen.includes("fault injection: stalling"),
-    `the process never reached the fault:\n${seen}`,
-  );
-  child.kill("SIGKILL");
-  await child.status;
-  await reader.cancel().catch(() => {});
-}
 
 const KILLS: [string, "peerA" | "peerB", string][] = [
   ["pusher, between a placeholder and its data", "peerA", "write:stall:2:(^|/)[^./][^/]*$"],

@@ -1,34 +1,8 @@
 // Real crashes: an `escale run` process is SIGKILLed while a chosen relay operation hangs
 // (ESCALE_FAULTS stalls it), then normal runs must end with identical trees and a clean relay.
 import { assert, assertEquals } from "../assert.ts";
-import { conf, escale } from "./cli_helpers.ts";
+import { conf, escale, killDuring } from "./cli_helpers.ts";
 import { readTree } from "../engine/sandbox.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-
-async function killDuring(args: string[], fault: string): Promise<void> {
-  const child = new Deno.Command(`${root}scripts/escale`, {
-    args,
-    env: { ESCALE_FAULTS: fault, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  const deadline = Date.now() + 60_000;
-  while (!seen.includes("fault injection: stalling") && Date.now() < deadline) {
-    const r = await reader.read();
-    if (r.done) break;
-    seen += r.value;
-  }
-  assert(
-    seen.includes("fault injection: stalling"),
-    `the process never reached the fault:\n${seen}`,
-  );
-  child.kill("SIGKILL");
-  await child.status;
-  await reader.cancel().catch(() => {});
-}
 
 const CASES: [string, "A" | "B", string][] = [
   ["while sending the second data object", "A", "write:stall:2:^data/"],

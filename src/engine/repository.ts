@@ -82,11 +82,18 @@ export class Repository {
   }
 
   async round(): Promise<RoundStats> {
-    // A client that keeps running while its relay is migrated stops at its next round.
-    await refuseMoved(this.store.relay);
+    // A client that keeps running while its relay is migrated stops at its next round. Reading
+    // the round's context only reads the relay, so the check goes alongside it (no round trip of
+    // its own) and is settled before anything is written.
+    const moved = refuseMoved(this.store.relay);
+    moved.catch(() => {}); // awaited below; a rejection must not count as unhandled meanwhile
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
-    const ctx = await this.#context(rules);
+    const ctx = await this.#context(rules).catch(async (e) => {
+      await moved;
+      throw e;
+    });
     try {
+      await moved;
       return await this.#round(ctx, rules);
     } finally {
       ctx.hasher.close();

@@ -1,3 +1,4 @@
+import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
 import { type ErrorKind, EscaleError, oneLine, RelayError } from "../errors/errors.ts";
@@ -9,8 +10,11 @@ import { type ErrorKind, EscaleError, oneLine, RelayError } from "../errors/erro
  *
  * Deno's fetch cannot switch certificate verification off per client (only the process-wide
  * `--unsafely-ignore-certificate-errors` flag can), so `verifySsl: false` on an https URL sends
- * its requests through `node:https` with `rejectUnauthorized: false` instead; everything else
- * goes through fetch with a `Deno.HttpClient`.
+ * its requests through `node:https` with `rejectUnauthorized: false` instead. Deno's fetch also
+ * sends every stream body chunked, without its length, which S3 refuses: a stream body of known
+ * `size` goes through `node:http(s)` with a Content-Length (holding it in memory for fetch cost
+ * about 3 times its size in RSS, docs/benchmarks.md). Everything else goes through fetch with a
+ * `Deno.HttpClient`.
  */
 export interface HttpOptions {
   /** how messages name the server, e.g. the relay URL; never contains a secret */
@@ -36,7 +40,7 @@ export interface HttpRequest {
   method: string;
   headers?: HeadersInit;
   body?: RequestBody;
-  /** length of a stream body, when known (only the node:https transport can use it) */
+  /** length of a stream body, when known: it is then sent with a Content-Length (node:http) */
   size?: number;
   signal?: AbortSignal;
   /** what is being done, for messages: e.g. "write commits/x" */
@@ -79,6 +83,8 @@ export class HttpSession {
   readonly #secrets: string[];
   readonly #close: () => void;
   readonly #transport: Transport;
+  /** for stream bodies of known size */
+  readonly #sized: Transport;
 
   constructor(url: string, opts: HttpOptions) {
     this.label = opts.label;
@@ -96,15 +102,19 @@ export class HttpSession {
       );
     }
     const parallel = Math.max(1, opts.parallel ?? 4);
-    if (opts.verifySsl === false && new URL(url).protocol === "https:") {
-      const agent = new https.Agent({
+    const tls = new URL(url).protocol === "https:";
+    const agent = tls
+      ? new https.Agent({
         keepAlive: true,
         maxSockets: parallel,
-        rejectUnauthorized: false,
+        rejectUnauthorized: opts.verifySsl !== false,
         ...(ca ? { ca } : {}),
         ...(cert && key ? { cert, key } : {}),
-      });
-      this.#transport = (u, init) => nodeTransport(agent, u, init);
+      })
+      : new http.Agent({ keepAlive: true, maxSockets: parallel });
+    this.#sized = (u, init) => nodeTransport(tls ? https : http, agent, u, init);
+    if (opts.verifySsl === false && tls) {
+      this.#transport = this.#sized;
       this.#close = () => agent.destroy();
     } else {
       const client = Deno.createHttpClient({
@@ -122,7 +132,10 @@ export class HttpSession {
           redirect: "manual",
           client,
         });
-      this.#close = () => client.close();
+      this.#close = () => {
+        client.close();
+        agent.destroy();
+      };
     }
   }
 
@@ -191,14 +204,31 @@ export class HttpSession {
 
     let sourceError: unknown;
     let body: RequestBody | undefined = req.body;
+    const sized = body instanceof ReadableStream && req.size !== undefined;
     if (body instanceof ReadableStream) {
-      body = watchUpload(body, () => arm(this.timeoutMs), (e) => (sourceError = e));
+      // A body that is not as long as announced would leave the server waiting for the rest.
+      const wrongLength = (got: number, ended: boolean) =>
+        this.error(
+          "permanent",
+          req.what,
+          `the data to send ${ended ? "ended after" : "is longer than"} ${got} bytes, ` +
+            `where ${req.size} were announced`,
+          req.key,
+        );
+      body = watchUpload(
+        body,
+        () => arm(this.timeoutMs),
+        (e) => (sourceError = e),
+        req.size,
+        wrongLength,
+      );
       arm(this.timeoutMs);
     } else {
       arm(this.timeoutMs + (body ? (body.length / MIN_UPLOAD_RATE) * 1000 : 0));
     }
+    const transport = sized ? this.#sized : this.#transport;
     const send = () =>
-      this.#transport(url, {
+      transport(url, {
         method: req.method,
         headers: new Headers(req.headers),
         body,
@@ -478,21 +508,34 @@ function innermost(e: unknown): string {
     .replace(/ \(os error \d+\)/, "");
 }
 
-/** Passes an upload through, re-arming the timeout on progress and noting its own failure. */
+/**
+ * Passes an upload through, re-arming the timeout on progress and noting its own failure, which
+ * is also what a body of the wrong length (when `size` is given) becomes.
+ */
 function watchUpload(
   src: ReadableStream<Uint8Array>,
   progress: () => void,
   failed: (e: unknown) => void,
+  size: number | undefined,
+  wrongLength: (got: number, ended: boolean) => Error,
 ): ReadableStream<Uint8Array> {
   const reader = src.getReader();
+  let sent = 0;
   return new ReadableStream<Uint8Array>({
     async pull(c) {
       let r: ReadableStreamReadResult<Uint8Array>;
       try {
         r = await reader.read();
+        if (size !== undefined) {
+          if (r.done ? sent !== size : sent + r.value.length > size) {
+            throw wrongLength(r.done ? sent : sent + r.value.length, r.done);
+          }
+          if (!r.done) sent += r.value.length;
+        }
       } catch (e) {
         failed(e);
         c.error(e);
+        await reader.cancel(e).catch(() => {});
         return;
       }
       progress();
@@ -536,9 +579,13 @@ function watchDownload(
   }, { highWaterMark: 0 });
 }
 
-/** The `verifySsl: false` path: node:https, which can skip verification per agent. */
+/**
+ * node:http(s): the `verifySsl: false` path (it can skip verification per agent), and stream
+ * bodies of known size (it sends them with their Content-Length, which fetch cannot).
+ */
 function nodeTransport(
-  agent: https.Agent,
+  mod: typeof http | typeof https,
+  agent: http.Agent,
   url: string,
   init: TransportInit,
 ): Promise<HttpResponse> {
@@ -547,7 +594,7 @@ function nodeTransport(
     init.headers.forEach((v, k) => (headers[k] = v));
     if (init.body instanceof Uint8Array) headers["content-length"] = String(init.body.length);
     else if (init.body && init.size !== undefined) headers["content-length"] = String(init.size);
-    const req = https.request(
+    const req = mod.request(
       url,
       { method: init.method, headers, agent, signal: init.signal },
       (r) => {
@@ -572,6 +619,7 @@ function nodeTransport(
     else {
       (async () => {
         for await (const chunk of body) {
+          // Waiting for the socket to take each chunk keeps one chunk in memory, not the body.
           if (!req.write(chunk)) {
             await new Promise<void>((ok, ko) => {
               const onDrain = () => {

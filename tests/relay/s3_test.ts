@@ -75,7 +75,13 @@ function startProxy(
     for (const h of ["host", "content-length", "connection", "transfer-encoding"]) {
       headers.delete(h);
     }
-    const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+    let body: Uint8Array<ArrayBuffer> | undefined;
+    try {
+      body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+    } catch {
+      // the client gave up on its body (a test of a refused upload)
+      return new Response(null, { status: 400 });
+    }
     const res = await fetch(new URL(url.pathname + url.search, target), {
       method: req.method,
       headers,
@@ -272,6 +278,88 @@ Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", asyn
   }
 });
 
+Deno.test("s3 relay streams bodies of known size: unsigned, with their length, never held", async (t) => {
+  const s = await startS3Server();
+  /** per PUT: key (with part number), payload hash header, Content-Length, Transfer-Encoding */
+  const puts: string[] = [];
+  let failParts = 0;
+  const proxy = startProxy(s.endpoint, (req, url) => {
+    if (req.method !== "PUT") return null;
+    const part = url.searchParams.get("partNumber");
+    const name = url.pathname.split("/").slice(3).join("/") + (part ? `#${part}` : "");
+    puts.push(
+      `${name} ${req.headers.get("x-amz-content-sha256")} ${req.headers.get("content-length")} ${
+        req.headers.get("transfer-encoding")
+      }`,
+    );
+    if (part === "2" && failParts-- > 0) return s3Error(503, "SlowDown");
+    return null;
+  });
+  const r = new S3Relay(options(s, { endpoint: proxy.endpoint, prefix: "sized" }));
+  const small = pattern(3 * MIB + 5, 8);
+  const big = pattern(11 * MIB + 7, 9);
+  try {
+    await t.step("one part's worth is one streamed PUT with its Content-Length", async () => {
+      puts.length = 0;
+      await r.write("one", () => chunks(small), { size: small.length });
+      assert(
+        JSON.stringify(puts) === JSON.stringify([`one UNSIGNED-PAYLOAD ${small.length} null`]),
+        `sent ${JSON.stringify(puts)}`,
+      );
+      assert(same(await collect(await r.read("one"), 64 * MIB), small), "content differs");
+    });
+    await t.step("a larger body goes up as streamed parts, each with its length", async () => {
+      puts.length = 0;
+      await r.write("many", () => chunks(big), { size: big.length });
+      const want = [5 * MIB, 5 * MIB, MIB + 7].map((n, i) =>
+        `many#${i + 1} UNSIGNED-PAYLOAD ${n} null`
+      );
+      assert(JSON.stringify(puts) === JSON.stringify(want), `sent ${JSON.stringify(puts)}`);
+      assert(same(await collect(await r.read("many"), 64 * MIB), big), "content differs");
+    });
+    await t.step("a streamed part that fails fails the write, and nothing is left", async () => {
+      failParts = 1;
+      const e = await assertRejects(() =>
+        r.write("failed", () => chunks(big), { size: big.length })
+      );
+      assert(e instanceof EscaleError && e.kind === "transient", `got ${e}`);
+      assert((await r.stat("failed")) === null, "object visible");
+      assert((await openUploads(s)) === 0, "the failed upload was not aborted");
+    });
+    await t.step("the retry layer then sends the object again from a new opening", async () => {
+      failParts = 1;
+      let opened = 0;
+      const rr = new RetryRelay(r, { retries: 2, baseDelayMs: 1 });
+      await rr.write("retried", () => (opened++, chunks(big)), { size: big.length });
+      assert(opened === 2, `the body was opened ${opened} times`);
+      assert(same(await collect(await r.read("retried"), 64 * MIB), big), "content differs");
+    });
+    await t.step(
+      "a body shorter or longer than announced is refused, and nothing is left",
+      async () => {
+        for (
+          const [key, data, size] of [
+            ["short", small, small.length + 1],
+            ["long", small, small.length - 1],
+            ["short-parts", big, big.length + 1],
+            ["long-parts", big, big.length - 1],
+          ] as const
+        ) {
+          const e = await assertRejects(() => r.write(key, () => chunks(data), { size }));
+          assert(e instanceof EscaleError && e.kind === "permanent", `${key}: got ${e}`);
+          assert(e.message.includes(`${size} `), `${key}: ${e.message}`);
+          assert((await r.stat(key)) === null, `${key}: object visible`);
+        }
+        assert((await openUploads(s)) === 0, "a refused upload was not aborted");
+      },
+    );
+  } finally {
+    await r.close();
+    await proxy.stop();
+    await s.stop();
+  }
+});
+
 Deno.test("s3 relay failures end in one clear line of the right kind, without secrets", async (t) => {
   const messages: string[] = [];
   const secrets: string[] = [];
@@ -288,6 +376,10 @@ Deno.test("s3 relay failures end in one clear line of the right kind, without se
     secrets.push(s.secretAccessKey);
     await t.step("the right key opens the bucket in moto's auth mode", async () => {
       const r = await new S3Relay(options(s)).open();
+      // moto checks the signature of a streamed, unsigned-payload upload too.
+      const data = pattern(100_000, 4);
+      await r.write("sized", () => chunks(data), { size: data.length });
+      assert(same(await collect(await r.read("sized")), data), "content differs");
       await r.close();
     });
     await t.step("a wrong secret key is an auth error", async () => {
@@ -297,6 +389,7 @@ Deno.test("s3 relay failures end in one clear line of the right kind, without se
       await expectKind(r.open(), "auth", "403", "access key");
       await expectKind(r.read("some/key"), "auth", "SignatureDoesNotMatch");
       await expectKind(r.write("some/key", utf8.encode("x")), "auth");
+      await expectKind(r.write("some/key", () => chunks(pattern(1000)), { size: 1000 }), "auth");
       await r.close();
     });
     await t.step("an unknown access key is an auth error", async () => {

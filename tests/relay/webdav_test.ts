@@ -91,6 +91,11 @@ Deno.test("webdav relay presents a client certificate to a server that demands o
       await r.write("k", utf8.encode("signed"));
       const got = new TextDecoder().decode(await collect(await r.read("k")));
       assert(got === "signed", `read back ${got} (verifySsl ${verifySsl})`);
+      // A stream of known size goes through node:https, which must present the certificate too.
+      const data = utf8.encode("streamed with its length");
+      await r.write("s", () => bytesStream(data), { size: data.length });
+      const back = new TextDecoder().decode(await collect(await r.read("s")));
+      assert(back === "streamed with its length", `read back ${back} (verifySsl ${verifySsl})`);
       await r.close();
     }
     const anonymous = relay(s, { url, caFile: s.caFile });
@@ -184,6 +189,12 @@ Deno.test("webdav relay failures end in one clear line of the right kind, withou
       const big = new Uint8Array(s.quotaBytes + 1000);
       await expectKind(r.write("big", big), "space", "413");
       await expectKind(r.write("big-stream", () => bytesStream(big)), "space", "413");
+      // Of known size: sent by node:http, which the server may answer before it has it all.
+      await expectKind(
+        r.write("big-sized", () => bytesStream(big), { size: big.length }),
+        "space",
+        "413",
+      );
       await r.write("small", new Uint8Array(100));
       const keys = (await toArray(r.list(""))).map((e) => e.key);
       assert(JSON.stringify(keys) === '["small"]', `quota folder lists ${keys}`);
@@ -220,6 +231,13 @@ Deno.test("webdav relay failures end in one clear line of the right kind, withou
       const t0 = Date.now();
       await expectKind(r.stat("x"), "transient", "no answer");
       assert(Date.now() - t0 < 3000, "the timeout did not fire");
+      // The same for an upload of known size, which takes the node:http transport.
+      const data = new Uint8Array(1000);
+      await expectKind(
+        r.write("x", () => bytesStream(data), { size: data.length }),
+        "transient",
+        "no answer",
+      );
       await r.close();
       silent.close();
       for (const c of conns) c.close();

@@ -1,20 +1,27 @@
 import { RelayError } from "../../errors/errors.ts";
 import { type RetryOptions, withRetries } from "../retry_relay.ts";
-import type { PartReader } from "./part_reader.ts";
+import type { StreamPart } from "./part_streams.ts";
 import type { S3Client } from "./s3_client.ts";
 
 /** S3 accepts at most this many parts in one upload. */
 export const MAX_PARTS = 10_000;
+
+/** A part in memory (it can be sent again), or one streamed from the source (sent once). */
+export type UploadPart = { data: Uint8Array; last: boolean } | StreamPart;
 
 export interface MultipartJob {
   s3: S3Client;
   /** full object key (prefix included) and the relay key used in messages */
   fullKey: string;
   key: string;
-  /** the first part, already read, and the reader that yields the rest */
-  first: { data: Uint8Array; last: boolean };
-  parts: PartReader;
-  /** parts uploading at once; memory is partSize × (inflight + 1) */
+  /** the first part, already cut, and what cuts the rest */
+  first: UploadPart;
+  parts: {
+    partSize: number;
+    next(): UploadPart | Promise<UploadPart>;
+    cancel(reason?: unknown): Promise<void>;
+  };
+  /** parts in memory uploading at once; memory is partSize × (inflight + 1) */
   inflight: number;
   ifAbsent: boolean;
   retry: RetryOptions;
@@ -22,10 +29,12 @@ export interface MultipartJob {
 }
 
 /**
- * Uploads an object in parts: CreateMultipartUpload, parts sent a few at a time while the next
- * one is read, each part retried on transient failures (a part is in memory, so it can be sent
- * again), then CompleteMultipartUpload, which carries `If-None-Match: *` for a create-if-absent
- * write. Any failure aborts the upload so that no invisible parts linger and cost storage.
+ * Uploads an object in parts: CreateMultipartUpload, the parts, then CompleteMultipartUpload,
+ * which carries `If-None-Match: *` for a create-if-absent write. Parts in memory are sent a few at
+ * a time while the next one is read, each retried on transient failures; streamed parts go one
+ * after another as the source is read, and the first failure of one fails the upload (the retry
+ * layer above sends the object again from a fresh opening of its body). Any failure aborts the
+ * upload so that no invisible parts linger and cost storage.
  */
 export async function uploadMultipart(job: MultipartJob): Promise<void> {
   const { s3, fullKey, key } = job;
@@ -55,14 +64,16 @@ export async function uploadMultipart(job: MultipartJob): Promise<void> {
           key,
         );
       }
-      total += part.data.length;
-      const p = uploadPart(job, uploadId, n, part.data)
+      total += "data" in part ? part.data.length : part.size;
+      const p = uploadPart(job, uploadId, n, part)
         .then((etag) => void (etags[n - 1] = etag))
         .catch((e) => void (failure ??= e));
       running.add(p);
       void p.finally(() => running.delete(p));
       if (part.last) break;
-      while (running.size >= job.inflight && failure === undefined) await Promise.race(running);
+      // A streamed part must be read to its end before the next one can be cut from the source.
+      const inflight = "data" in part ? job.inflight : 1;
+      while (running.size >= inflight && failure === undefined) await Promise.race(running);
       if (failure !== undefined) break;
       part = await job.parts.next();
     }
@@ -81,19 +92,23 @@ async function uploadPart(
   job: MultipartJob,
   uploadId: string,
   n: number,
-  data: Uint8Array,
+  part: UploadPart,
 ): Promise<string> {
   const { s3, fullKey, key } = job;
   const what = `writing ${key} (part ${n})`;
-  return await withRetries(what, async () => {
+  const send = async () => {
     const url = s3.objectUrl(fullKey, { partNumber: String(n), uploadId });
-    const res = await s3.send("PUT", url, { body: data, what, key, signal: job.signal });
+    const body = "data" in part ? part.data : { stream: part.stream, size: part.size };
+    const res = await s3.send("PUT", url, { body, what, key, signal: job.signal });
     if (res.status !== 200) throw await s3.fail(res, what, key);
     await s3.discard(res);
     const etag = res.headers.get("etag");
     if (!etag) throw s3.http.error("permanent", what, "the server gave no ETag for the part", key);
     return etag;
-  }, { ...job.retry, signal: job.signal });
+  };
+  // A streamed part cannot be read again; its failure is the upload's (see above).
+  if (!("data" in part)) return await send();
+  return await withRetries(what, send, { ...job.retry, signal: job.signal });
 }
 
 async function complete(

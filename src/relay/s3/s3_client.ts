@@ -20,10 +20,15 @@ export interface S3ClientOptions {
   label: string;
 }
 
+export interface SizedStream {
+  stream: ReadableStream<Uint8Array>;
+  size: number;
+}
+
 export interface S3Request {
   headers?: Record<string, string>;
-  /** S3 needs a length on every upload, so bodies are always in memory */
-  body?: Uint8Array;
+  /** S3 needs a length on every upload: bytes, or a stream with its size */
+  body?: Uint8Array | SizedStream;
   signal?: AbortSignal;
   what: string;
   key?: string;
@@ -31,8 +36,12 @@ export interface S3Request {
 
 /**
  * The S3 wire protocol under the relay: addressing (path-style or virtual-host), SigV4 signing
- * with aws4fetch, and the mapping of S3's XML error codes to the shared error kinds. Bodies are
- * signed with their SHA-256, so the server rejects anything damaged on the way.
+ * with aws4fetch, and the mapping of S3's XML error codes to the shared error kinds. Bodies in
+ * memory are signed with their SHA-256, so the server rejects anything damaged on the way.
+ * Stream bodies are sent as `UNSIGNED-PAYLOAD` (S3 accepts it for PutObject and UploadPart): the
+ * hash would be needed before the first byte, and reading a body twice is not possible when its
+ * every opening is sealed anew (encryption). TLS guards them on the way, and readers check the
+ * content hash of everything they apply.
  */
 export class S3Client {
   readonly label: string;
@@ -94,8 +103,11 @@ export class S3Client {
 
   async send(method: string, url: string, req: S3Request): Promise<HttpResponse> {
     const headers = new Headers(req.headers);
-    if (req.body) {
-      headers.set("x-amz-content-sha256", createHash("sha256").update(req.body).digest("hex"));
+    const bytes = req.body instanceof Uint8Array ? req.body : undefined;
+    const sized = req.body instanceof Uint8Array ? undefined : req.body;
+    if (sized) headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+    else if (bytes) {
+      headers.set("x-amz-content-sha256", createHash("sha256").update(bytes).digest("hex"));
     }
     const signed = await new AwsV4Signer({
       method,
@@ -109,7 +121,8 @@ export class S3Client {
     return await this.http.request(url, {
       method,
       headers: signed.headers,
-      body: req.body,
+      body: sized ? sized.stream : bytes,
+      size: sized?.size,
       signal: req.signal,
       what: req.what,
       key: req.key,

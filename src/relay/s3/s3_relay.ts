@@ -13,7 +13,8 @@ import {
 import type { RetryOptions } from "../retry_relay.ts";
 import { MAX_PARTS, uploadMultipart } from "./multipart_upload.ts";
 import { PartReader } from "./part_reader.ts";
-import { S3Client } from "./s3_client.ts";
+import { PartStreams } from "./part_streams.ts";
+import { S3Client, type SizedStream } from "./s3_client.ts";
 import type { S3Xml } from "./s3_xml.ts";
 
 export interface S3Options {
@@ -239,6 +240,9 @@ export class S3Relay implements Relay {
     if (body instanceof Uint8Array && body.length <= partSize) {
       return await this.#putSingle(key, body, opts);
     }
+    if (!(body instanceof Uint8Array) && opts.size !== undefined) {
+      return await this.#writeStream(key, body(), opts.size, partSize, opts);
+    }
     const parts = new PartReader(
       body instanceof Uint8Array ? slices(body, partSize) : body(),
       partSize,
@@ -285,7 +289,45 @@ export class S3Relay implements Relay {
     return Promise.resolve();
   }
 
-  async #putSingle(key: string, data: Uint8Array, opts: WriteOptions): Promise<void> {
+  /**
+   * A body of known size streams from its source: one PUT when it fits in a part, else a
+   * multipart upload of streamed parts. Nothing but the chunk in hand is held.
+   */
+  async #writeStream(
+    key: string,
+    source: ReadableStream<Uint8Array>,
+    size: number,
+    partSize: number,
+    opts: WriteOptions,
+  ): Promise<void> {
+    const parts = new PartStreams(source, size, partSize, `${this.name}: writing ${key}`);
+    const first = parts.next();
+    if (first.last) {
+      try {
+        return await this.#putSingle(key, { stream: first.stream, size }, opts);
+      } catch (e) {
+        await parts.cancel(e);
+        throw e;
+      }
+    }
+    if (opts.ifAbsent && (await this.stat(key))) {
+      await parts.cancel();
+      throw this.#exists(key);
+    }
+    await uploadMultipart({
+      s3: this.#s3,
+      fullKey: this.#full(key),
+      key,
+      first,
+      parts,
+      inflight: INFLIGHT,
+      ifAbsent: opts.ifAbsent ?? false,
+      retry: { ...PART_BACKOFF, retries: this.#partRetries },
+      signal: opts.signal,
+    });
+  }
+
+  async #putSingle(key: string, data: Uint8Array | SizedStream, opts: WriteOptions): Promise<void> {
     const what = `writing ${key}`;
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
     if (opts.ifAbsent) headers["if-none-match"] = "*";

@@ -548,7 +548,12 @@ function watchUpload(
   }, { highWaterMark: 0 });
 }
 
-/** Passes a download through, re-arming the timeout per chunk and mapping failures. */
+/**
+ * Passes a download through, re-arming the timeout per chunk and mapping failures. Deno's fetch
+ * reads into a fresh 64 KiB buffer each time and hands out a view of what arrived: over a real
+ * link mostly 16 or 32 KiB, so a reader that keeps chunks (a download fetched ahead) would hold
+ * two to four times their bytes. A chunk that does not fill its buffer is copied to its size.
+ */
 function watchDownload(
   src: ReadableStream<Uint8Array>,
   progress: () => void,
@@ -566,7 +571,8 @@ function watchDownload(
           return;
         }
         progress();
-        c.enqueue(r.value);
+        const v = r.value;
+        c.enqueue(v.byteLength === v.buffer.byteLength ? v : v.slice());
       } catch (e) {
         done();
         c.error(e instanceof EscaleError ? e : mapError(e));

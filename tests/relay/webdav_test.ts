@@ -358,6 +358,29 @@ Deno.test("multistatus parsing follows namespaces, not prefixes, and decodes hre
   assert(threw, "a document outside the DAV: namespace must be refused");
 });
 
+Deno.test("a download's chunks cost their own size, not the 64 KiB buffer fetch read them into", async () => {
+  const s = await startWebDavServer();
+  const r = await relay(s, { url: `${s.url}chunks/` }).open();
+  try {
+    // Not a multiple of 64 KiB: at least the last read of the answer fills its buffer partly.
+    const data = new Uint8Array(300_000).map((_, i) => i % 251);
+    await r.write("k", data);
+    let n = 0;
+    for await (const c of await r.read("k")) {
+      assert(
+        c.byteLength === c.buffer.byteLength,
+        `a ${c.byteLength}-byte chunk holds ${c.buffer.byteLength}`,
+      );
+      assert(c.every((b, i) => b === data[n + i]), `content differs after byte ${n}`);
+      n += c.length;
+    }
+    assert(n === data.length, `read ${n} bytes`);
+  } finally {
+    await r.close();
+    await s.stop();
+  }
+});
+
 Deno.test("a ranged read survives a server that ignores Range", async () => {
   const data = utf8.encode("0123456789");
   const cut = await collect(rangedBody(200, bytesStream(data), 3, 4));

@@ -549,10 +549,8 @@ function watchUpload(
 }
 
 /**
- * Passes a download through, re-arming the timeout per chunk and mapping failures. Deno's fetch
- * reads into a fresh 64 KiB buffer each time and hands out a view of what arrived: over a real
- * link mostly 16 or 32 KiB, so a reader that keeps chunks (a download fetched ahead) would hold
- * two to four times their bytes. A chunk that does not fill its buffer is copied to its size.
+ * Passes a download through, re-arming the timeout per read and mapping failures, in chunks
+ * that own their bytes (see `fullChunks`).
  */
 function watchDownload(
   src: ReadableStream<Uint8Array>,
@@ -560,19 +558,17 @@ function watchDownload(
   done: () => void,
   mapError: (e: unknown) => unknown,
 ): ReadableStream<Uint8Array> {
-  const reader = src.getReader();
+  const chunks = fullChunks(src, progress);
   return new ReadableStream<Uint8Array>({
     async pull(c) {
       try {
-        const r = await reader.read();
-        if (r.done) {
+        const chunk = await chunks.next();
+        if (chunk === null) {
           done();
           c.close();
           return;
         }
-        progress();
-        const v = r.value;
-        c.enqueue(v.byteLength === v.buffer.byteLength ? v : v.slice());
+        c.enqueue(chunk);
       } catch (e) {
         done();
         c.error(e instanceof EscaleError ? e : mapError(e));
@@ -580,9 +576,71 @@ function watchDownload(
     },
     async cancel(reason) {
       done();
-      await reader.cancel(reason).catch(() => {});
+      await chunks.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/** What fetch reads at most at once. */
+const DOWNLOAD_READ = 64 * 1024;
+
+/**
+ * The chunks of an answer, each owning its bytes. Deno's fetch reads every chunk into a fresh
+ * 64 KiB buffer and hands out a view of what arrived: over a real link mostly 16 or 32 KiB, so
+ * a reader that keeps chunks (a download fetched ahead) held two to four times their bytes, and
+ * dead buffers piled up four times faster than the data (V8 frees them late). fetch's body is a
+ * byte stream, so it reads into a buffer of ours instead: a full read is handed out as it is, a
+ * partial one is copied out to its size and the buffer read into again. Either way one
+ * allocation of the bytes received, and each read still goes out as soon as it arrives. Other
+ * bodies (node:http's) get their partly filled chunks copied.
+ */
+function fullChunks(
+  src: ReadableStream<Uint8Array>,
+  progress: () => void,
+): { next(): Promise<Uint8Array | null>; cancel(reason: unknown): Promise<void> } {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = src.getReader({ mode: "byob" });
+  } catch {
+    // not a byte stream
+  }
+  if (!byob) {
+    const reader = src.getReader();
+    return {
+      async next() {
+        const r = await reader.read();
+        if (r.done) return null;
+        progress();
+        const v = r.value;
+        return v.byteLength === v.buffer.byteLength ? v : v.slice();
+      },
+      cancel: (reason) => reader.cancel(reason).catch(() => {}),
+    };
+  }
+  const reader = byob;
+  let buf: ArrayBuffer | null = null;
+  return {
+    async next() {
+      for (;;) {
+        const r = await reader.read(new Uint8Array(buf ?? new ArrayBuffer(DOWNLOAD_READ)));
+        if (r.done) return null;
+        progress();
+        // The read hands its buffer back (transferred), filled from the start.
+        const v = r.value;
+        if (v.byteLength === 0) {
+          buf = v.buffer as ArrayBuffer;
+          continue;
+        }
+        if (v.byteLength === v.buffer.byteLength) {
+          buf = null;
+          return v;
+        }
+        buf = v.buffer as ArrayBuffer;
+        return v.slice();
+      }
+    },
+    cancel: (reason) => reader.cancel(reason).catch(() => {}),
+  };
 }
 
 /**

@@ -37,12 +37,13 @@ export async function withRetries<T>(
     } catch (e) {
       if (!isTransient(e) || attempt > retries || opts.signal?.aborted) throw e;
       opts.onRetry?.(what, attempt, e);
-      await sleep(backoff(attempt, opts), opts.signal);
+      await sleep(backoffDelay(attempt, opts), opts.signal);
     }
   }
 }
 
-function backoff(attempt: number, opts: RetryOptions): number {
+/** The wait after failed attempt `attempt`: random, up to a ceiling doubled per attempt. */
+export function backoffDelay(attempt: number, opts: RetryOptions): number {
   const ceiling = Math.min(
     opts.maxDelayMs ?? 10_000,
     (opts.baseDelayMs ?? 200) * 2 ** (attempt - 1),
@@ -113,7 +114,7 @@ export class RetryRelay implements Relay {
       } catch (e) {
         if (!isTransient(e) || attempt > this.#retries) throw this.#final(e, attempt);
         this.#opts.onRetry?.(what, attempt, e);
-        await sleep(backoff(attempt, this.#opts));
+        await sleep(backoffDelay(attempt, this.#opts));
       }
     }
   }
@@ -156,7 +157,7 @@ export class RetryRelay implements Relay {
               return;
             }
             this.#opts.onRetry?.(what, failures, e);
-            await sleep(backoff(failures, this.#opts), opts.signal).catch(() => {});
+            await sleep(backoffDelay(failures, this.#opts), opts.signal).catch(() => {});
             if (length !== undefined && delivered >= length) {
               c.close();
               return;

@@ -86,6 +86,7 @@ export class RetryRelay implements Relay {
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
 
@@ -98,14 +99,21 @@ export class RetryRelay implements Relay {
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
     }
+    if (inner.listTemporary) {
+      this.listTemporary = (dir) => this.#listing(dir, () => inner.listTemporary!(dir));
+    }
   }
 
-  async *list(dir: string): AsyncIterable<RelayEntry> {
+  list(dir: string): AsyncIterable<RelayEntry> {
+    return this.#listing(dir, () => this.inner.list(dir));
+  }
+
+  async *#listing(dir: string, open: () => AsyncIterable<RelayEntry>): AsyncIterable<RelayEntry> {
     const what = `listing ${dir || "/"}`;
     const seen = new Set<string>();
     for (let attempt = 1;; attempt++) {
       try {
-        for await (const e of this.inner.list(dir)) {
+        for await (const e of open()) {
           if (seen.has(e.key)) continue;
           seen.add(e.key);
           yield e;

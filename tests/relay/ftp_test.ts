@@ -493,3 +493,32 @@ Deno.test("ftp: a listing of files and one of sub-folders asked together share o
     await s.stop();
   }
 });
+
+Deno.test("ftp: a folder a listing showed needs no MKD", async () => {
+  const s = await startFtpServer();
+  const proxy = new WanProxy(PROFILES.loopback);
+  const port = proxy.listen({
+    kind: "ftp-control",
+    port: 0,
+    to: { hostname: s.host, port: s.port },
+  });
+  // Another client made the folder; this one only saw it in a listing.
+  const other = relayFor(s);
+  await other.open();
+  await other.write("made/a", utf8.encode("a"));
+  await other.close();
+  const r = relayFor(s, { port });
+  try {
+    await r.open();
+    assertEquals(await r.listFolders(""), ["made"]);
+    const mkd = () => proxy.stats().requests.MKD ?? 0;
+    const before = mkd();
+    await r.write("made/b", utf8.encode("b"));
+    assertEquals(mkd() - before, 0, "MKD commands");
+    assertEquals((await toArray(r.list("made"))).map((e) => e.key), ["made/a", "made/b"]);
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});

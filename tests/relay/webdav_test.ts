@@ -1,4 +1,4 @@
-import { assert, failure, settlesWithin } from "../assert.ts";
+import { assert, assertEquals, failure, settlesWithin } from "../assert.ts";
 import { isKind } from "../../src/errors/errors.ts";
 import { conformanceSteps } from "./conformance.ts";
 import { TEMP_PREFIX } from "../../src/relay/relay.ts";
@@ -392,6 +392,39 @@ Deno.test("webdav relay sends no request whose answer it knows: a folder a listi
       `sent ${sent.join(", ")}`,
     );
     assert(new TextDecoder().decode(await collect(await r.read("fresh/a"))) === "a", "content");
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("webdav relay sends no request whose answer it knows: a folder a listing showed needs no MKCOL", async () => {
+  const s = await startWebDavServer();
+  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
+  const port = proxy.listen({
+    kind: "http",
+    port: 0,
+    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
+  });
+  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}shown/`;
+  // Another client made the folders; this one only saw them in listings.
+  const other = await relay(s, { url: `${s.url}shown/` }).open();
+  await other.write("top/a", utf8.encode("a"));
+  await other.write("listed/deeper/b", utf8.encode("b"));
+  await other.close();
+  const r = await relay(s, { url }).open();
+  try {
+    assertEquals(await r.listFolders(""), ["listed", "top"]);
+    await toArray(r.list("listed"));
+    for (const key of ["top/c", "listed/deeper/d"]) {
+      const from = proxy.trace().length;
+      // A stream, as data objects and encrypted commits are written.
+      await r.write(key, () => bytesStream(utf8.encode(key)));
+      const sent = proxy.trace().slice(from).filter((e) => e.what !== "connect")
+        .map((e) => e.what.split(" ")[0]);
+      assertEquals(sent, ["PUT", "MOVE"], `requests writing ${key}`);
+    }
   } finally {
     await r.close();
     proxy.stop();

@@ -265,9 +265,14 @@ export class FtpRelay implements Relay {
       if (!entries.length && missingFolder(e)) return [];
       throw e;
     }
-    // A folder that listed is there: writes into it need no MKD (a removed one is handled by
-    // the STOR that fails).
+    // A folder that listed is there, and so are the sub-folders it shows: writes into them need
+    // no MKD (a removed one is handled by the STOR that fails).
     this.#dirs.add(dir);
+    for (const e of entries) {
+      if (e.type === "dir" && !e.name.includes("/") && validName(e.name)) {
+        this.#dirs.add(joinKey(dir, e.name));
+      }
+    }
     return entries;
   }
 

@@ -78,8 +78,7 @@ export class IndexSync {
   }
 
   async round(rules: ModeRules, stats: RoundStats): Promise<IndexRoundSummary> {
-    let pages = await this.store.pages();
-    if (await this.#repair(pages, stats)) pages = await this.store.pages();
+    let pages = await this.#repaired(await this.store.pages(), stats);
     let pendingDown = 0;
     if (rules.pulls) {
       const local = await walkLocal(this.#tree, this.state);
@@ -122,8 +121,7 @@ export class IndexSync {
    */
   async takeEverything(): Promise<string[]> {
     const stats = emptyStats();
-    let pages = await this.store.pages();
-    if (await this.#repair(pages, stats)) pages = await this.store.pages();
+    const pages = await this.#repaired(await this.store.pages(), stats);
     const local = await walkLocal(this.#tree, this.state);
     const due: string[] = [];
     for (const v of pages.values()) {
@@ -144,6 +142,14 @@ export class IndexSync {
       this.emit({ type: "problem", path: `page ${page}`, reason: describeError(err) });
       return 1;
     }
+  }
+
+  /** The pages once repaired (twice: a lock released can uncover half an update). */
+  async #repaired(pages: Map<string, PageView>, stats: RoundStats): Promise<Map<string, PageView>> {
+    for (let i = 0; i < 2 && (await this.#repair(pages, stats)); i++) {
+      pages = await this.store.pages();
+    }
+    return pages;
   }
 
   /**

@@ -1,0 +1,94 @@
+// `escale run` on relays in Escale 0.7's index layout (tests/fixtures/escale-legacy/index-*).
+import { assert, assertEquals } from "../assert.ts";
+import { conf, escale, killDuring } from "../cli/cli_helpers.ts";
+import { parseIndex } from "../../src/legacy/index_text.ts";
+import { copyTree, FIXTURES, pushedTree, snapshot } from "./legacy_helpers.ts";
+import { readPersistent, withDir } from "./index_sync_test.ts";
+
+async function section(dir: string, name: string, extra = ""): Promise<string> {
+  await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+  await Deno.mkdir(`${dir}/relay`, { recursive: true });
+  const path = `${dir}/${name}.conf`;
+  await conf(
+    path,
+    `[${name}]\nclient = ${name}\nlocal path = ${dir}/${name}\nrelay path = ${dir}/relay\n${extra}`,
+  );
+  return path;
+}
+
+Deno.test("cli index: a section on Escale's index relay pulls in its layout (auto-detected, Fernet)", async () => {
+  await withDir(async (dir) => {
+    await copyTree(`${FIXTURES}index-1-fernet/after-upload/relay`, `${dir}/relay`);
+    await Deno.copyFile(`${FIXTURES}index-1-fernet/config/fernet.key`, `${dir}/fernet.key`);
+    await Deno.chmod(`${dir}/fernet.key`, 0o600);
+    const c = await section(
+      dir,
+      "peerB",
+      `mode = download\nencryption = fernet\npassphrase = ${dir}/fernet.key\n`,
+    );
+    const r = await escale(["run", "--once", "-c", c]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(await snapshot(`${dir}/peerB`), await snapshot(`${FIXTURES}tree`));
+    assertEquals(
+      await snapshot(`${dir}/relay`),
+      await snapshot(`${FIXTURES}index-1-fernet/after-pull/relay`),
+    );
+  });
+});
+
+Deno.test("cli index: pages by folder with index = topdir:1, as the Python clients say", async () => {
+  await withDir(async (dir) => {
+    await copyTree(`${FIXTURES}index-topdir-1/after-upload/relay`, `${dir}/relay`);
+    const c = await section(dir, "peerB", "mode = download\nindex = topdir:1\n");
+    const r = await escale(["run", "--once", "-c", c]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(await snapshot(`${dir}/peerB`), await snapshot(`${FIXTURES}tree`));
+    assertEquals(
+      await snapshot(`${dir}/relay`),
+      await snapshot(`${FIXTURES}index-topdir-1/after-pull/relay`),
+    );
+  });
+});
+
+const KILLS: [string, "peerA" | "peerB", string][] = [
+  ["pusher, while writing the update data", "peerA", "write:stall:1:\\.data$"],
+  ["pusher, between the page and the update index", "peerA", "write:stall:1:^\\.0\\.\\d+\\.index$"],
+  ["puller, while reading the update data", "peerB", "read:stall:1:\\.data$"],
+  ["puller, before it signs the update", "peerB", "delete:stall:1:^\\.0\\.\\d+\\.index$"],
+  ["puller, between the update index and its data", "peerB", "delete:stall:1:\\.data$"],
+];
+
+Deno.test("cli index: SIGKILL mid-round leaves a relay Escale can read, and the next runs finish", async (t) => {
+  for (const [name, victim, fault] of KILLS) {
+    await t.step(name, async () => {
+      await withDir(async (dir) => {
+        const legacy = "relay format = escale-0.7\nindex = 1\n";
+        const a = await section(dir, "peerA", `mode = upload\n${legacy}`);
+        const b = await section(dir, "peerB", `mode = download\n${legacy}`);
+        await Deno.remove(`${dir}/peerA`);
+        await pushedTree(`${dir}/peerA`);
+        const run = async (c: string) => {
+          const r = await escale(["run", "--once", "-c", c]);
+          assertEquals(r.code, 0, `${c}: ${r.stderr}`);
+        };
+        if (victim === "peerB") await run(a);
+        await killDuring(["run", "--once", "-c", victim === "peerA" ? a : b], fault);
+        // What a Python client sees now: the page and any update index parse.
+        for (const k of Object.keys(await snapshot(`${dir}/relay`))) {
+          assert(!k.startsWith(".escale-part-"), k);
+          if (k === ".0.index") await readPersistent(`${dir}/relay/${k}`);
+          else if (k.endsWith(".index")) {
+            parseIndex(await Deno.readFile(`${dir}/relay/${k}`), "update", k);
+          }
+        }
+        for (const c of [a, b, a, b]) await run(c);
+        assertEquals(await snapshot(`${dir}/peerB`), await snapshot(`${FIXTURES}tree`));
+        // Only the page is left, listing each file once, as peerA published it.
+        assertEquals(Object.keys(await snapshot(`${dir}/relay`)), [".0.index"]);
+        const page = await readPersistent(`${dir}/relay/.0.index`);
+        assertEquals(page.entries.size, 5);
+        for (const meta of page.entries.values()) assert(meta!.includes("pusher: peerA"), meta!);
+      });
+    });
+  }
+});

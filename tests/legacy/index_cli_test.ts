@@ -3,7 +3,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { conf, escale, killDuring } from "../cli/cli_helpers.ts";
 import { parseIndex } from "../../src/legacy/index_text.ts";
 import { copyTree, FIXTURES, pushedTree, snapshot } from "./legacy_helpers.ts";
-import { readPersistent, withDir } from "./index_sync_test.ts";
+import { readPersistent, withDir } from "./index_helpers.ts";
 
 async function section(dir: string, name: string, extra = ""): Promise<string> {
   await Deno.mkdir(`${dir}/${name}`, { recursive: true });

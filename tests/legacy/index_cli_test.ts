@@ -92,3 +92,39 @@ Deno.test("cli index: SIGKILL mid-round leaves a relay Escale can read, and the 
     });
   }
 });
+
+Deno.test("cli index: migrate --to-native converts an index relay; clients that hold the files download nothing", async () => {
+  await withDir(async (dir) => {
+    // Escale's pusher uploaded the tree; peerA is that pusher's machine, now running escale.
+    await copyTree(`${FIXTURES}index-1/after-upload/relay`, `${dir}/relay`);
+    const b = await section(dir, "peerB", "relay format = escale-0.7\nindex = 1\n");
+    const a = await section(dir, "peerA");
+    await pushedTree(`${dir}/peerA`);
+    // While another client holds a page, nothing is converted.
+    await Deno.writeTextFile(`${dir}/relay/.0.lock`, "lock%1.0\nowner: peerZ\nmode: r");
+    const busy = await escale(["migrate", "--to-native", "-c", b]);
+    assert(busy.code !== 0, busy.stderr);
+    assert(busy.stderr.includes("page 0 is locked by peerZ"), busy.stderr);
+    assertEquals(await snapshot(`${dir}/peerB`), {});
+    await Deno.remove(`${dir}/relay/.0.lock`);
+
+    const r = await escale(["migrate", "--to-native", "-c", b]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(r.stdout.includes("5 waiting files taken here first"), r.stdout);
+    assertEquals(await snapshot(`${dir}/peerB`), await snapshot(`${FIXTURES}tree`));
+    const relay = Object.keys(await snapshot(`${dir}/relay`));
+    assert(relay.includes("escale.json"), relay.join(", "));
+    assert(!relay.some((k) => k.startsWith(".0.")), relay.join(", "));
+    assert((await Deno.readTextFile(b)).includes("relay format = native"), "config not updated");
+
+    // Both go on natively, in any order; contents decide, so nobody receives a file again.
+    for (const [c, who] of [[b, "peerB"], [a, "peerA"], [b, "peerB"], [a, "peerA"]]) {
+      const summary = `${dir}/${who}.summary.json`;
+      const run = await escale(["run", "--once", "-c", c, "--summary", summary]);
+      assertEquals(run.code, 0, `${who}: ${run.stderr}`);
+      const s = JSON.parse(await Deno.readTextFile(summary));
+      assertEquals(s.repositories[0].received.files, 0, `${who} received`);
+    }
+    assertEquals(await snapshot(`${dir}/peerA`), await snapshot(`${FIXTURES}tree`));
+  });
+});

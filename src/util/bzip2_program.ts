@@ -32,23 +32,37 @@ export function bzip2Program(
     );
   }
   const errText = new Response(child.stderr).text();
+  const failure = async (): Promise<EscaleError | null> => {
+    const status = await child.status;
+    if (status.code === 127) {
+      return new EscaleError("usage", `${missing}, which is not installed; ${otherwise}`);
+    }
+    if (status.success) return null;
+    return new EscaleError(
+      "integrity",
+      `bzip2 ${direction === "compress" ? "compression" : "decompression"} failed: ${
+        (await errText).trim().split("\n")[0] || `exit ${status.code}`
+      }`,
+    );
+  };
   const out = child.stdout.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       async flush() {
-        const status = await child.status;
-        if (status.code === 127) {
-          throw new EscaleError("usage", `${missing}, which is not installed; ${otherwise}`);
-        }
-        if (!status.success) {
-          throw new EscaleError(
-            "integrity",
-            `bzip2 ${direction === "compress" ? "compression" : "decompression"} failed: ${
-              (await errText).trim().split("\n")[0] || `exit ${status.code}`
-            }`,
-          );
-        }
+        const e = await failure();
+        if (e) throw e;
       },
     }),
   );
-  return { writable: child.stdin, readable: out };
+  // A child that is missing (env's exit 127) or dies breaks the pipe under the writer: the
+  // writer gets the child's reason, not a bare "Broken pipe".
+  const stdin = child.stdin.getWriter();
+  const broken = async (e: unknown): Promise<never> => {
+    throw (await failure()) ?? e;
+  };
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) => stdin.write(chunk).catch(broken),
+    close: () => stdin.close().catch(broken),
+    abort: (reason) => stdin.abort(reason),
+  });
+  return { writable, readable: out };
 }

@@ -128,3 +128,41 @@ Deno.test("cli index: migrate --to-native converts an index relay; clients that 
     assertEquals(await snapshot(`${dir}/peerA`), await snapshot(`${FIXTURES}tree`));
   });
 });
+
+/** A PATH holding every program of this one but bzip2 (a machine without it). */
+async function pathWithoutBzip2(dir: string): Promise<string> {
+  const bin = `${dir}/bin`;
+  await Deno.mkdir(bin);
+  for (const d of (Deno.env.get("PATH") ?? "").split(":").reverse()) {
+    const entries = await Array.fromAsync(Deno.readDir(d)).catch(() => []);
+    for (const e of entries) {
+      if (e.name.includes("bzip2")) continue;
+      await Deno.remove(`${bin}/${e.name}`).catch(() => {});
+      await Deno.symlink(`${d}/${e.name}`, `${bin}/${e.name}`);
+    }
+  }
+  return bin;
+}
+
+Deno.test("cli index: without the bzip2 program a puller still works and a pusher stops with one line", async () => {
+  await withDir(async (dir) => {
+    const PATH = await pathWithoutBzip2(dir);
+    await copyTree(`${FIXTURES}index-1/after-upload/relay`, `${dir}/relay`);
+    const b = await section(dir, "peerB", "mode = download\n");
+    const pulled = await escale(["run", "--once", "-c", b], { PATH });
+    assertEquals(pulled.code, 0, pulled.stderr);
+    assertEquals(await snapshot(`${dir}/peerB`), await snapshot(`${FIXTURES}tree`));
+    const before = await snapshot(`${dir}/relay`);
+    const a = await section(dir, "peerA", "mode = upload\n");
+    // Larger than a pipe's buffer: the missing program breaks the pipe under the writer.
+    await Deno.writeFile(`${dir}/peerA/new.bin`, crypto.getRandomValues(new Uint8Array(65536)));
+    await Deno.writeFile(`${dir}/peerA/new2.bin`, crypto.getRandomValues(new Uint8Array(65536)));
+    const pushed = await escale(["run", "--once", "-c", a], { PATH });
+    assert(pushed.code !== 0, pushed.stderr);
+    const lines = pushed.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, pushed.stderr);
+    assert(lines[0].includes(`needs the "bzip2" program, which is not installed`), lines[0]);
+    // Nothing half-published: no update, no lock left.
+    assertEquals(await snapshot(`${dir}/relay`), before);
+  });
+});

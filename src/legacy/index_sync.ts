@@ -83,7 +83,13 @@ export class IndexSync {
     if (rules.pulls) {
       const local = await walkLocal(this.#tree, this.state);
       for (const v of pages.values()) {
-        pendingDown += await this.#guard(v.page, () => this.#pullPage(v, local, stats, false));
+        pendingDown += await this.#guard(
+          v.page,
+          async () =>
+            v.updates.size > 0
+              ? await this.#pullPage(v, local, stats, false)
+              : await this.#askForMissing(v, local, stats),
+        );
       }
       pages = await this.store.pages();
     }
@@ -421,13 +427,58 @@ export class IndexSync {
     const idx = await this.store.readPersistent(page);
     if (!idx) return;
     const kept = new Map([...idx.entries].filter(([p]) => !paths.includes(p)));
-    if (kept.size === idx.entries.size || kept.size === 0) return;
-    await this.store.writePersistent(page, kept);
+    // An empty page makes Escale's pusher stop ("page exists but is empty"): one entry stays,
+    // asked for at a later round, once the others are back.
+    if (kept.size === 0) {
+      const [first] = idx.entries;
+      kept.set(first[0], first[1]);
+    }
+    if (kept.size === idx.entries.size) return;
+    try {
+      await this.store.writePersistent(page, kept);
+    } catch (err) {
+      if (!isKind(err, "usage")) throw err;
+      this.log.log("warn", `page ${page}: cannot ask for missing files: ${describeError(err)}`);
+      return;
+    }
     stats.relayWrites++;
     this.log.log(
       "info",
       `page ${page}: asked the pushers for ${idx.entries.size - kept.size} missing file(s)`,
     );
+  }
+
+  /**
+   * A page without a pending update whose index lists versions this client lacks (it joined
+   * after they were delivered, or missed them): Escale's pullers then ask for them, as
+   * #requestMissing does, and so does this one. Looked at again only when the page changes.
+   */
+  async #askForMissing(
+    v: PageView,
+    local: Map<string, LocalFile>,
+    stats: RoundStats,
+  ): Promise<number> {
+    if (!v.index || v.lock) return 0;
+    const stamp = `${v.index.size}:${v.index.mtime}`;
+    if (this.state.getMeta(`seen:${v.page}`) === stamp) return 0;
+    const idx = await this.store.readPersistent(v.page);
+    if (!idx) return 0;
+    // Conflicts are counted when a version arrives, not when it is asked for.
+    const wanted = this.#wanted(v.page, idx.entries, local, false, emptyStats());
+    if (wanted.size === 0) {
+      this.state.setMeta(`seen:${v.page}`, stamp);
+      return 0;
+    }
+    if (!(await this.store.locks.acquire(v.page, "r"))) return wanted.size;
+    stats.relayWrites++;
+    try {
+      const fresh = (await this.store.pages()).get(v.page);
+      if (fresh?.updates.size === 0) await this.#requestMissing(v.page, [...wanted.keys()], stats);
+    } finally {
+      await this.store.locks.release(v.page);
+      stats.relayWrites++;
+    }
+    return wanted.size;
   }
 
   /**

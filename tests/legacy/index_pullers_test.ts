@@ -199,3 +199,44 @@ Deno.test("legacy index: a page lock overwritten right after ours is detected; t
     }
   });
 });
+
+Deno.test("legacy index: a puller that joins after the update was taken asks for the files, as Escale's do", async () => {
+  await withDir(async (dir) => {
+    const relay = new FileRelay(`${dir}/relay`);
+    await pushedTree(`${dir}/A`);
+    const mk = async (name: string, mode: "upload" | "download") => {
+      await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+      return new LegacyClient(`${dir}/${name}`, relay, `${dir}/${name}.db`, {
+        clientName: name,
+        mode,
+        index: SINGLE,
+      });
+    };
+    const a = await mk("A", "upload");
+    const b = await mk("B", "download");
+    const c = await mk("C", "download");
+    try {
+      await a.round();
+      assertEquals((await b.round()).downloaded, 5);
+      assertEquals(await updates(`${dir}/relay`), []);
+      // C asks; the page keeps one entry (Escale's pusher stops on an empty page)...
+      assertEquals((await c.round()).downloaded, 0);
+      assertEquals((await readPersistent(`${dir}/relay/.0.index`)).entries.size, 1);
+      assertEquals((await a.round()).uploaded, 4);
+      assertEquals((await c.round()).downloaded, 4);
+      // ...and asks for the last one once the others are back.
+      assertEquals((await c.round()).downloaded, 0);
+      assertEquals((await a.round()).uploaded, 1);
+      assertEquals((await c.round()).downloaded, 1);
+      assertEquals(await snapshot(`${dir}/C`), await snapshot(`${FIXTURES}tree`));
+      assertEquals((await readPersistent(`${dir}/relay/.0.index`)).entries.size, 5);
+      // Nothing more travels.
+      const quiet = [await a.round(), await c.round(), await b.round()];
+      assertEquals(quiet.map((s) => s.uploaded + s.downloaded + s.relayWrites), [0, 0, 0]);
+    } finally {
+      a.close();
+      b.close();
+      c.close();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import { isKind } from "../errors/errors.ts";
 import type { Relay } from "../relay/relay.ts";
-import { bunzip2Stream } from "../util/bunzip2_stream.ts";
+import { bunzip2 } from "../util/bunzip2.ts";
 import { bzip2Program } from "../util/bzip2_program.ts";
 import { bytesStream, collect } from "../util/streams.ts";
 import type { Fernet } from "./fernet.ts";
@@ -51,7 +51,7 @@ export class IndexStore {
     const raw = await this.#read(key);
     if (raw === null) return null;
     const plain = await collect(
-      bytesStream(raw).pipeThrough(bunzip2Stream(where)),
+      bytesStream(raw).pipeThrough(await bunzip2(where)),
       INDEX_LIMIT,
       key,
     );
@@ -97,7 +97,7 @@ export class IndexStore {
       const token = await collect(stream, Number.MAX_SAFE_INTEGER, key);
       stream = bytesStream(this.fernet.decrypt(token, where));
     }
-    await readArchive(stream.pipeThrough(bunzip2Stream(where)), onFile, onRefused);
+    await readArchive(stream.pipeThrough(await bunzip2(where)), onFile, onRefused);
   }
 
   /**

@@ -66,3 +66,13 @@ export function bzip2Program(
   });
   return { writable, readable: out };
 }
+
+let available: Promise<boolean> | null = null;
+
+/** Whether the `bzip2` program can be started here (asked once per process). */
+export function bzip2Available(): Promise<boolean> {
+  available ??= command("bzip2", { args: ["-V"], stdin: "null", stdout: "null", stderr: "null" })
+    .output()
+    .then((o) => o.success, () => false);
+  return available;
+}

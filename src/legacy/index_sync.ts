@@ -20,7 +20,7 @@ import type { LegacyState } from "./legacy_state.ts";
 import { type LocalFile, statFile, walkLocal } from "./local_tree.ts";
 import { legacyPathProblem } from "./names.ts";
 import { formatPlaceholder, parsePlaceholder, type Placeholder, versionOf } from "./placeholder.ts";
-import type { ArchiveFile } from "./update_archive.ts";
+import type { ArchiveFile, PackedFile } from "./update_archive.ts";
 
 /** What one round leaves pending, for the status. */
 export interface IndexRoundSummary {
@@ -542,31 +542,40 @@ export class IndexSync {
       for (const f of batch) {
         this.emit({ type: "file-start", direction: "up", path: f.path, size: f.size });
       }
-      const packed = await this.store.writeUpdateData(
-        page,
-        ts,
-        batch.map((f) => ({ path: f.path, abs: `${this.opts.localPath}/${f.path}` })),
-      );
-      stats.relayWrites++;
       const update = new Map<string, string | null>();
       const placeholders = new Map<string, Placeholder>();
-      for (const f of batch) {
-        const got = packed.get(f.path)!;
-        const p: Placeholder = {
-          pusher: this.#me,
-          timestamp: Math.floor(got.mtime / 1000),
-          checksum: got.sum,
-          extra: [],
-          pullers: [],
-        };
-        placeholders.set(f.path, p);
-        update.set(f.path, formatPlaceholder(p));
+      let packed: Map<string, PackedFile>;
+      try {
+        packed = await this.store.writeUpdateData(
+          page,
+          ts,
+          batch.map((f) => ({ path: f.path, abs: `${this.opts.localPath}/${f.path}` })),
+        );
+        stats.relayWrites++;
+        for (const f of batch) {
+          const got = packed.get(f.path)!;
+          const p: Placeholder = {
+            pusher: this.#me,
+            timestamp: Math.floor(got.mtime / 1000),
+            checksum: got.sum,
+            extra: [],
+            pullers: [],
+          };
+          placeholders.set(f.path, p);
+          update.set(f.path, formatPlaceholder(p));
+        }
+        const merged = new Map(current);
+        for (const [k, m] of update) merged.set(k, m);
+        await this.store.writePersistent(page, merged);
+        await this.store.writeUpdateIndex(page, ts, update);
+        stats.relayWrites += 2;
+      } catch (err) {
+        // Half an update would block the page for Escale's clients: it goes before the lock
+        // does (the files are sent again at a later round).
+        await this.store.delete(updateIndexKey(page, ts)).catch(() => {});
+        await this.store.delete(updateDataKey(page, ts)).catch(() => {});
+        throw err;
       }
-      const merged = new Map(current);
-      for (const [k, m] of update) merged.set(k, m);
-      await this.store.writePersistent(page, merged);
-      await this.store.writeUpdateIndex(page, ts, update);
-      stats.relayWrites += 2;
       for (const f of batch) {
         const got = packed.get(f.path)!;
         const p = placeholders.get(f.path)!;

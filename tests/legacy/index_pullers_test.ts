@@ -1,6 +1,7 @@
 // Puller counts, page locks and concurrent edits in Escale 0.7's index layout.
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../assert.ts";
+import { FaultRelay } from "../../src/relay/fault_relay.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import type { Body, Relay, WriteOptions } from "../../src/relay/relay.ts";
@@ -237,6 +238,30 @@ Deno.test("legacy index: a puller that joins after the update was taken asks for
       a.close();
       b.close();
       c.close();
+    }
+  });
+});
+
+Deno.test("legacy index: a publication that fails half-way leaves no half update behind", async () => {
+  await withDir(async (dir) => {
+    await pushedTree(`${dir}/A`);
+    const relay = new FaultRelay(new FileRelay(`${dir}/relay`), [
+      { op: "write", match: /^\.0\.index$/, action: "fail", kind: "permanent" },
+    ]);
+    const a = new LegacyClient(`${dir}/A`, relay, `${dir}/a.db`, {
+      clientName: "peerA",
+      mode: "upload",
+      index: SINGLE,
+    });
+    try {
+      const failed = await a.round().then(() => null, (e: Error) => e);
+      assert(failed?.message.includes("injected fault"), String(failed));
+      // Neither the data (which a Python puller would wait on forever) nor the lock is left.
+      assertEquals(await snapshot(`${dir}/relay`), {});
+      assertEquals((await a.round()).uploaded, 5);
+      assertEquals((await updates(`${dir}/relay`)).length, 2);
+    } finally {
+      a.close();
     }
   });
 });

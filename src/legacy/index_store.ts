@@ -1,4 +1,4 @@
-import { isKind } from "../errors/errors.ts";
+import { EscaleError, isKind } from "../errors/errors.ts";
 import type { Relay } from "../relay/relay.ts";
 import { bunzip2 } from "../util/bunzip2.ts";
 import { bzip2Program } from "../util/bzip2_program.ts";
@@ -97,7 +97,16 @@ export class IndexStore {
       const token = await collect(stream, Number.MAX_SAFE_INTEGER, key);
       stream = bytesStream(this.fernet.decrypt(token, where));
     }
-    await readArchive(stream.pipeThrough(await bunzip2(where)), onFile, onRefused);
+    try {
+      await readArchive(stream.pipeThrough(await bunzip2(where)), onFile, onRefused);
+    } catch (e) {
+      if (e instanceof EscaleError) throw e;
+      // The tar reader's own errors (a damaged header): one line naming the object.
+      throw new EscaleError(
+        "integrity",
+        `${where}: not a valid tar archive (${(e as Error).message})`,
+      );
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import { openRelayStack } from "./open_relay.ts";
 import { detectLayout, type RelayLayout } from "../legacy/detect_layout.ts";
 import type { Header } from "../protocol/format.ts";
 import { chooseFormat, type RelayFormat } from "../legacy/choose_format.ts";
+import { chooseIndex } from "../legacy/choose_index.ts";
 import { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { Fernet } from "../legacy/fernet.ts";
 import { ConfigError } from "../errors/errors.ts";
@@ -91,7 +92,12 @@ export async function openRepository(
     if (chooseFormat(setting, layout, relay.name, index) === "escale-0.7") {
       checkLegacyClientName(s.clientName);
       const fernet = enc.mode === "aead" ? Fernet.fromKeyText(enc.secret) : undefined;
-      const legacyOpts = { ...opts, fernet, lockTimeoutSec: s.lockTimeoutSec };
+      const legacyOpts = {
+        ...opts,
+        fernet,
+        lockTimeoutSec: s.lockTimeoutSec,
+        index: await chooseIndex(relay, layout, index),
+      };
       const repo = LegacyRepository.open(legacyOpts, relay, `${statePath}.escale-0.7`, log);
       return { repo, relay };
     }

@@ -150,7 +150,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("user", ["auth user", "host user", "relay user", "remote user", "username"], string, NONE, "User name on the relay server (for s3: the access key id)."),
   o("password", ["secret", "secret file", "credential"], secret, NONE, "Password, or a file holding it (one line, 'user:password', or one 'user password' line per user).", { secret: true }),
   o("client name", ["client"], string, "host name", "Identity of this client on the relay; unique per relay.", { described: true }),
-  o("relay format", ["relay layout"], relayFormat, "auto", "Layout on the relay: native, escale-0.7 (Python Escale 0.7's placeholder layout, to share the relay with Python clients), or auto (what the relay holds; native when it is empty)."),
+  o("relay format", ["relay layout"], relayFormat, "auto", "Layout on the relay: native, escale-0.7 (Python Escale 0.7's layouts, to share the relay with Python clients: placeholders, or pages with 'index'), or auto (what the relay holds; native when it is empty)."),
   // Sync behaviour.
   o("mode", ["synchronization mode"], mode, "shared", `One of ${MODES.join(", ")}.`),
   o("push only", ["read only"], bool, "no", "Same as mode = upload."),
@@ -202,7 +202,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("keep alive", [], seconds({ min: 0, onYes: 60, onNo: null }), NONE, "Restart a failed repository after this many seconds (yes = 60; 0 or no = never).", GLOBAL),
   // Escale options that escale accepts but does not need.
   o("checksum", ["hash algorithm"], checksum, "sha256", "Content is always hashed with sha256."),
-  o("index", ["compact"], unused, NONE, "Escale's index layout.", { unused: "has no effect: escale always packs small files into pages and chunks big ones" }),
+  o("index", ["compact"], string, NONE, "Escale's index layout on a relay shared with Python Escale (1, topdir or topdir:N, as its clients have it); no effect on a native relay."),
   o("allow page deletion", ["page deletion"], unused, NONE, "Escale's index layout.", { unused: "has no effect: escale deletes relay data once every puller has it" }),
   o("pull overwrite", [], unused, NONE, "Escale's index layout.", { unused: "has no effect: escale compares versions, never trusts a page blindly" }),
   o("max pending transfers", [], unused, NONE, "Broken in Escale.", { unused: "has no effect: parallelism is set with 'transfers'" }),

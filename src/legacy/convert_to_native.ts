@@ -1,5 +1,6 @@
 import { EscaleError } from "../errors/errors.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
+import { convertIndexToNative } from "./convert_index_to_native.ts";
 import { lockKey, placeholderKey } from "./names.ts";
 import type { LegacyRepository } from "./legacy_repository.ts";
 
@@ -14,7 +15,8 @@ export interface ConversionReport {
 
 /**
  * Turns the Escale 0.7 relay of `repo` into an empty native relay, once every client runs
- * escale (for `escale migrate --to-native`). What was pending is carried over through this
+ * escale (for `escale migrate --to-native`); an index-layout relay is converted by
+ * convert_index_to_native.ts the same way. What was pending is carried over through this
  * client: every version still waiting on the relay is taken into its folder first (as a pull,
  * keep-both on a conflict), and its next native round publishes its tree. Other clients then
  * compare by content, so those that already hold a file do not download it again; the price is
@@ -28,6 +30,7 @@ export async function convertToNative(
   repo: LegacyRepository,
   enc: EncryptionSetting,
 ): Promise<ConversionReport> {
+  if (repo.index) return await convertIndexToNative(repo.index, enc);
   const relay = repo.store.relay;
   const me = repo.opts.clientName;
   const before = await repo.store.walk();

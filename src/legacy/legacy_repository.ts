@@ -12,6 +12,9 @@ import { safeLocalPath, tempPathFor } from "../engine/local_fs.ts";
 import { modeRules } from "../engine/modes.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Fernet } from "./fernet.ts";
+import type { IndexSetting } from "./index_pages.ts";
+import { IndexStore } from "./index_store.ts";
+import { IndexSync } from "./index_sync.ts";
 import { LegacyState } from "./legacy_state.ts";
 import { type LocalFile, statFile, walkLocal } from "./local_tree.ts";
 import { type Placeholder, versionOf } from "./placeholder.ts";
@@ -23,11 +26,14 @@ export interface LegacyOptions extends RepoOptions {
   fernet?: Fernet;
   /** an unowned lock older than this (seconds) is stale; 0 = never */
   lockTimeoutSec: number;
+  /** Escale's index layout (`index = …`, or found on the relay); unset: the placeholder layout */
+  index?: IndexSetting;
 }
 
 /**
  * One local folder synchronised with an Escale 0.7 relay in the placeholder layout, so that
- * Python Escale clients and escale share it. A round: repair this client's own interrupted
+ * Python Escale clients and escale share it (in the index layout, `index` set, the rounds are
+ * index_sync.ts's). A round: repair this client's own interrupted
  * transfers (its stale locks), walk the relay and the local tree, take every version another
  * pusher left for us (then append our name to its puller list; the puller that completes the
  * count deletes the data, as Escale frees space), then publish local changes under a lock:
@@ -42,6 +48,8 @@ export class LegacyRepository {
   readonly store: PlaceholderStore;
   readonly state: LegacyState;
   readonly log: Logger;
+  /** the rounds of the index layout, when the relay uses it */
+  readonly index: IndexSync | null;
   emit: (e: ProgressEvent) => void = () => {};
   status: RepoStatus | null = null;
 
@@ -50,15 +58,27 @@ export class LegacyRepository {
     store: PlaceholderStore,
     state: LegacyState,
     log: Logger,
+    stagingDir: string,
   ) {
     this.opts = opts;
     this.store = store;
     this.state = state;
     this.log = log;
+    this.index = opts.index
+      ? new IndexSync(
+        opts,
+        opts.index,
+        new IndexStore(store.relay, opts.clientName, stagingDir, opts.fernet),
+        state,
+        log,
+        (e) => this.emit(e),
+      )
+      : null;
   }
 
   static open(opts: LegacyOptions, relay: Relay, statePath: string, log: Logger): LegacyRepository {
-    if (!relay.listFolders) {
+    // The index layout keeps everything at the relay root; the placeholder one mirrors folders.
+    if (!opts.index && !relay.listFolders) {
       throw new EscaleError(
         "config",
         `relay ${relay.name}: the Escale 0.7 layout mirrors folders, which this relay cannot list`,
@@ -70,6 +90,7 @@ export class LegacyRepository {
       new PlaceholderStore(relay, opts.clientName, opts.fernet),
       state,
       log,
+      statePath.slice(0, statePath.lastIndexOf("/")) || ".",
     );
   }
 
@@ -85,6 +106,21 @@ export class LegacyRepository {
   async round(): Promise<RoundStats> {
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
     const stats = emptyStats();
+    if (this.index) {
+      const r = await this.index.round(rules, stats);
+      this.status = {
+        pendingUploads: r.pendingUp,
+        pendingDownloads: r.pendingDown,
+        waitingOn: [],
+        relayBytes: r.relayBytes,
+        diskQuota: this.opts.diskQuota,
+        problems: [],
+        unsent: r.pendingUp,
+        unreleased: r.unreleased,
+        pullers: [],
+      };
+      return stats;
+    }
     let remote = await this.store.walk();
     if (await this.#repair(remote, stats)) remote = await this.store.walk();
     const pendingDown = rules.pulls ? (await this.#pullAll(remote, stats)).length : 0;

@@ -74,11 +74,15 @@ Deno.test("cli legacy: a setting that contradicts the relay stops with one line,
     assertEquals(await fingerprint(`${dir}/relay`), before);
   });
   await withDir(async (dir) => {
-    await copyTree(`${FIXTURES}index-1/after-upload/relay`, `${dir}/relay`);
+    // Escale's pages paged by folder: the section must say how, as its Python clients do.
+    await copyTree(`${FIXTURES}index-topdir-1/after-upload/relay`, `${dir}/relay`);
+    const before = await fingerprint(`${dir}/relay`);
     const c = await section(dir, "i");
     const r = await escale(["run", "--once", "-c", c]);
     assertEquals(r.code, 2);
-    assert(r.stderr.includes("index layout (found .0."), r.stderr);
+    assert(r.stderr.includes(`index layout paged by folder`), r.stderr);
+    assert(r.stderr.includes(`set "index = topdir:N"`), r.stderr);
+    assertEquals(await fingerprint(`${dir}/relay`), before);
   });
 });
 

@@ -246,7 +246,6 @@ Deno.test("warnings: unknown keys with suggestions, unused options, misplaced gl
       `${f}:5: unknown option 'locl path' (did you mean 'local path'?)`,
       `${f}:6: unknown option 'frobnicate'`,
       `${f}:11: 'log file' is read only before the first section; ignored in [S]`,
-      `${f}:7: 'index' has no effect: escale always packs small files into pages and chunks big ones`,
       `${f}:8: 'max pending transfers' has no effect: parallelism is set with 'transfers'`,
       `${f}:9: 'priority' has no effect: each round downloads then uploads and no phase waits ` +
       "for the other",

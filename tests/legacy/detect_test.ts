@@ -1,4 +1,4 @@
-import { assertEquals, failure } from "../assert.ts";
+import { assert, assertEquals, failure } from "../assert.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import { detectLayout } from "../../src/legacy/detect_layout.ts";
@@ -63,15 +63,26 @@ Deno.test("legacy choose: a setting that contradicts the relay stops with one li
     legacy.message,
     `relay /r holds escale's native format (found escale.json); set "relay format = native" (or auto) for this section`,
   );
-  const index = await failure(
-    Promise.resolve().then(() =>
-      chooseFormat("auto", { kind: "escale-index", evidence: ".0.index" }, "/r")
-    ),
-  );
-  assertEquals(index.kind, "config");
-  const indexSetting = await failure(
-    Promise.resolve().then(() => chooseFormat("escale-0.7", { kind: "empty" }, "/r", "topdir:1")),
-  );
-  assertEquals(indexSetting.kind, "config");
+  // The index layout is Escale 0.7's too; one layout is never written into the other.
+  const idx = { kind: "escale-index", evidence: ".0.index" } as const;
+  assertEquals(chooseFormat("auto", idx, "/r"), "escale-0.7");
+  assertEquals(chooseFormat("auto", idx, "/r", "topdir:2"), "escale-0.7");
+  assertEquals(chooseFormat("escale-0.7", { kind: "empty" }, "/r", "topdir:1"), "escale-0.7");
   assertEquals(chooseFormat("escale-0.7", { kind: "empty" }, "/r", "no"), "escale-0.7");
+  const saysNo = await failure(Promise.resolve().then(() => chooseFormat("auto", idx, "/r", "no")));
+  assertEquals(
+    saysNo.message,
+    `relay /r holds Escale 0.7's index layout (found .0.index) but this section says "index = no"; set "index" as the Python clients of this relay have it`,
+  );
+  const saysIndex = await failure(
+    Promise.resolve().then(() => chooseFormat("auto", ph, "/r", "1")),
+  );
+  assert(saysIndex.message.includes(`holds Escale 0.7's placeholder layout`), saysIndex.message);
+  const nativeIdx = await failure(Promise.resolve().then(() => chooseFormat("native", idx, "/r")));
+  assert(nativeIdx.message.includes(`set "relay format = escale-0.7"`), nativeIdx.message);
+  const bad = await failure(
+    Promise.resolve().then(() => chooseFormat("escale-0.7", { kind: "empty" }, "/r", "pages")),
+  );
+  assertEquals(bad.kind, "config");
+  assert(bad.message.includes(`"topdir:N"`), bad.message);
 });

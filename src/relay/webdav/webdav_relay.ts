@@ -155,9 +155,13 @@ export class WebDavRelay implements Relay {
     const dirSegments = [...this.#baseSegments, ...(dir ? dir.split("/") : [])];
     const entries: RelayEntry[] = [];
     for (const r of this.#parse(await this.#http.text(res, what, LISTING_LIMIT), url, what)) {
-      if (r.collection || r.segments.length !== dirSegments.length + 1) continue;
+      if (r.segments.length !== dirSegments.length + 1) continue;
       if (!dirSegments.every((s, i) => r.segments[i] === s)) continue;
       const name = r.segments[dirSegments.length];
+      if (r.collection) {
+        this.#noteFolder(dir, name);
+        continue;
+      }
       if (name.startsWith(TEMP_PREFIX) !== temporary) continue;
       const key = joinKey(dir, name);
       if (!isKey(key)) continue;
@@ -186,9 +190,23 @@ export class WebDavRelay implements Relay {
       if (!r.collection || r.segments.length !== dirSegments.length + 1) continue;
       if (!dirSegments.every((s, i) => r.segments[i] === s)) continue;
       const name = r.segments[dirSegments.length];
+      this.#noteFolder(dir, name);
       if (!name.startsWith(TEMP_PREFIX) && isKey(joinKey(dir, name))) names.push(name);
     }
+    this.#knownDirs.add(dir);
+    this.#missingDirs.delete(dir);
     return names.sort();
+  }
+
+  /**
+   * A listing showed folder `name` in `dir`: a write into it needs no MKCOL first (a folder
+   * removed behind our back answers the upload with 409, which creates it).
+   */
+  #noteFolder(dir: string, name: string): void {
+    const key = joinKey(dir, name);
+    if (!isKey(key)) return;
+    this.#knownDirs.add(key);
+    this.#missingDirs.delete(key);
   }
 
   async stat(key: string): Promise<RelayEntry | null> {

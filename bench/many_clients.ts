@@ -4,12 +4,15 @@
 // running real rounds; only the processes and the network are left out, and neither changes which
 // requests a round sends. Counts requests, not time, so the load of the machine does not matter.
 //
-// For each N it prints the requests (by kind and relay folder) of:
+// Two layouts: every client in shared mode, and one pusher (upload) with N-1 pullers (download),
+// as in CI artifact relaying. For each layout and N it prints the requests (by kind and relay
+// folder) of:
 //   - an idle round of one client, once every client is in sync;
 //   - the rounds after client 0 changed one file: client 0 publishing it, each other client
 //     applying it, client 0 releasing it, each other client's round after that, until quiet;
 //   - the whole wave divided by N (requests per client for one change).
-// Usage: deno run -A bench/many_clients.ts [--json FILE] [N ...]   (default N: 2 10 50)
+// Usage: deno run -A bench/many_clients.ts [--json FILE] [shared|one-pusher ...] [N ...]
+//        (default: both layouts, N = 2 10 50)
 import { Repository } from "../src/engine/repository.ts";
 import type { RepoOptions } from "../src/engine/context.ts";
 import type { RoundStats } from "../src/engine/context.ts";
@@ -20,12 +23,16 @@ import { FolderCountingRelay } from "./folder_counting_relay.ts";
 
 type Tally = Record<string, number>;
 
+const LAYOUTS = ["shared", "one-pusher"] as const;
+type Layout = typeof LAYOUTS[number];
+
 interface Counted {
   requests: number;
   tally: Tally;
 }
 
 interface Result {
+  layout: Layout;
   clients: number;
   /** passes over every client it took to reach a pass with nothing to do */
   settlePasses: number;
@@ -45,12 +52,12 @@ interface Result {
 
 const SEED_FILES = 10;
 
-function options(name: string, root: string): RepoOptions {
+function options(name: string, root: string, mode: RepoOptions["mode"]): RepoOptions {
   return {
     name,
     localPath: root,
     clientName: name,
-    mode: "shared",
+    mode,
     filter: { acceptFile: () => true, acceptDir: () => true },
     hiddenFiles: false,
     modificationTime: true,
@@ -69,7 +76,7 @@ function busy(s: RoundStats): boolean {
   return s.relayWrites > 0 || s.downloaded > 0 || s.garbageCollected > 0 || s.uploaded > 0;
 }
 
-async function scenario(n: number): Promise<Result> {
+async function scenario(layout: Layout, n: number): Promise<Result> {
   const dir = await Deno.makeTempDir({ prefix: `escale-many-${n}-` });
   const repos: Repository[] = [];
   try {
@@ -81,7 +88,11 @@ async function scenario(n: number): Promise<Result> {
       const { store, header } = await openStore(relay, { mode: "none" });
       repos.push(
         Repository.open(
-          options(`c${i}`, root),
+          options(
+            `c${i}`,
+            root,
+            layout === "shared" ? "shared" : i === 0 ? "upload" : "download",
+          ),
           store,
           header.created,
           `${dir}/c${i}.state.db`,
@@ -143,6 +154,7 @@ async function scenario(n: number): Promise<Result> {
     const idleAgain = await counted(repos[1]);
     const strip = ({ requests, tally }: Counted): Counted => ({ requests, tally });
     return {
+      layout,
       clients: n,
       settlePasses,
       idle: strip(idle),
@@ -182,7 +194,9 @@ function table(results: Result[]): string {
       (r) => `${r.waveRequests} / ${r.waveRounds} / ${(r.waveRequests / r.clients).toFixed(1)}`,
     ],
   ];
-  const head = `| round | ${results.map((r) => `N = ${r.clients}`).join(" | ")} |`;
+  const head = `| ${results[0].layout}: round | ${
+    results.map((r) => `N = ${r.clients}`).join(" | ")
+  } |`;
   const sep = `| --- | ${results.map(() => "---").join(" | ")} |`;
   const body = rows.map(([label, f]) => `| ${label} | ${results.map(f).join(" | ")} |`);
   return [head, sep, ...body].join("\n");
@@ -192,16 +206,24 @@ async function main(): Promise<void> {
   const args = [...Deno.args];
   const at = args.indexOf("--json");
   const json = at >= 0 ? args.splice(at, 2)[1] : undefined;
-  const ns = args.length ? args.map(Number) : [2, 10, 50];
+  const layouts = LAYOUTS.filter((l) => args.includes(l));
+  const rest = args.filter((a) => !(LAYOUTS as readonly string[]).includes(a));
+  const ns = rest.length ? rest.map(Number) : [2, 10, 50];
   if (ns.some((n) => !Number.isInteger(n) || n < 2)) throw new Error("N must be an integer >= 2");
   const results: Result[] = [];
-  for (const n of ns) {
-    const t = performance.now();
-    results.push(await scenario(n));
-    console.error(`${n} clients: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const tables: string[] = [];
+  for (const layout of layouts.length ? layouts : LAYOUTS) {
+    const mine: Result[] = [];
+    for (const n of ns) {
+      const t = performance.now();
+      mine.push(await scenario(layout, n));
+      console.error(`${layout}, ${n} clients: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+    results.push(...mine);
+    tables.push(table(mine));
   }
   if (json) await Deno.writeTextFile(json, JSON.stringify(results, null, 1) + "\n");
-  console.log(table(results));
+  console.log(tables.join("\n\n"));
 }
 
 if (import.meta.main) await main();

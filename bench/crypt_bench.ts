@@ -28,6 +28,7 @@ import {
 } from "./bench_tools.ts";
 import { type LinkProfile, PROFILES } from "./wan_link.ts";
 import { type ProxyStats, statsDelta } from "./wan_proxy.ts";
+import { floorSeconds } from "./wan_floor.ts";
 
 const launcher = new URL("../scripts/escale", import.meta.url).pathname;
 
@@ -261,8 +262,8 @@ function report(s: Saved): string {
     "",
     `Network places through the proxy's \`${s.args.profile.name}\` profile (RTT ${s.args.profile.rttMs} ms, ${s.args.profile.mbit} Mbit/s each way).`,
     "",
-    "| place | workload | round | escale s (reps) | rclone crypt s (reps) | escale / rclone (medians) | escale CPU s / RSS MiB (median, max) | rclone CPU s / RSS MiB (median, max) | requests escale / rclone (median) | load (1 min) min-max |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| place | workload | round | escale s (reps) | rclone crypt s (reps) | escale / rclone (medians) | share of floor escale / rclone | escale CPU s / RSS MiB (median, max) | rclone CPU s / RSS MiB (median, max) | requests escale / rclone (median) | load (1 min) min-max |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   const keys = new Set(s.reps.map((r) => `${r.place} ${r.workload}`));
   for (const key of keys) {
@@ -296,14 +297,27 @@ function report(s: Saved): string {
       const ratio = e.ok.length && c.ok.length
         ? f2(median(e.ok.map((t) => t.seconds)) / median(c.ok.map((t) => t.seconds)))
         : "-";
+      // Network places: the median as a share of the physical floor (wan_floor.ts).
+      const [place, workload] = key.split(" ") as [Place, Workload];
+      const bytes = round.startsWith("no-change")
+        ? 0
+        : workload === "small"
+        ? s.args.files * 1024
+        : s.args.bigMiB * 1048576;
+      const share = (x: typeof e) => {
+        if (place === "local" || !x.ok.length) return "-";
+        const kind = round.startsWith("no-change") ? "idle" : round as "push" | "pull";
+        const floor = floorSeconds(place, kind, bytes, s.args.profile);
+        return `${Math.round(100 * floor / median(x.ok.map((t) => t.seconds)))}%`;
+      };
       const loads = [...e.ms, ...c.ms].map((m) => Number(m.load.split(" ")[0]));
       const errs = [...e.errors, ...c.errors];
       lines.push(
         `| ${key.replace(" ", " | ")} | ${round} | ${secs(e)} | ${secs(c)} | ${ratio} | ${
-          res(e)
-        } | ${res(c)} | ${reqs(e)} / ${reqs(c)} | ${f2(Math.min(...loads))}-${
-          f2(Math.max(...loads))
-        }${errs.length ? ` errors: ${errs.join("; ")}` : ""} |`,
+          share(e)
+        } / ${share(c)} | ${res(e)} | ${res(c)} | ${reqs(e)} / ${reqs(c)} | ${
+          f2(Math.min(...loads))
+        }-${f2(Math.max(...loads))}${errs.length ? ` errors: ${errs.join("; ")}` : ""} |`,
       );
     }
   }

@@ -109,3 +109,20 @@ export async function assertConfigError(
   if (err.message.includes("\n")) throw new Error(`message is not one line: ${err.message}`);
   return err;
 }
+
+/**
+ * Awaits `p`, failing if it has not settled after `ms`: a guard against hangs (a timeout that
+ * never fires, a child that is never stopped), with a margin of many times the expected time so
+ * that load cannot trip it. It is not a speed assertion.
+ */
+export async function settlesWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still running after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

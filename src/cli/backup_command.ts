@@ -17,7 +17,7 @@ export async function backupCommand(flags: MaintenanceFlags, archive: string): P
       throw new EscaleError("usage", `${archive} already exists; choose another name`);
     }
     const enc = await encryptionOf(section);
-    const { relay } = await openSectionRelay(section, log, signal);
+    const relay = await openSectionRelay(section, log, signal);
     const part = `${archive}.part`;
     try {
       const opened = await openExistingStore(relay, enc);

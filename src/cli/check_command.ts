@@ -13,7 +13,7 @@ export async function checkCommand(
 ): Promise<number> {
   return await runMaintenance(flags, async ({ section, out, log, signal }) => {
     const enc = await encryptionOf(section);
-    const { relay } = await openSectionRelay(section, log, signal);
+    const relay = await openSectionRelay(section, log, signal);
     try {
       const opened = await openExistingStore(relay, enc);
       const report = await checkRelay(relay, opened?.store ?? null, {

@@ -32,12 +32,11 @@ export async function fixCommand(flags: MaintenanceFlags & { dryRun?: boolean })
     } finally {
       state.close();
     }
-    const { relay, listTemporary } = await openSectionRelay(section, log, signal);
+    const relay = await openSectionRelay(section, log, signal);
     let repo: Repository | null = null;
     try {
       const { plan, entries } = await fixRelay({
         relay,
-        listTemporary,
         enc,
         local,
         owner: `${section.clientName} (${local.me || "new client"}) fix`,

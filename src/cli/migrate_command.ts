@@ -72,9 +72,9 @@ export async function migrateCommand(
       });
     }
     const destSettings = await resolveDestination(cfg.file, section.name, edit);
-    const { relay: source } = await openSectionRelay(section, log, signal);
+    const source = await openSectionRelay(section, log, signal);
     try {
-      const { relay: target } = await openSectionRelay({ relay: destSettings }, log, signal);
+      const target = await openSectionRelay({ relay: destSettings }, log, signal);
       try {
         if (target.name === source.name) {
           throw new EscaleError("usage", `${source.name} is already the relay of ${section.name}`);

@@ -30,8 +30,6 @@ export interface StackOptions {
   signal?: AbortSignal;
   /** told before each retry (for logs) */
   onRetry?: RetryOptions["onRetry"];
-  /** given the opened backend, below every wrapper (escale fix lists its temporary objects) */
-  onBackend?: (backend: Relay) => void;
 }
 
 /**
@@ -48,7 +46,6 @@ export async function openRelayStack(s: RelaySettings, opts: StackOptions = {}):
     relayBackend(s).then((b) => openWithRetries(b, retry)),
     opts.signal,
   );
-  opts.onBackend?.(backend);
   const faults = Deno.env.get("ESCALE_FAULTS");
   if (faults) backend = new FaultRelay(backend, parseFaults(faults));
   const retrying = new RetryRelay(backend, retry);

@@ -4,12 +4,13 @@ import { readSecret } from "../crypto/secret_source.ts";
 import type { RepoOptions } from "../engine/context.ts";
 import { Repository } from "../engine/repository.ts";
 import type { Logger } from "../log/logger.ts";
-import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
+import { type EncryptionSetting, openStore, readOpening } from "../protocol/open_store.ts";
 import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir, lockPath, logFileOf } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
 import { openRelayStack } from "./open_relay.ts";
-import { detectLayout } from "../legacy/detect_layout.ts";
+import { detectLayout, type RelayLayout } from "../legacy/detect_layout.ts";
+import type { Header } from "../protocol/format.ts";
 import { chooseFormat, type RelayFormat } from "../legacy/choose_format.ts";
 import { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { Fernet } from "../legacy/fernet.ts";
@@ -85,7 +86,7 @@ export async function openRepository(
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
     const opts = repoOptions(s, flags, relay, filter, stateDir, ownFilesOf(cfg, s));
     const setting = (s.options["relay format"] as RelayFormat | undefined) ?? "auto";
-    const layout = await detectLayout(relay);
+    const { layout, opening } = await detectWhileOpening(relay);
     const index = s.options["index"] as string | undefined;
     if (chooseFormat(setting, layout, relay.name, index) === "escale-0.7") {
       checkLegacyClientName(s.clientName);
@@ -94,13 +95,26 @@ export async function openRepository(
       const repo = LegacyRepository.open(legacyOpts, relay, `${statePath}.escale-0.7`, log);
       return { repo, relay };
     }
-    const { store, header } = await openStore(relay, enc);
+    const { store, header } = await openStore(relay, enc, opening);
     const repo = Repository.open(opts, store, header.created, statePath, log);
     return { repo, relay };
   } catch (e) {
     await relay.close().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Detects what the relay holds while a native relay's moved record and header are read (reading
+ * changes nothing): on a native relay, opening costs the detection's round trip and no more.
+ * `opening` is not awaited at all when the relay turns out to hold Escale 0.7 data.
+ */
+export async function detectWhileOpening(
+  relay: Relay,
+): Promise<{ layout: RelayLayout; opening: Promise<Header | null> }> {
+  const opening = readOpening(relay);
+  opening.catch(() => {}); // awaited by the caller, or left for a legacy relay
+  return { layout: await detectLayout(relay), opening };
 }
 
 /**

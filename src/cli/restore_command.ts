@@ -27,7 +27,7 @@ export async function restoreCommand(
     await source().then((s) => s.cancel()).catch((e) => {
       throw e instanceof EscaleError ? e : localIoError(e, archive);
     });
-    const { relay } = await openSectionRelay(section, log, signal);
+    const relay = await openSectionRelay(section, log, signal);
     try {
       const r = await restoreRelay(relay, source, {
         force: flags.force,

@@ -223,8 +223,8 @@ export class Repository {
   }
 
   /**
-   * Client records, re-read only when their size or time changed since the last round; more
-   * than two to read are fetched together (one round trip, not one per client). The commits
+   * Client records, re-read only when their size or time changed since the last round, fetched
+   * together (one round trip, not one per client). The commits
    * are listed only after this, as before: a record is never newer than the listing of commits.
    */
   async #readClients(): Promise<Map<string, ClientRecord>> {
@@ -239,9 +239,9 @@ export class Repository {
         found.set(cid, validateClientRecord(JSON.parse(cached.record), entry.key, cid));
       } else toRead.push({ cid, entry });
     }
-    // A second connection costs about what one or two reads in turn cost (TCP, TLS, an FTP
-    // login), so two records are read on one; beyond that they go together.
-    const parallel = toRead.length <= 2 ? 1 : Math.max(1, this.store.relay.capabilities.parallel);
+    // Opening read the header and listed the relay together, so the backend's connections are
+    // already open: records to read go together, whatever their number.
+    const parallel = Math.max(1, this.store.relay.capabilities.parallel);
     await forEachLimit(toRead, parallel, async ({ cid, entry }) => {
       const rec = await this.store.readClient(cid);
       if (!rec) return;

@@ -33,15 +33,24 @@ export async function detectLayout(relay: Relay): Promise<RelayLayout> {
     else if (base.startsWith(".") && base.endsWith(PLACEHOLDER_SUFFIX)) placeholder ??= key;
     else if (base.startsWith(".") && base.endsWith(LOCK_SUFFIX)) lock ??= key;
   };
-  for await (const e of relay.list("")) note(e.key);
+  // A folder's files and sub-folders are listed together (two requests on most backends, in
+  // one round trip); its sub-folders, or undefined when the backend cannot list folders.
+  const look = async (dir: string) => {
+    const [, folders] = await Promise.all([
+      (async () => {
+        for await (const e of relay.list(dir)) note(e.key);
+      })(),
+      relay.listFolders?.(dir),
+    ]);
+    return folders?.map((f) => joinKey(dir, f));
+  };
   const nativeDirs = new Set([CLIENTS_DIR, COMMITS_DIR, DATA_DIR, LEASES_DIR]);
-  if (relay.listFolders && !index) {
-    const dirs = (await relay.listFolders("")).filter((f) => !nativeDirs.has(f));
+  const top = await look("");
+  if (top && !index) {
+    const dirs = top.filter((f) => !nativeDirs.has(f));
     let budget = FOLDER_BUDGET;
     while (dirs.length > 0 && budget-- > 0 && !placeholder) {
-      const dir = dirs.shift()!;
-      for await (const e of relay.list(dir)) note(e.key);
-      for (const f of await relay.listFolders(dir)) dirs.push(joinKey(dir, f));
+      dirs.push(...(await look(dirs.shift()!))!);
     }
   }
   const legacy = index ?? placeholder ?? lock;

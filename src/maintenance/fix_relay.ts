@@ -17,7 +17,7 @@ import {
 import { readLease, withLease } from "../protocol/lease.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
 import { RelayStore } from "../protocol/relay_store.ts";
-import type { Relay, RelayEntry } from "../relay/relay.ts";
+import type { Relay } from "../relay/relay.ts";
 import { utf8 } from "../util/streams.ts";
 import { type Emit, silent } from "./events.ts";
 
@@ -52,8 +52,6 @@ export interface FixPlan {
 
 export interface FixOptions {
   relay: Relay;
-  /** the backend's temporary objects, when it can list them */
-  listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   enc: EncryptionSetting;
   local: LocalView;
   /** opens this client's repository on the repaired store (for the full copy) */
@@ -129,7 +127,7 @@ export async function fixRelay(o: FixOptions): Promise<{ plan: FixPlan; entries:
     restoreRecords: rebuild ? known.map((r) => ({ id: r.id, name: r.name })) : [],
     staleLeases: await staleLeases(store),
     orphans: writeHeader ? [] : await orphans(store, local),
-    temporary: await temporaries(o.listTemporary),
+    temporary: await temporaries(o.relay),
   };
   if (o.dryRun) return { plan, entries: 0 };
 
@@ -237,13 +235,11 @@ async function orphans(
   return out;
 }
 
-async function temporaries(
-  list?: (dir: string) => AsyncIterable<RelayEntry>,
-): Promise<{ key: string; size: number }[]> {
-  if (!list) return [];
+async function temporaries(relay: Relay): Promise<{ key: string; size: number }[]> {
+  if (!relay.listTemporary) return [];
   const out = [];
   for (const dir of ["", CLIENTS_DIR, COMMITS_DIR, DATA_DIR, LEASES_DIR]) {
-    for await (const e of list(dir)) {
+    for await (const e of relay.listTemporary(dir)) {
       if (e.mtime > 0 && Date.now() - e.mtime > TEMP_AGE_MS) out.push({ key: e.key, size: e.size });
     }
   }

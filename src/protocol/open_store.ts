@@ -19,16 +19,32 @@ export type EncryptionSetting = { mode: "none" } | {
 };
 
 /**
+ * What opening a native relay reads before it decides anything: the moved record (a moved relay
+ * is refused) and the header, together (one round trip, not two). Both settle before the answer,
+ * so that a moved relay is reported as moved even when its header cannot be read.
+ */
+export async function readOpening(relay: Relay): Promise<Header | null> {
+  const [moved, header] = await Promise.allSettled([
+    refuseMoved(relay),
+    RelayStore.readHeader(relay),
+  ]);
+  if (moved.status === "rejected") throw moved.reason;
+  if (header.status === "rejected") throw header.reason;
+  return header.value;
+}
+
+/**
  * Opens a relay for the native format: reads (or creates, once) its header, checks that the
  * client's encryption setting matches the relay's, verifies the key, and returns the typed store
  * on top of the (decrypting) relay. Nothing is written when the setting or the key is wrong.
+ * `opening` is `readOpening(relay)` when the caller started it earlier.
  */
 export async function openStore(
   relay: Relay,
   enc: EncryptionSetting,
+  opening?: Promise<Header | null>,
 ): Promise<{ store: RelayStore; header: Header }> {
-  await refuseMoved(relay);
-  let header = await RelayStore.readHeader(relay);
+  let header = await (opening ?? readOpening(relay));
   let keys: RelayKeys | undefined;
   if (!header) {
     let params: CryptoParams | null = null;

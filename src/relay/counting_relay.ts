@@ -32,6 +32,7 @@ export class CountingRelay implements Relay {
     bytesWritten: 0,
   };
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
 
   constructor(readonly inner: Relay) {
     this.name = inner.name;
@@ -40,6 +41,12 @@ export class CountingRelay implements Relay {
       this.listFolders = (dir) => {
         this.counters.lists++;
         return inner.listFolders!(dir);
+      };
+    }
+    if (inner.listTemporary) {
+      this.listTemporary = (dir) => {
+        this.counters.lists++;
+        return inner.listTemporary!(dir);
       };
     }
   }

@@ -34,6 +34,7 @@ export class FaultRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   #rules: { rule: FaultRule; seen: number; fired: boolean }[] = [];
 
   constructor(readonly inner: Relay, rules: FaultRule[] = []) {
@@ -46,6 +47,7 @@ export class FaultRelay implements Relay {
         return inner.listFolders!(dir);
       };
     }
+    if (inner.listTemporary) this.listTemporary = (dir) => this.#temporary(dir);
   }
 
   /** Replaces the rules (counts start again); `arm([])` disarms. */
@@ -87,6 +89,11 @@ export class FaultRelay implements Relay {
   async *list(dir: string): AsyncIterable<RelayEntry> {
     await this.#before("list", dir);
     yield* this.inner.list(dir);
+  }
+
+  async *#temporary(dir: string): AsyncIterable<RelayEntry> {
+    await this.#before("list", dir);
+    yield* this.inner.listTemporary!(dir);
   }
 
   async stat(key: string): Promise<RelayEntry | null> {

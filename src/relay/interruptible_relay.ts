@@ -20,6 +20,7 @@ export class InterruptibleRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
 
   constructor(readonly inner: Relay, readonly signal: AbortSignal) {
     this.name = inner.name;
@@ -27,10 +28,17 @@ export class InterruptibleRelay implements Relay {
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#race(dir, () => inner.listFolders!(dir));
     }
+    if (inner.listTemporary) {
+      this.listTemporary = (dir) => this.#listing(dir, inner.listTemporary!(dir));
+    }
   }
 
-  async *list(dir: string): AsyncIterable<RelayEntry> {
-    const it = this.inner.list(dir)[Symbol.asyncIterator]();
+  list(dir: string): AsyncIterable<RelayEntry> {
+    return this.#listing(dir, this.inner.list(dir));
+  }
+
+  async *#listing(dir: string, listing: AsyncIterable<RelayEntry>): AsyncIterable<RelayEntry> {
+    const it = listing[Symbol.asyncIterator]();
     let finished = false;
     try {
       for (;;) {

@@ -87,6 +87,12 @@ export interface Relay {
    * format never does, so a backend may leave it out.
    */
   listFolders?(dir: string): Promise<string[]>;
+  /**
+   * The temporary objects of unfinished uploads in `dir` (names starting with TEMP_PREFIX), which
+   * `list` never shows: what `escale fix` removes. Only backends that write under a temporary
+   * name and rename have them.
+   */
+  listTemporary?(dir: string): AsyncIterable<RelayEntry>;
   close(): Promise<void>;
 }
 

@@ -37,12 +37,13 @@ export async function withRetries<T>(
     } catch (e) {
       if (!isTransient(e) || attempt > retries || opts.signal?.aborted) throw e;
       opts.onRetry?.(what, attempt, e);
-      await sleep(backoff(attempt, opts), opts.signal);
+      await sleep(backoffDelay(attempt, opts), opts.signal);
     }
   }
 }
 
-function backoff(attempt: number, opts: RetryOptions): number {
+/** The wait after failed attempt `attempt`: random, up to a ceiling doubled per attempt. */
+export function backoffDelay(attempt: number, opts: RetryOptions): number {
   const ceiling = Math.min(
     opts.maxDelayMs ?? 10_000,
     (opts.baseDelayMs ?? 200) * 2 ** (attempt - 1),
@@ -85,6 +86,7 @@ export class RetryRelay implements Relay {
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
 
@@ -97,14 +99,21 @@ export class RetryRelay implements Relay {
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
     }
+    if (inner.listTemporary) {
+      this.listTemporary = (dir) => this.#listing(dir, () => inner.listTemporary!(dir));
+    }
   }
 
-  async *list(dir: string): AsyncIterable<RelayEntry> {
+  list(dir: string): AsyncIterable<RelayEntry> {
+    return this.#listing(dir, () => this.inner.list(dir));
+  }
+
+  async *#listing(dir: string, open: () => AsyncIterable<RelayEntry>): AsyncIterable<RelayEntry> {
     const what = `listing ${dir || "/"}`;
     const seen = new Set<string>();
     for (let attempt = 1;; attempt++) {
       try {
-        for await (const e of this.inner.list(dir)) {
+        for await (const e of open()) {
           if (seen.has(e.key)) continue;
           seen.add(e.key);
           yield e;
@@ -113,7 +122,7 @@ export class RetryRelay implements Relay {
       } catch (e) {
         if (!isTransient(e) || attempt > this.#retries) throw this.#final(e, attempt);
         this.#opts.onRetry?.(what, attempt, e);
-        await sleep(backoff(attempt, this.#opts));
+        await sleep(backoffDelay(attempt, this.#opts));
       }
     }
   }
@@ -156,7 +165,7 @@ export class RetryRelay implements Relay {
               return;
             }
             this.#opts.onRetry?.(what, failures, e);
-            await sleep(backoff(failures, this.#opts), opts.signal).catch(() => {});
+            await sleep(backoffDelay(failures, this.#opts), opts.signal).catch(() => {});
             if (length !== undefined && delivered >= length) {
               c.close();
               return;

@@ -111,10 +111,10 @@ Deno.test("altered parameters are refused", async () => {
       ["string version", alter((p) => ((p as { version: unknown }).version = "1"))],
     ] as const
   ) {
-    const t0 = performance.now();
+    // Kind "integrity" and this message come only from the parameter check: a derivation that
+    // ran first would fail as "key" (or not finish, for the huge memory).
     const e = await failure(() => openCryptoParams(p, secret), "integrity", what);
     assert(e.message.startsWith("relay header has invalid encryption parameters"), e.message);
-    assert(performance.now() - t0 < 50, `${what}: the KDF ran before the check`);
   }
   await failure(
     () => openCryptoParams(null as unknown as CryptoParams, secret),

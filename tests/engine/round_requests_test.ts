@@ -12,7 +12,9 @@ class DeleteLog extends MemoryRelay {
   readsInFlight = 0;
   mostReadsInFlight = 0;
 
+  /** reads of client records only: the moved check goes alongside them, and must not count */
   override async read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>> {
+    if (!key.startsWith("clients/")) return await super.read(key, opts);
     this.mostReadsInFlight = Math.max(this.mostReadsInFlight, ++this.readsInFlight);
     try {
       await Promise.resolve();
@@ -68,14 +70,15 @@ Deno.test("the client records a round has to read are read together", async () =
   const relay = new DeleteLog();
   const sb = await Sandbox.create(relay);
   try {
-    for (const name of ["B", "C", "D"]) await (await sb.client(name, "download")).sync();
+    // Two records: the smallest number that can go together.
+    for (const name of ["B", "C"]) await (await sb.client(name, "download")).sync();
     const a = await sb.client("A", "upload");
     await a.write("x.txt", "x");
     relay.mostReadsInFlight = 0;
-    // A's first round: no record is cached yet, all three are read.
+    // A's first round: no record is cached yet, both are read.
     assertEquals((await a.sync()).uploaded, 1);
     assert(relay.mostReadsInFlight > 1, `records were read one at a time`);
-    for (const name of ["B", "C", "D"]) {
+    for (const name of ["B", "C"]) {
       await sb.clients.get(name)!.sync();
       assertEquals(await sb.clients.get(name)!.read("x.txt"), "x");
     }

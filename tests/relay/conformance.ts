@@ -6,15 +6,19 @@ import type { Relay } from "../../src/relay/relay.ts";
  * Registers the shared conformance suite as one Deno test step per check. `serverLimits` names
  * checks that the test server (not the backend) is known to fail, with the reason: such a check
  * is reported as skipped when it fails, and must fail the way the reason says (a detail matching
- * `detail`), so that a real regression of the backend still shows.
+ * `detail`), so that a real regression of the backend still shows. `explain` adds the server's
+ * own account (its error log) to a failure's message.
  */
 export async function conformanceSteps(
   t: Deno.TestContext,
   relay: Relay,
   scratch = "conformance",
   serverLimits: Record<string, { reason: string; detail: RegExp }> = {},
+  explain?: () => Promise<string[]>,
 ): Promise<void> {
   const results = await runConformance(relay, scratch);
+  const failed = results.some((r) => !r.ok && !serverLimits[r.name]?.detail.test(r.detail ?? ""));
+  const account = failed && explain ? (await explain()).join("\n") : "";
   for (const r of results) {
     const limit = serverLimits[r.name];
     const excused = !r.ok && limit !== undefined && limit.detail.test(r.detail ?? "");
@@ -22,7 +26,10 @@ export async function conformanceSteps(
     await t.step({
       name: skipped ? `${r.name} (skipped: ${skipped})` : r.name,
       fn: () => {
-        if (!r.ok && !excused) throw new Error(`${relay.name}: ${r.name}: ${r.detail}`);
+        if (!r.ok && !excused) {
+          const server = account ? `\nthe server's error log:\n${account}` : "";
+          throw new Error(`${relay.name}: ${r.name}: ${r.detail}${server}`);
+        }
       },
     });
   }

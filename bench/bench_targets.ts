@@ -36,7 +36,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-async function obscure(password: string): Promise<string> {
+/** rclone's obscured form of a password, for its config variables. */
+export async function obscure(password: string): Promise<string> {
   // Through stdin: a password never appears in a process argument.
   return (await run("rclone", ["obscure", "-"], { stdin: password })).trim();
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "../log/logger.ts";
 import { type ClientRecord, newClientId, validateClientRecord } from "../protocol/format.ts";
-import type { RelayStore } from "../protocol/relay_store.ts";
+import type { CommitRef, RelayStore } from "../protocol/relay_store.ts";
 import { refuseMoved } from "../protocol/moved_record.ts";
 import { StateDb } from "../state/state_db.ts";
 import {
@@ -121,6 +121,25 @@ export class Repository {
   }
 
   async #context(rules: ModeRules): Promise<RoundContext> {
+    // The commits are listed alongside the client records' listing (one round trip, not two). A
+    // record must never be newer than the listing of commits it is compared with: records taken
+    // from the cache were read in an earlier round, before that round's listing and so before
+    // this one, but a record read now may be newer than the early listing, which is then taken
+    // again once the reads are done.
+    const early = this.store.listCommits();
+    early.catch(() => {}); // awaited below, or settled and dropped
+    const { clients, read } = await this.#readClients().catch(async (e) => {
+      await early.catch(() => {});
+      throw e;
+    });
+    let commits: CommitRef[];
+    if (read === 0) commits = await early;
+    else {
+      // Settled first, so that a backend sharing identical listings in flight cannot answer the
+      // new listing with the early one.
+      await early.catch(() => {});
+      commits = await this.store.listCommits();
+    }
     return {
       opts: this.opts,
       rules,
@@ -131,8 +150,8 @@ export class Repository {
       log: this.log,
       emit: (e) => this.emit(e),
       stats: emptyStats(),
-      clients: await this.#readClients(),
-      commits: await this.store.listCommits(),
+      clients,
+      commits,
       hasher: new Hasher(),
       problems: new Set(),
     };
@@ -224,10 +243,11 @@ export class Repository {
 
   /**
    * Client records, re-read only when their size or time changed since the last round, fetched
-   * together (one round trip, not one per client). The commits
-   * are listed only after this, as before: a record is never newer than the listing of commits.
+   * together (one round trip, not one per client). `read` counts the records of other clients
+   * read from the relay: this client's own record was written by this process (the state lock
+   * keeps it alone) before the round began, so reading it back makes nothing newer.
    */
-  async #readClients(): Promise<Map<string, ClientRecord>> {
+  async #readClients(): Promise<{ clients: Map<string, ClientRecord>; read: number }> {
     const ids = await this.store.listClientIds();
     const found = new Map<string, ClientRecord>();
     const toRead = [];
@@ -254,7 +274,7 @@ export class Repository {
       const rec = found.get(cid);
       if (rec) out.set(cid, rec);
     }
-    return out;
+    return { clients: out, read: toRead.filter((r) => r.cid !== this.me).length };
   }
 
   async #updateOwnRecord(ctx: RoundContext): Promise<void> {

@@ -1,7 +1,8 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Sandbox } from "./sandbox.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
-import type { ReadOptions } from "../../src/relay/relay.ts";
+import type { ReadOptions, RelayEntry } from "../../src/relay/relay.ts";
+import { OverlapRelay } from "../relay/overlap_relay.ts";
 
 /** The in-memory relay: every delete, and how many deletes and reads were in flight at once. */
 class DeleteLog extends MemoryRelay {
@@ -82,6 +83,72 @@ Deno.test("the client records a round has to read are read together", async () =
       await sb.clients.get(name)!.sync();
       assertEquals(await sb.clients.get(name)!.read("x.txt"), "x");
     }
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+/** The in-memory relay, noting when a listing of commits starts and a read of a record ends. */
+class OrderLog extends MemoryRelay {
+  readonly events: string[] = [];
+
+  override async *list(dir: string): AsyncIterable<RelayEntry> {
+    if (dir === "commits") this.events.push("list commits");
+    yield* super.list(dir);
+  }
+
+  override async read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>> {
+    try {
+      return await super.read(key, opts);
+    } finally {
+      if (key.startsWith("clients/")) this.events.push(`read ${key}`);
+    }
+  }
+}
+
+Deno.test("a round with no record to read lists the records and the commits together", async () => {
+  const relay = new OverlapRelay([], 200);
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload");
+    const b = await sb.client("B", "download");
+    await b.sync();
+    await a.write("x.txt", "x");
+    await a.sync();
+    await b.sync();
+    await a.sync(); // releases what B acknowledged, and reads B's new record
+    await b.sync();
+    relay.watch(["list clients", "list commits"]);
+    await a.sync();
+    assertEquals(relay.apart, [], "the idle round listed the commits only after the records");
+    assertEquals(await b.read("x.txt"), "x");
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+Deno.test("a record read in a round is followed by a new listing of commits", async () => {
+  const relay = new OrderLog();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload");
+    const b = await sb.client("B", "download");
+    await b.sync();
+    await a.write("x.txt", "x");
+    relay.events.length = 0;
+    await a.sync(); // B's record is new to A: read, then the commits listed again
+    const lastRead = Math.max(
+      ...relay.events.map((e, i) => (e.startsWith("read clients/") ? i : -1)),
+    );
+    assert(lastRead >= 0, relay.events.join(", "));
+    assert(relay.events.lastIndexOf("list commits") > lastRead, relay.events.join(", "));
+    await a.sync(); // reads back only its own record: the listing alongside is enough
+    await a.sync();
+    relay.events.length = 0;
+    await a.sync(); // nothing to read at all
+    assertEquals(relay.events, ["list commits"]);
+    await b.sync();
+    assertEquals(await b.read("x.txt"), "x");
   } finally {
     await sb.cleanup();
   }

@@ -9,7 +9,7 @@ import type { ReadOptions, RelayEntry } from "../../src/relay/relay.ts";
  * bounds how long a test of sequential code takes to fail.
  */
 export class OverlapRelay extends MemoryRelay {
-  readonly #watched: Set<string>;
+  #watched = new Set<string>();
   readonly #started = new Set<string>();
   readonly #wake: (() => void)[] = [];
   /** watched requests that went on without seeing every other watched request started */
@@ -17,7 +17,14 @@ export class OverlapRelay extends MemoryRelay {
 
   constructor(watched: string[], readonly patienceMs = 1000) {
     super("overlap");
-    this.#watched = new Set(watched);
+    this.watch(watched);
+  }
+
+  /** Watches `labels` from now on: requests before this no longer count as started. */
+  watch(labels: string[]): void {
+    this.#watched = new Set(labels);
+    this.#started.clear();
+    this.apart.length = 0;
   }
 
   async #gate(label: string): Promise<void> {

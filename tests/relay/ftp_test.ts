@@ -522,3 +522,35 @@ Deno.test("ftp: a folder a listing showed needs no MKD", async () => {
     await s.stop();
   }
 });
+
+Deno.test("ftp: the listing open() takes answers the root listings asked right after it", async () => {
+  const s = await startFtpServer();
+  const proxy = new WanProxy(PROFILES.loopback);
+  const port = proxy.listen({
+    kind: "ftp-control",
+    port: 0,
+    to: { hostname: s.host, port: s.port },
+  });
+  const other = relayFor(s, {});
+  await other.open();
+  await other.write("top", utf8.encode("t"));
+  await other.write("d/a", utf8.encode("a"));
+  await other.close();
+  const r = relayFor(s, { port });
+  try {
+    await r.open();
+    const mlsd = () => proxy.stats().requests.MLSD ?? 0;
+    assertEquals(mlsd(), 1, "MLSD commands of open()");
+    const [files, folders] = await Promise.all([toArray(r.list("")), r.listFolders("")]);
+    assertEquals(files.map((e) => e.key), ["top"]);
+    assertEquals(folders, ["d"]);
+    assertEquals(mlsd(), 1, "MLSD commands after the root's listings");
+    await r.delete("top");
+    assertEquals(await toArray(r.list("")), []);
+    assertEquals(mlsd(), 2, "MLSD commands in all");
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});

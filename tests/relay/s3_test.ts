@@ -1,4 +1,4 @@
-import { assert, assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { AwsClient } from "aws4fetch";
 import { conformanceSteps } from "./conformance.ts";
 import { pattern, same } from "../../src/relay/conformance.ts";
@@ -271,6 +271,44 @@ Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", asyn
       assert(JSON.stringify(got) === JSON.stringify(want), `listed ${JSON.stringify(got)}`);
       await pr.close();
     });
+  } finally {
+    await r.close();
+    await proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("s3 relay: listings asked together share their first page, and open's listing answers the detection's", async () => {
+  const s = await startS3Server();
+  let listings = 0;
+  const proxy = startProxy(s.endpoint, (_req, url) => {
+    if (url.searchParams.get("list-type") === "2") {
+      listings++;
+      url.searchParams.set("max-keys", "3");
+    }
+    return null;
+  });
+  const other = new S3Relay(options(s, { prefix: "shared" }));
+  for (const k of ["top", "d/a", "d/b", "d/c", "d/d", "d/sub/x", "d/sub2/y"]) {
+    await other.write(k, utf8.encode(k));
+  }
+  await other.close();
+  const r = new S3Relay(options(s, { endpoint: proxy.endpoint, prefix: "shared" }));
+  try {
+    await r.open();
+    assertEquals(listings, 1, "listings of open()");
+    const [files, folders] = await Promise.all([toArray(r.list("")), r.listFolders("")]);
+    assertEquals(files.map((e) => e.key), ["top"]);
+    assertEquals(folders, ["d"]);
+    assertEquals(listings, 1, "listings after the root's two");
+    // Six entries in pages of three: the first page shared, the second asked by each.
+    const [inD, underD] = await Promise.all([toArray(r.list("d")), r.listFolders("d")]);
+    assertEquals(inD.map((e) => e.key).sort(), ["d/a", "d/b", "d/c", "d/d"]);
+    assertEquals(underD, ["sub", "sub2"]);
+    assertEquals(listings, 1 + 1 + 2, "listings after d's two");
+    await r.delete("top");
+    assertEquals(await toArray(r.list("")), []);
+    assertEquals(listings, 5, "listings in all");
   } finally {
     await r.close();
     await proxy.stop();

@@ -476,3 +476,41 @@ Deno.test("webdav relay sends no request whose answer it knows: a folder a listi
     await s.stop();
   }
 });
+
+Deno.test("webdav relay: listings asked together share one PROPFIND, and the opening's listing answers the detection's", async () => {
+  const s = await startWebDavServer();
+  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
+  const port = proxy.listen({
+    kind: "http",
+    port: 0,
+    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
+  });
+  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}shared/`;
+  const other = await relay(s, { url: `${s.url}shared/` }).open();
+  await other.write("top", utf8.encode("t"));
+  await other.write("d/a", utf8.encode("a"));
+  await other.write("d/sub/b", utf8.encode("b"));
+  await other.close();
+  const propfinds = () => proxy.trace().filter((e) => e.what.startsWith("PROPFIND")).length;
+  const r = await relay(s, { url }).open();
+  try {
+    assertEquals(propfinds(), 1, "PROPFINDs of open()");
+    // What the layout detection asks right after opening: answered by open's listing.
+    const [files, folders] = await Promise.all([toArray(r.list("")), r.listFolders("")]);
+    assertEquals(files.map((e) => e.key), ["top"]);
+    assertEquals(folders, ["d"]);
+    assertEquals(propfinds(), 1, "PROPFINDs after the root's listings");
+    const [inD, underD] = await Promise.all([toArray(r.list("d")), r.listFolders("d")]);
+    assertEquals(inD.map((e) => e.key), ["d/a"]);
+    assertEquals(underD, ["sub"]);
+    assertEquals(propfinds(), 2, "PROPFINDs after d's two listings");
+    // Asked after a write ended, a listing reads the folder again and shows it.
+    await r.write("later", utf8.encode("l"));
+    assertEquals((await toArray(r.list(""))).map((e) => e.key), ["later", "top"]);
+    assertEquals(propfinds(), 3, "PROPFINDs in all");
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});

@@ -1,5 +1,6 @@
 import { EscaleError, isKind, RelayError } from "../../errors/errors.ts";
 import { checkKey, joinKey, parentOf } from "../keys.ts";
+import { SharedListings } from "../shared_listings.ts";
 import {
   type Body,
   type ReadOptions,
@@ -62,15 +63,8 @@ export class FtpRelay implements Relay {
   #base = "";
   /** relay folders known to exist ("" is the relay folder itself) */
   readonly #dirs = new Set<string>();
-  /**
-   * Listings in flight, by folder: a listing of files and one of sub-folders asked at the same
-   * moment (detecting the layout does) share one MLSD, and so one data connection, instead of
-   * two. A listing joins one in flight only when no write or delete ended since that one began,
-   * so a listing still shows everything that was complete when it was asked for.
-   */
-  readonly #listing = new Map<string, { since: number; entries: Promise<FtpListEntry[]> }>();
-  /** writes and deletes ended so far (see #listing) */
-  #changes = 0;
+  /** listings shared between callers, and the one open() took (see SharedListings) */
+  readonly #listings = new SharedListings<FtpListEntry[]>();
 
   constructor(opts: FtpRelayOptions) {
     this.#o = opts;
@@ -143,9 +137,9 @@ export class FtpRelay implements Relay {
       }
       this.#dirs.add("");
     });
-    for await (const _ of this.list("")) {
-      // Only the data connection matters here.
-    }
+    // Listed once here, so that a refused data connection shows up now; the layout detection
+    // that follows gets this listing.
+    this.#listings.keep("", await this.#entries(""));
     return this;
   }
 
@@ -193,16 +187,7 @@ export class FtpRelay implements Relay {
   }
 
   #entries(dir: string): Promise<FtpListEntry[]> {
-    const pending = this.#listing.get(dir);
-    if (pending && pending.since === this.#changes) return pending.entries;
-    const mine = {
-      since: this.#changes,
-      entries: this.#pool.use((c) => this.#listDir(c, dir)).finally(() => {
-        if (this.#listing.get(dir) === mine) this.#listing.delete(dir);
-      }),
-    };
-    this.#listing.set(dir, mine);
-    return mine.entries;
+    return this.#listings.get(dir, () => this.#pool.use((c) => this.#listDir(c, dir)));
   }
 
   async #listDir(c: FtpConnection, dir: string): Promise<FtpListEntry[]> {
@@ -382,7 +367,7 @@ export class FtpRelay implements Relay {
     try {
       await this.#write(key, body, opts);
     } finally {
-      this.#changes++;
+      this.#listings.changed();
     }
   }
 
@@ -536,7 +521,7 @@ export class FtpRelay implements Relay {
     try {
       await this.#delete(key);
     } finally {
-      this.#changes++;
+      this.#listings.changed();
     }
   }
 

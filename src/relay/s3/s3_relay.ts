@@ -1,6 +1,7 @@
 import { RelayError } from "../../errors/errors.ts";
-import { rangedGet } from "../http_client.ts";
+import { type HttpResponse, rangedGet } from "../http_client.ts";
 import { checkKey, joinKey } from "../keys.ts";
+import { SharedListings } from "../shared_listings.ts";
 import {
   type Body,
   type ReadOptions,
@@ -74,6 +75,8 @@ export class S3Relay implements Relay {
   readonly #root: string;
   readonly #partSize: number;
   readonly #partRetries: number;
+  /** listings' first pages shared between callers, and the one open() took */
+  readonly #listings = new SharedListings<S3Xml>();
 
   constructor(opts: S3Options) {
     this.#root = opts.prefix.replace(/^\/+|\/+$/g, "");
@@ -112,19 +115,26 @@ export class S3Relay implements Relay {
     };
   }
 
-  /** Checks the endpoint, the credentials and the bucket (HeadBucket). */
+  /**
+   * Checks the endpoint, the credentials and the bucket with a listing of the relay's prefix
+   * (the permission HeadBucket needs, s3:ListBucket), kept for the layout detection that follows.
+   */
   async open(): Promise<this> {
     const what = "opening the bucket";
-    const res = await this.#s3.send("HEAD", this.#s3.bucketUrl(), { what });
-    await this.#s3.discard(res);
-    if (res.status === 200) return this;
+    const res = await this.#s3.send("GET", this.#s3.bucketUrl(this.#query("")), { what });
+    if (res.status === 200) {
+      this.#listings.keep("", await this.#page(res, what));
+      return this;
+    }
     if (res.status === 404) {
+      await this.#s3.discard(res);
       throw new RelayError(
         "not-found",
         `${this.name}: bucket ${this.#s3.bucket} not found (check the bucket name and endpoint)`,
       );
     }
     if (res.status === 401 || res.status === 403) {
+      await this.#s3.discard(res);
       throw this.#s3.http.error(
         "auth",
         what,
@@ -170,31 +180,55 @@ export class S3Relay implements Relay {
     return names.sort();
   }
 
-  /** The pages of a ListObjectsV2 of `dir` with delimiter "/", and the key prefix they answer. */
+  /**
+   * The pages of a ListObjectsV2 of `dir` with delimiter "/", and the key prefix they answer. The
+   * first page is shared by the listings of files and of folders asked together (SharedListings).
+   */
   async *#pages(dir: string): AsyncIterable<{ doc: S3Xml; prefix: string }> {
     checkKey(dir, true);
     const what = `listing ${dir || "/"}`;
     const full = this.#full(dir);
     const prefix = full ? `${full}/` : "";
-    let token = "";
-    for (;;) {
-      const query: Record<string, string> = {
-        "list-type": "2",
-        delimiter: "/",
-        "encoding-type": "url",
-        prefix,
-      };
-      if (token) query["continuation-token"] = token;
-      const res = await this.#s3.send("GET", this.#s3.bucketUrl(query), { what, key: dir });
+    let doc = await this.#listings.get(dir, async () => {
+      const res = await this.#s3.send("GET", this.#s3.bucketUrl(this.#query(dir)), {
+        what,
+        key: dir,
+      });
       if (res.status !== 200) throw await this.#s3.fail(res, what, dir);
-      const doc = await this.#s3.xml(res, what);
-      if (doc.name !== "ListBucketResult") {
-        throw this.#s3.http.error("permanent", what, `unexpected answer <${doc.name}>`);
-      }
+      return await this.#page(res, what);
+    });
+    for (;;) {
       yield { doc, prefix };
-      token = doc.text("NextContinuationToken");
+      const token = doc.text("NextContinuationToken");
       if (doc.text("IsTruncated") !== "true" || !token) return;
+      const res = await this.#s3.send("GET", this.#s3.bucketUrl(this.#query(dir, token)), {
+        what,
+        key: dir,
+      });
+      if (res.status !== 200) throw await this.#s3.fail(res, what, dir);
+      doc = await this.#page(res, what);
     }
+  }
+
+  /** The query of a ListObjectsV2 of `dir`'s direct content, from `token` on. */
+  #query(dir: string, token = ""): Record<string, string> {
+    const full = this.#full(dir);
+    const query: Record<string, string> = {
+      "list-type": "2",
+      delimiter: "/",
+      "encoding-type": "url",
+      prefix: full ? `${full}/` : "",
+    };
+    if (token) query["continuation-token"] = token;
+    return query;
+  }
+
+  async #page(res: HttpResponse, what: string): Promise<S3Xml> {
+    const doc = await this.#s3.xml(res, what);
+    if (doc.name !== "ListBucketResult") {
+      throw this.#s3.http.error("permanent", what, `unexpected answer <${doc.name}>`);
+    }
+    return doc;
   }
 
   async stat(key: string): Promise<RelayEntry | null> {
@@ -231,6 +265,14 @@ export class S3Relay implements Relay {
   }
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
+    try {
+      await this.#write(key, body, opts);
+    } finally {
+      this.#listings.changed();
+    }
+  }
+
+  async #write(key: string, body: Body, opts: WriteOptions): Promise<void> {
     checkKey(key);
     let partSize = this.#partSize;
     const known = body instanceof Uint8Array ? body.length : opts.size;
@@ -274,6 +316,14 @@ export class S3Relay implements Relay {
   }
 
   async delete(key: string): Promise<void> {
+    try {
+      await this.#delete(key);
+    } finally {
+      this.#listings.changed();
+    }
+  }
+
+  async #delete(key: string): Promise<void> {
     checkKey(key);
     const what = `deleting ${key}`;
     const res = await this.#s3.send("DELETE", this.#s3.objectUrl(this.#full(key)), { what, key });

@@ -7,6 +7,7 @@ import {
   type RequestBody,
 } from "../http_client.ts";
 import { checkKey, joinKey, parentOf } from "../keys.ts";
+import { SharedListings } from "../shared_listings.ts";
 import {
   type Body,
   type ReadOptions,
@@ -56,6 +57,8 @@ export class WebDavRelay implements Relay {
   /** relay folders a listing found missing: a write into one creates it first, not after a 409 */
   readonly #missingDirs = new Set<string>();
   readonly #creating = new Map<string, Promise<void>>();
+  /** listings shared between callers, and the one open() took */
+  readonly #listings = new SharedListings<DavResource[] | null>();
 
   constructor(opts: WebDavOptions) {
     let url: URL;
@@ -110,21 +113,24 @@ export class WebDavRelay implements Relay {
   }
 
   /**
-   * Checks that the server answers and accepts the credentials (PROPFIND Depth 0 on the relay
-   * folder) and creates the folder, level by level, when it is missing.
+   * Checks that the server answers and accepts the credentials, and creates the relay folder,
+   * level by level, when it is missing. The check is a listing of the folder (PROPFIND Depth 1),
+   * kept for the layout detection that follows (SharedListings).
    */
   async open(): Promise<this> {
     const what = "opening the relay folder";
-    const res = await this.#propfind(this.#base, "0", what);
+    const res = await this.#propfind(this.#base, "1", what);
     if (res.status === 404) {
       await this.#http.discard(res);
       await this.#mkcol(this.#baseSegments, what);
+      this.#listings.keep("", []);
     } else if (res.status === 207) {
-      const self =
-        this.#parse(await this.#http.text(res, what, LISTING_LIMIT), this.#base, what)[0];
+      const all = this.#parse(await this.#http.text(res, what, LISTING_LIMIT), this.#base, what);
+      const self = all.find((r) => this.#inside(r, this.#baseSegments, 0));
       if (self && !self.collection) {
         throw new RelayError("config", `${this.name}: the relay address is a file, not a folder`);
       }
+      this.#listings.keep("", all.filter((r) => this.#inside(r, this.#baseSegments, 1)));
     } else {
       throw await this.#fail(res, what);
     }
@@ -143,59 +149,70 @@ export class WebDavRelay implements Relay {
 
   async *#list(dir: string, temporary: boolean): AsyncIterable<RelayEntry> {
     checkKey(dir, true);
-    const what = `listing ${dir || "/"}`;
-    const url = this.#url(dir, true);
-    const res = await this.#propfind(url, "1", what);
-    if (res.status === 404) {
-      await this.#http.discard(res);
-      this.#missingDirs.add(dir);
-      return;
-    }
-    if (res.status !== 207) throw await this.#fail(res, what, dir);
-    const dirSegments = [...this.#baseSegments, ...(dir ? dir.split("/") : [])];
+    const children = await this.#children(dir);
+    if (!children) return;
+    const depth = this.#baseSegments.length + (dir ? dir.split("/").length : 0);
     const entries: RelayEntry[] = [];
-    for (const r of this.#parse(await this.#http.text(res, what, LISTING_LIMIT), url, what)) {
-      if (r.segments.length !== dirSegments.length + 1) continue;
-      if (!dirSegments.every((s, i) => r.segments[i] === s)) continue;
-      const name = r.segments[dirSegments.length];
-      if (r.collection) {
-        this.#noteFolder(dir, name);
-        continue;
-      }
-      if (name.startsWith(TEMP_PREFIX) !== temporary) continue;
+    for (const r of children) {
+      const name = r.segments[depth];
+      if (r.collection || name.startsWith(TEMP_PREFIX) !== temporary) continue;
       const key = joinKey(dir, name);
       if (!isKey(key)) continue;
       const size = r.size >= 0 ? r.size : await this.#headSize(key);
       if (size !== null) entries.push({ key, size, mtime: r.mtime });
     }
-    if (!temporary) this.#knownDirs.add(dir);
-    this.#missingDirs.delete(dir);
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     yield* entries;
   }
 
   async listFolders(dir: string): Promise<string[]> {
     checkKey(dir, true);
-    const what = `listing ${dir || "/"}`;
-    const url = this.#url(dir, true);
-    const res = await this.#propfind(url, "1", what);
-    if (res.status === 404) {
-      await this.#http.discard(res);
-      return [];
-    }
-    if (res.status !== 207) throw await this.#fail(res, what, dir);
-    const dirSegments = [...this.#baseSegments, ...(dir ? dir.split("/") : [])];
+    const children = await this.#children(dir);
+    const depth = this.#baseSegments.length + (dir ? dir.split("/").length : 0);
     const names: string[] = [];
-    for (const r of this.#parse(await this.#http.text(res, what, LISTING_LIMIT), url, what)) {
-      if (!r.collection || r.segments.length !== dirSegments.length + 1) continue;
-      if (!dirSegments.every((s, i) => r.segments[i] === s)) continue;
-      const name = r.segments[dirSegments.length];
-      this.#noteFolder(dir, name);
-      if (!name.startsWith(TEMP_PREFIX) && isKey(joinKey(dir, name))) names.push(name);
+    for (const r of children ?? []) {
+      const name = r.segments[depth];
+      if (r.collection && !name.startsWith(TEMP_PREFIX) && isKey(joinKey(dir, name))) {
+        names.push(name);
+      }
+    }
+    return names.sort();
+  }
+
+  /**
+   * What a PROPFIND Depth 1 of `dir` shows directly inside it (null when `dir` is missing),
+   * shared by the listings of files and of folders asked together. Notes the folders it saw.
+   */
+  async #children(dir: string): Promise<DavResource[] | null> {
+    const children = await this.#listings.get(dir, async () => {
+      const what = `listing ${dir || "/"}`;
+      const url = this.#url(dir, true);
+      const res = await this.#propfind(url, "1", what);
+      if (res.status === 404) {
+        await this.#http.discard(res);
+        return null;
+      }
+      if (res.status !== 207) throw await this.#fail(res, what, dir);
+      const dirSegments = [...this.#baseSegments, ...(dir ? dir.split("/") : [])];
+      return this.#parse(await this.#http.text(res, what, LISTING_LIMIT), url, what)
+        .filter((r) => this.#inside(r, dirSegments, 1));
+    });
+    if (!children) {
+      this.#missingDirs.add(dir);
+      return null;
+    }
+    for (const r of children) {
+      if (r.collection) this.#noteFolder(dir, r.segments[r.segments.length - 1]);
     }
     this.#knownDirs.add(dir);
     this.#missingDirs.delete(dir);
-    return names.sort();
+    return children;
+  }
+
+  /** `r` is `levels` levels below the folder `segments` (0: the folder itself). */
+  #inside(r: DavResource, segments: string[], levels: number): boolean {
+    return r.segments.length === segments.length + levels &&
+      segments.every((s, i) => r.segments[i] === s);
   }
 
   /**
@@ -239,6 +256,14 @@ export class WebDavRelay implements Relay {
   }
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
+    try {
+      await this.#write(key, body, opts);
+    } finally {
+      this.#listings.changed();
+    }
+  }
+
+  async #write(key: string, body: Body, opts: WriteOptions): Promise<void> {
     checkKey(key);
     const dir = parentOf(key);
     const tmp = tempKeyFor(key, opts.ifAbsent);
@@ -282,6 +307,14 @@ export class WebDavRelay implements Relay {
   }
 
   async delete(key: string): Promise<void> {
+    try {
+      await this.#delete(key);
+    } finally {
+      this.#listings.changed();
+    }
+  }
+
+  async #delete(key: string): Promise<void> {
     checkKey(key);
     const what = `deleting ${key}`;
     // Also the unfinished upload of this key a killed process may have left (see tempKeyFor),

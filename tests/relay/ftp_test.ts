@@ -6,7 +6,7 @@ import { pattern } from "../../src/relay/conformance.ts";
 import { type FtpServer, startFtpServer } from "../servers/ftp_server.ts";
 import { freePort, waitForPort } from "../servers/harness.ts";
 import { FtpRelay, type FtpRelayOptions } from "../../src/relay/ftp/ftp_relay.ts";
-import { collect, toArray, utf8 } from "../../src/util/streams.ts";
+import { collect, fromUtf8, toArray, utf8 } from "../../src/util/streams.ts";
 
 function relayFor(s: FtpServer, extra: Partial<FtpRelayOptions> = {}): FtpRelay {
   return new FtpRelay({
@@ -548,6 +548,42 @@ Deno.test("ftp: the listing open() takes answers the root listings asked right a
     await r.delete("top");
     assertEquals(await toArray(r.list("")), []);
     assertEquals(mlsd(), 2, "MLSD commands in all");
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: open() logs in the connections a round asks for at once, ahead of them", async () => {
+  const s = await startFtpServer();
+  const proxy = new WanProxy(PROFILES.loopback);
+  const port = proxy.listen({
+    kind: "ftp-control",
+    port: 0,
+    to: { hostname: s.host, port: s.port },
+  });
+  const other = relayFor(s, {});
+  await other.open();
+  for (const k of ["a", "b", "c/d"]) await other.write(k, utf8.encode(k));
+  await other.close();
+  const r = relayFor(s, { port });
+  try {
+    await r.open();
+    const logins = () => proxy.stats().requests.USER ?? 0;
+    // The warm connections log in in the background: wait for them (a hang guard, not a timing).
+    const deadline = Date.now() + 20_000;
+    while (logins() < 3 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 20));
+    assertEquals(logins(), 3, "logins after open()");
+    const [a, b, c] = await Promise.all([
+      r.read("a").then((st) => collect(st, 10)),
+      r.read("b").then((st) => collect(st, 10)),
+      toArray(r.list("c")),
+    ]);
+    assertEquals([fromUtf8.decode(a), fromUtf8.decode(b), c.map((e) => e.key)], ["a", "b", [
+      "c/d",
+    ]]);
+    assertEquals(logins(), 3, "logins after three requests together");
   } finally {
     await r.close();
     proxy.stop();

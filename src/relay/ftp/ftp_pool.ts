@@ -96,6 +96,27 @@ export class FtpPool {
     this.#wakeOne();
   }
 
+  /**
+   * Opens connections in the background until `count` exist (at most the pool's size), so that
+   * the requests a round sends together find them logged in instead of each paying a connect
+   * and a login first. A connection the server refuses (a per-user limit) just is not there.
+   */
+  warm(count: number): void {
+    const missing = Math.min(count, this.#size) - this.#all.size - this.#opening;
+    for (let i = 0; i < missing; i++) {
+      this.#opening++;
+      this.#open().then((c) => {
+        if (this.#closed) return c.kill();
+        this.#all.add(c);
+        this.release(c);
+      }, () => {}).finally(() => {
+        this.#opening--;
+        // A caller may be waiting for room that a refused connection leaves.
+        this.#wakeOne();
+      });
+    }
+  }
+
   /** Runs `fn` with a connection of its own, released afterwards. */
   async use<T>(fn: (c: FtpConnection) => Promise<T>): Promise<T> {
     const [c, v] = await this.hold(fn);

@@ -52,6 +52,9 @@ const READ_CHUNK = 256 * 1024;
  * which leaves a short race (hence `createIfAbsent: false`). Memory per transfer: one 256 KiB
  * read buffer plus one queued chunk on downloads; uploads hold one chunk of the caller's body.
  */
+/** Control connections open() logs in ahead: as many as an idle round asks for at once. */
+const WARM_CONNECTIONS = 3;
+
 export class FtpRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
@@ -119,6 +122,9 @@ export class FtpRelay implements Relay {
       }
     }
     await this.#pool.use(async (c) => {
+      // Logged in: the server's features are known. Opening reads two objects together and a
+      // round three listings and reads; they find these connections ready.
+      this.#pool.warm(WARM_CONNECTIONS);
       let base = normalizePath(this.#o.directory);
       if (!this.#o.directory.startsWith("/")) {
         const r = await c.expect("PWD", [257], "finding the login folder");

@@ -41,15 +41,47 @@ export interface StackOptions {
  * (protocol/open_store.ts).
  */
 export async function openRelayStack(s: RelaySettings, opts: StackOptions = {}): Promise<Relay> {
+  return (await openRelayStackWith(s, opts, () => Promise.resolve())).relay;
+}
+
+/**
+ * openRelayStack, and `first(relay)`: the reads a command starts with. On a backend whose
+ * requests need nothing `open()` sets up they go out while it checks the relay (their answers
+ * are used only once it succeeded); elsewhere they start once it is open.
+ */
+export async function openRelayStackWith<T>(
+  s: RelaySettings,
+  opts: StackOptions,
+  first: (relay: Relay) => Promise<T>,
+): Promise<{ relay: Relay; first: Promise<T> }> {
   const retry: RetryOptions = { retries: s.maxRetries, onRetry: opts.onRetry };
-  let backend: Relay = await interruptible(
-    relayBackend(s).then((b) => openWithRetries(b, retry)),
-    opts.signal,
-  );
-  const faults = Deno.env.get("ESCALE_FAULTS");
-  if (faults) backend = new FaultRelay(backend, parseFaults(faults));
-  const retrying = new RetryRelay(backend, retry);
-  return opts.signal ? new InterruptibleRelay(retrying, opts.signal) : retrying;
+  let stack: Relay | undefined;
+  let early: Promise<T> | undefined;
+  const wrap = (backend: Relay): Relay => {
+    const faults = Deno.env.get("ESCALE_FAULTS");
+    const faulty = faults ? new FaultRelay(backend, parseFaults(faults)) : backend;
+    const retrying = new RetryRelay(faulty, retry);
+    return opts.signal ? new InterruptibleRelay(retrying, opts.signal) : retrying;
+  };
+  // Ends the early reads at once (their retries included) when opening fails.
+  const failed = new AbortController();
+  try {
+    await interruptible(
+      relayBackend(s).then((b) => {
+        stack = wrap(b);
+        if (b.requestsBeforeOpen) {
+          early = first(new InterruptibleRelay(stack, failed.signal));
+          early.catch(() => {}); // awaited by the caller once the relay is open, else dropped
+        }
+        return openWithRetries(b, retry);
+      }),
+      opts.signal,
+    );
+  } catch (e) {
+    failed.abort();
+    throw e;
+  }
+  return { relay: stack!, first: early ?? first(stack!) };
 }
 
 /**

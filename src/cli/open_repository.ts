@@ -8,7 +8,7 @@ import { type EncryptionSetting, openStore, readOpening } from "../protocol/open
 import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir, lockPath, logFileOf } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
-import { openRelayStack } from "./open_relay.ts";
+import { openRelayStackWith } from "./open_relay.ts";
 import { detectLayout, type RelayLayout } from "../legacy/detect_layout.ts";
 import type { Header } from "../protocol/format.ts";
 import { chooseFormat, type RelayFormat } from "../legacy/choose_format.ts";
@@ -78,16 +78,17 @@ export async function openRepository(
   const statePath = await ensureStateDir(cfg, s);
   // Held until the process ends: a daemon stays this repository's process between its rounds.
   StateLock.acquire(lockPath(cfg, s), s.name);
-  const relay = await openRelayStack(s.relay, {
+  // A native relay's moved record and header are read while the relay is opened.
+  const { relay, first: opening } = await openRelayStackWith(s.relay, {
     signal: flags.signal,
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
-  });
+  }, readOpening);
   try {
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
     const opts = repoOptions(s, flags, relay, filter, stateDir, ownFilesOf(cfg, s));
     const setting = (s.options["relay format"] as RelayFormat | undefined) ?? "auto";
-    const { layout, opening } = await detectWhileOpening(relay);
+    const { layout } = await detectWhileOpening(relay, opening);
     const index = s.options["index"] as string | undefined;
     if (chooseFormat(setting, layout, relay.name, index) === "escale-0.7") {
       checkLegacyClientName(s.clientName);
@@ -117,8 +118,9 @@ export async function openRepository(
  */
 export async function detectWhileOpening(
   relay: Relay,
+  started?: Promise<Header | null>,
 ): Promise<{ layout: RelayLayout; opening: Promise<Header | null> }> {
-  const opening = readOpening(relay);
+  const opening = started ?? readOpening(relay);
   opening.catch(() => {}); // awaited by the caller, or left for a legacy relay
   return { layout: await detectLayout(relay), opening };
 }

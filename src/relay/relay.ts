@@ -99,6 +99,13 @@ export interface Relay {
 /** A backend as built, before `open()` has checked that it can be reached (and logged in). */
 export interface UnopenedRelay extends Relay {
   open(): Promise<unknown>;
+  /**
+   * Requests need nothing `open()` sets up, so they may go out while it checks the relay: a
+   * command's first reads then cost no round trip of their own. True where every object is
+   * addressed by a URL (WebDAV, S3); an FTP relay learns its folder by logging in and an rclone
+   * relay starts its daemon in `open()`.
+   */
+  readonly requestsBeforeOpen?: boolean;
 }
 
 /** Prefix of the temporary objects backends write before an atomic rename; never listed. */

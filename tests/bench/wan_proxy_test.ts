@@ -151,8 +151,11 @@ for (const tls of [false, true]) {
       // Upload and download each needed a data connection; their bytes crossed the proxy.
       assert((s.connections["ftp-data"] ?? 0) >= 2, JSON.stringify(s));
       assert(s.bytesUp >= data.length && s.bytesDown >= data.length, JSON.stringify(s));
-      if (tls) assertEquals(s.requests, { AUTH: s.connections["ftp-control"] });
-      else assert(s.requests.STOR >= 1 && s.requests.RETR >= 1, JSON.stringify(s.requests));
+      // Nothing after AUTH TLS can be read; connections logged in ahead may not have sent it yet.
+      if (tls) {
+        assertEquals(Object.keys(s.requests), ["AUTH"]);
+        assert(s.requests.AUTH <= (s.connections["ftp-control"] ?? 0), JSON.stringify(s));
+      } else assert(s.requests.STOR >= 1 && s.requests.RETR >= 1, JSON.stringify(s.requests));
     } finally {
       await relay.close();
       proxy.stop();

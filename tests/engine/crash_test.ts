@@ -47,7 +47,15 @@ const STEPS: [string, Phase, FaultRule][] = [
     action: "fail",
     kind: "permanent",
   }],
-  ["pull: listing", "pull", { op: "list", match: /^commits/, action: "fail", kind: "permanent" }],
+  // The round's first listing of commits goes alongside the records; the pusher's record changed,
+  // so the commits are listed again after it, and that second listing is the one the round uses.
+  ["pull: listing", "pull", {
+    op: "list",
+    match: /^commits/,
+    nth: 2,
+    action: "fail",
+    kind: "permanent",
+  }],
   ["pull: commit read", "pull", {
     op: "read",
     match: /^commits\//,

@@ -71,6 +71,8 @@ const PART_BACKOFF: Omit<RetryOptions, "retries"> = { baseDelayMs: 200, maxDelay
 export class S3Relay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
+  /** every request is a URL of its own: see UnopenedRelay */
+  readonly requestsBeforeOpen = true;
   readonly #s3: S3Client;
   readonly #root: string;
   readonly #partSize: number;
@@ -116,25 +118,34 @@ export class S3Relay implements Relay {
   }
 
   /**
-   * Checks the endpoint, the credentials and the bucket with a listing of the relay's prefix
-   * (the permission HeadBucket needs, s3:ListBucket), kept for the layout detection that follows.
+   * Checks the endpoint, the credentials and the bucket (HeadBucket), and lists the relay's
+   * prefix at the same time, for the layout detection that follows (kept only when it worked:
+   * the check's answer is the one that counts).
    */
   async open(): Promise<this> {
     const what = "opening the bucket";
-    const res = await this.#s3.send("GET", this.#s3.bucketUrl(this.#query("")), { what });
+    const listing = this.#s3.send("GET", this.#s3.bucketUrl(this.#query("")), { what })
+      .then(async (res) => {
+        if (res.status === 200) return await this.#page(res, what);
+        await this.#s3.discard(res);
+        return null;
+      })
+      .catch(() => null);
+    const res = await this.#s3.send("HEAD", this.#s3.bucketUrl(), { what }).finally(() => listing);
+    await this.#s3.discard(res);
     if (res.status === 200) {
-      this.#listings.keep("", await this.#page(res, what));
+      const doc = await listing;
+      if (doc) this.#listings.keep("", doc);
       return this;
     }
+    await listing;
     if (res.status === 404) {
-      await this.#s3.discard(res);
       throw new RelayError(
         "not-found",
         `${this.name}: bucket ${this.#s3.bucket} not found (check the bucket name and endpoint)`,
       );
     }
     if (res.status === 401 || res.status === 403) {
-      await this.#s3.discard(res);
       throw this.#s3.http.error(
         "auth",
         what,

@@ -48,6 +48,8 @@ const LISTING_LIMIT = 64 * 1024 * 1024;
 export class WebDavRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
+  /** every request is a URL of its own: see UnopenedRelay */
+  readonly requestsBeforeOpen = true;
   readonly #base: string;
   readonly #baseSegments: string[];
   readonly #auth?: string;

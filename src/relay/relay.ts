@@ -9,7 +9,10 @@
  *   key is already there, atomically where `capabilities.createIfAbsent` is true.
  * - `read` of a missing key fails with kind "not-found"; `delete` of a missing key succeeds.
  * - `list(dir)` yields the objects directly inside `dir` ("" is the root), never temporary
- *   objects of unfinished writes; a missing directory lists as empty.
+ *   objects of unfinished writes; a missing directory lists as empty. It shows every object whose
+ *   write through this relay ended before it was asked for; listings asked at the same moment may
+ *   share one request, and the listing `open()` took may answer those of the relay folder for a
+ *   few seconds (shared_listings.ts).
  * - Errors are `RelayError`s of the shared kinds (see src/errors/errors.ts).
  * - Bodies stream both ways; a backend buffers at most `capabilities.bufferBytes` per transfer.
  *   A write body may be opened more than once (a backend's own retry); each opening streams anew.

@@ -2,7 +2,7 @@
 // takes only regular files with safe relative names, and never writes outside the local folder.
 import { createHash } from "node:crypto";
 import { createTarPacker, type TarHeader } from "modern-tar";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, failure } from "../assert.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { formatIndex } from "../../src/legacy/index_text.ts";
 import { formatPlaceholder } from "../../src/legacy/placeholder.ts";
@@ -138,6 +138,43 @@ Deno.test("legacy index: a symbolic link planted in the local folder is never fo
       assertEquals(await snapshot(`${dir}/outside`), {});
       assertEquals(await Deno.readTextFile(`${dir}/B/y.txt`), "fine\n");
       assert(b.lines.join("\n").includes("symbolic link"), b.lines.join("\n"));
+    } finally {
+      b.close();
+    }
+  });
+});
+
+Deno.test("legacy index: a truncated update writes nothing, stops nothing, and names the file", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.mkdir(`${dir}/B`);
+    await publish(`${dir}/relay`, [["a.txt", "a\n"], ["b.txt", "b\n"]], [
+      file("a.txt", "a\n"),
+      file("b.txt", "b\n"),
+    ]);
+    // The same update cut inside its first member's body, compressed again.
+    const name = [...Deno.readDirSync(`${dir}/relay`)].map((e) => e.name)
+      .find((n) => n.endsWith(".data"))!;
+    const unzip = bzip2Program("decompress", "the test needs", "install bzip2");
+    const tar = collect(unzip.readable, 1 << 24, "tar");
+    await bytesStream(await Deno.readFile(`${dir}/relay/${name}`)).pipeTo(unzip.writable);
+    const cut = (await tar).slice(0, 513);
+    const zip = bzip2Program("compress", "the test needs", "install bzip2");
+    const packed = collect(zip.readable, 1 << 24, "tar.bz2");
+    await bytesStream(cut).pipeTo(zip.writable);
+    await Deno.writeFile(`${dir}/relay/${name}`, await packed);
+    const b = new LegacyClient(`${dir}/B`, new FileRelay(`${dir}/relay`), `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "download",
+      index: { kind: "single" },
+    });
+    try {
+      const s = await b.round();
+      assertEquals([s.downloaded, s.problems], [0, 1]);
+      assertEquals(await snapshot(`${dir}/B`), {});
+      const log = b.lines.join("\n");
+      assert(log.includes("a.txt: not received"), log);
+      assert(!log.includes("    at "), log);
     } finally {
       b.close();
     }

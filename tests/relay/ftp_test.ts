@@ -249,7 +249,7 @@ Deno.test("ftp: a connection cut mid-transfer is transient and leaves no partial
 
 /**
  * A control-connection proxy that makes ProFTPD look like a server without RFC 3659 and RFC
- * 2428 (vsftpd, old IIS): MLSD, MLST and EPSV are refused and hidden from FEAT, so the client
+ * 2428 (vsftpd, old IIS): MLSD, MLST and EPSV are refused (500) and hidden from FEAT, so the client
  * must fall back to LIST, SIZE/MDTM and PASV. Data connections go straight to the server.
  */
 function legacyProxy(target: number): { port: number; stop(): Promise<void> } {
@@ -288,8 +288,9 @@ function legacyProxy(target: number): { port: number; stop(): Promise<void> } {
       };
       pumps.push(
         lines(client, async (line) => {
-          if (hidden.test(line)) await client.write(enc.encode("502 Command not implemented\r\n"));
-          else await server.write(enc.encode(line));
+          // A hidden command goes on as one ProFTPD does not know, so that its refusal (500)
+          // comes in order with the replies to the commands pipelined around it.
+          await server.write(enc.encode(hidden.test(line) ? `XHIDDEN-${line}` : line));
         }).finally(end),
         lines(server, async (line) => {
           if (!hidden.test(line.trimStart()) || !line.startsWith(" ")) {
@@ -584,6 +585,36 @@ Deno.test("ftp: open() logs in the connections a round asks for at once, ahead o
       "c/d",
     ]]);
     assertEquals(logins(), 3, "logins after three requests together");
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: a connection's first transfer uses the passive port asked for with its login", async () => {
+  const s = await startFtpServer();
+  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
+  const port = proxy.listen({
+    kind: "ftp-control",
+    port: 0,
+    to: { hostname: s.host, port: s.port },
+  });
+  const other = relayFor(s, {});
+  await other.open();
+  await other.write("a", utf8.encode("a"));
+  await other.close();
+  // One connection, so that which one serves a transfer is known.
+  const r = relayFor(s, { port, connections: 1 });
+  try {
+    const count = (verb: string) => proxy.stats().requests[verb] ?? 0;
+    await r.open();
+    // The login batch asked for a port (before the CWD of open), and open's listing used it.
+    assertEquals([count("USER"), count("EPSV"), count("MLSD")], [1, 1, 1]);
+    const verbs = proxy.trace().map((e) => e.what.split(" ")[0]);
+    assert(verbs.indexOf("EPSV") < verbs.indexOf("CWD"), verbs.join(" "));
+    assertEquals(fromUtf8.decode(await collect(await r.read("a"), 10)), "a");
+    assertEquals([count("USER"), count("EPSV")], [1, 2], "a later transfer asks for its own");
   } finally {
     await r.close();
     proxy.stop();

@@ -1,5 +1,5 @@
 import { RelayError } from "../../errors/errors.ts";
-import { type FtpReply, type FtpReplyError, replyError, replyText, scrub } from "./ftp_reply.ts";
+import { type FtpReply, FtpReplyError, replyError, replyText, scrub } from "./ftp_reply.ts";
 import {
   closeQuietly,
   connectTransport,
@@ -37,6 +37,12 @@ export interface FtpShared {
 
 /** Longest reply line accepted; a server sending more is broken or hostile. */
 const MAX_LINE = 64 * 1024;
+/**
+ * How long a data connection opened ahead waits for its transfer. Servers give a passive
+ * connection tens of seconds at least; a daemon's connection idle longer just asks again.
+ */
+const AHEAD_MS = 10_000;
+
 /** Most lines in one reply (FEAT of a big server has ~40). */
 const MAX_REPLY_LINES = 10_000;
 /** Bytes asked of the socket per read, for control and data connections alike. */
@@ -56,6 +62,8 @@ export class FtpConnection {
   #t: Transport;
   #buf = new Uint8Array(0);
   #dead = false;
+  /** a data connection opened for the next transfer (see #login), until it goes stale */
+  #ahead: { data: Promise<Transport | null>; until: number } | null = null;
   lastUsed = Date.now();
   /** replies read since the pool handed the connection out */
   exchanges = 0;
@@ -151,6 +159,11 @@ export class FtpConnection {
     const utf8On = askFeatures || this.#shared.features!.has("UTF8");
     if (utf8On) lines.push("OPTS UTF8 ON");
     lines.push("TYPE I");
+    // The first transfer's passive port is asked for with the login, and its data connection
+    // opened while the connection waits for its first operation: that transfer then costs one
+    // round trip instead of three (EPSV, connect, command).
+    const ahead = !this.#shared.noEpsv;
+    if (ahead) lines.push("EPSV");
     const replies = await this.commands(lines, "logging in");
     const [user, pass] = replies;
     if (user.code === 331) {
@@ -178,8 +191,33 @@ export class FtpConnection {
       this.#shared.features = feat.code === 211 ? parseFeatures(feat) : new Set();
     }
     if (utf8On) next++;
-    const type = replies[next];
+    const type = replies[next++];
     if (type.code !== 200) throw this.#fail(type, "setting binary mode");
+    if (ahead) this.#openAhead(replies[next]);
+  }
+
+  /** Opens the data connection of an EPSV reply for the next transfer (see #login). */
+  #openAhead(r: FtpReply): void {
+    if (r.code !== 229) {
+      // As #passive: a server that refuses EPSV gets PASV from now on.
+      if (r.code !== 421) this.#shared.noEpsv = true;
+      return;
+    }
+    const port = epsvPort(r);
+    if (port === null) return;
+    const node = this.#o.tls === "explicit" && !this.#o.verifySsl;
+    const data = connectTimed(this.#o.host, port, node, this.#o.timeoutMs).catch(() => null);
+    this.#ahead = { data, until: Date.now() + AHEAD_MS };
+  }
+
+  /** The data connection opened ahead, if still fresh; a stale one is closed. */
+  #takeAhead(): Promise<Transport | null> | null {
+    const ahead = this.#ahead;
+    this.#ahead = null;
+    if (!ahead) return null;
+    if (Date.now() <= ahead.until) return ahead.data;
+    ahead.data.then((t) => t && closeQuietly(t));
+    return null;
   }
 
   #loginError(r: FtpReply): RelayError {
@@ -349,7 +387,21 @@ export class FtpConnection {
     key?: string,
     rest?: number,
   ): Promise<DataChannel> {
+    const early = this.#takeAhead();
     if (rest) await this.expect(`REST ${rest}`, [350], what, key);
+    const ready = early ? await early : null;
+    if (ready) {
+      try {
+        return await this.#transfer(ready, line, what, key);
+      } catch (e) {
+        // The server dropped the connection opened ahead (it had waited too long, or a
+        // firewall closed it): one more try the usual way, REST included.
+        if (!(e instanceof FtpReplyError) || (e.code !== 425 && e.code !== 426) || !this.alive) {
+          throw e;
+        }
+        if (rest) await this.expect(`REST ${rest}`, [350], what, key);
+      }
+    }
     const port = await this.#passive(what);
     let data: Transport;
     try {
@@ -360,6 +412,16 @@ export class FtpConnection {
       this.kill();
       throw this.netError(e, `opening the data connection for ${what}`);
     }
+    return await this.#transfer(data, line, what, key);
+  }
+
+  /** Sends the transfer command `line` for the data connection `data`, and secures it. */
+  async #transfer(
+    data: Transport,
+    line: string,
+    what: string,
+    key?: string,
+  ): Promise<DataChannel> {
     const protect = this.#o.tls === "explicit" && !this.#o.clearDataChannel;
     let current = data;
     try {
@@ -397,9 +459,9 @@ export class FtpConnection {
     if (!this.#shared.noEpsv) {
       const r = await this.command("EPSV", what);
       if (r.code === 229) {
-        const m = /\(([^\d\s])\1\1(\d+)\1\)/.exec(r.lines.join(" "));
-        if (!m) throw this.#protocol(`cannot read the EPSV reply ${replyText(r)}`);
-        return Number(m[2]);
+        const port = epsvPort(r);
+        if (port === null) throw this.#protocol(`cannot read the EPSV reply ${replyText(r)}`);
+        return port;
       }
       if (r.code === 421) throw this.#fail(r, what);
       this.#shared.noEpsv = true;
@@ -452,6 +514,8 @@ export class FtpConnection {
   kill(): void {
     if (this.#dead) return;
     this.#dead = true;
+    this.#ahead?.data.then((t) => t && closeQuietly(t));
+    this.#ahead = null;
     closeQuietly(this.#t);
   }
 
@@ -638,4 +702,10 @@ function tlsError(label: string, which: string, e: unknown): RelayError {
     undefined,
     { cause: e },
   );
+}
+
+/** The port of an EPSV reply, `(|||port|)` with any delimiter (RFC 2428), or null. */
+function epsvPort(r: FtpReply): number | null {
+  const m = /\(([^\d\s])\1\1(\d+)\1\)/.exec(r.lines.join(" "));
+  return m ? Number(m[2]) : null;
 }

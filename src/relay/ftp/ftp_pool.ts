@@ -14,6 +14,9 @@ export class FtpPool {
   readonly #idle: FtpConnection[] = [];
   readonly #all = new Set<FtpConnection>();
   #opening = 0;
+  /** connections `warm` is logging in, and operations waiting for one of them */
+  #warming = 0;
+  #waitingForWarm = 0;
   #waiters: (() => void)[] = [];
   #closed = false;
 
@@ -40,6 +43,17 @@ export class FtpPool {
           return { c, reused: true };
         }
         this.#all.delete(c);
+        continue;
+      }
+      // A connection being logged in ahead (warm) that no one waits for yet is as near as a
+      // new one would be: wait for it rather than open one more.
+      if (this.#warming > this.#waitingForWarm) {
+        this.#waitingForWarm++;
+        try {
+          await new Promise<void>((r) => this.#waiters.push(r));
+        } finally {
+          this.#waitingForWarm--;
+        }
         continue;
       }
       if (this.#all.size + this.#opening < this.#size) {
@@ -105,14 +119,21 @@ export class FtpPool {
     const missing = Math.min(count, this.#size) - this.#all.size - this.#opening;
     for (let i = 0; i < missing; i++) {
       this.#opening++;
+      this.#warming++;
       this.#open().then((c) => {
-        if (this.#closed) return c.kill();
+        this.#warming--;
+        if (this.#closed) {
+          this.#opening--;
+          return c.kill();
+        }
         this.#all.add(c);
-        this.release(c);
-      }, () => {}).finally(() => {
         this.#opening--;
-        // A caller may be waiting for room that a refused connection leaves.
-        this.#wakeOne();
+        this.release(c);
+      }, () => {
+        this.#warming--;
+        this.#opening--;
+        // Callers waiting for this one (or for the room it leaves) look again.
+        for (const w of this.#waiters.splice(0)) w();
       });
     }
   }

@@ -2,7 +2,7 @@
 // takes only regular files with safe relative names, and never writes outside the local folder.
 import { createHash } from "node:crypto";
 import { createTarPacker, type TarHeader } from "modern-tar";
-import { assert, assertEquals, failure } from "../assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { formatIndex } from "../../src/legacy/index_text.ts";
 import { formatPlaceholder } from "../../src/legacy/placeholder.ts";

@@ -592,7 +592,7 @@ Deno.test("ftp: open() logs in the connections a round asks for at once, ahead o
   }
 });
 
-Deno.test("ftp: a connection's first transfer uses the passive port asked for with its login", async () => {
+Deno.test("ftp: a transfer uses a passive port asked for before it: with the login, or as the previous transfer ended", async () => {
   const s = await startFtpServer();
   const proxy = new WanProxy(PROFILES.loopback, { trace: true });
   const port = proxy.listen({
@@ -608,15 +608,75 @@ Deno.test("ftp: a connection's first transfer uses the passive port asked for wi
   const r = relayFor(s, { port, connections: 1 });
   try {
     const count = (verb: string) => proxy.stats().requests[verb] ?? 0;
+    const verbs = () => proxy.trace().map((e) => e.what.split(" ")[0]);
+    // A hang guard, not a timing: what was sent is seen by the proxy a little later.
+    const seen = async (verb: string, n: number) => {
+      const deadline = Date.now() + 20_000;
+      while (count(verb) < n && Date.now() < deadline) {
+        await new Promise((ok) => setTimeout(ok, 10));
+      }
+      assertEquals(count(verb), n, verbs().join(" "));
+    };
     await r.open();
-    // The login batch asked for a port (before the CWD of open), and open's listing used it.
-    assertEquals([count("USER"), count("EPSV"), count("MLSD")], [1, 1, 1]);
-    const verbs = proxy.trace().map((e) => e.what.split(" ")[0]);
-    assert(verbs.indexOf("EPSV") < verbs.indexOf("CWD"), verbs.join(" "));
+    // The login batch asked for a port, and open's listing (sent with its CWD) used it.
+    assertEquals([count("USER"), count("MLSD")], [1, 1]);
+    let v = verbs();
+    assert(v.indexOf("EPSV") < v.indexOf("CWD"), v.join(" "));
+    assert(v.indexOf("CWD") < v.indexOf("MLSD"), v.join(" "));
+    for (let i = 0; i < 3; i++) {
+      // The port of the next transfer was asked for as the previous one ended, before any
+      // operation needed it; the transfer then sends no EPSV of its own.
+      await seen("EPSV", 2 + i);
+      const before = verbs().length;
+      assertEquals(fromUtf8.decode(await collect(await r.read("a"), 10)), "a");
+      v = verbs().slice(before);
+      assertEquals(v.slice(0, 1), ["RETR"], v.join(" "));
+    }
+    // A refused transfer (a missing object) asks for the next port too.
+    await seen("EPSV", 5);
+    await failure(r.read("missing"));
+    await seen("EPSV", 6);
+    const before = verbs().length;
     assertEquals(fromUtf8.decode(await collect(await r.read("a"), 10)), "a");
-    assertEquals([count("USER"), count("EPSV")], [1, 2], "a later transfer asks for its own");
+    assertEquals(verbs().slice(before, before + 1), ["RETR"]);
+    assertEquals(count("USER"), 1);
   } finally {
     await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});
+
+Deno.test("ftp: connections opened together log in after the first one's login: a refused password is tried once", async () => {
+  const s = await startFtpServer();
+  const proxy = new WanProxy(PROFILES.loopback);
+  const port = proxy.listen({
+    kind: "ftp-control",
+    port: 0,
+    to: { hostname: s.host, port: s.port },
+  });
+  try {
+    // Requests sent before open(), as a command's first reads are, open connections of their own.
+    const bad = relayFor(s, { port, password: "not-the-password", directory: "/relay" });
+    const results = await Promise.allSettled([bad.read("a"), bad.read("b"), bad.open()]);
+    for (const res of results) {
+      assertEquals(res.status, "rejected");
+      if (res.status === "rejected") assertEquals(res.reason.kind, "auth", res.reason.message);
+    }
+    await bad.close();
+    assertEquals(proxy.stats().requests.USER ?? 0, 1, "logins tried with the wrong password");
+    // With the right one, reads sent before open() are answered once it has logged in.
+    const seed = relayFor(s, {});
+    await seed.open();
+    await seed.write("a", utf8.encode("A"));
+    await seed.close();
+    const good = relayFor(s, { port, directory: "/relay" });
+    assert(good.requestsBeforeOpen, "an absolute relay folder needs nothing open() learns");
+    const early = good.read("a").then((st) => collect(st, 10));
+    await good.open();
+    assertEquals(fromUtf8.decode(await early), "A");
+    await good.close();
+  } finally {
     proxy.stop();
     await s.stop();
   }

@@ -64,6 +64,9 @@ export class FtpConnection {
   #dead = false;
   /** a data connection opened for the next transfer (see #login), until it goes stale */
   #ahead: { data: Promise<Transport | null>; until: number } | null = null;
+  /** the reply reads and the sends queued so far (see readReply, send) */
+  #replies: Promise<void> = Promise.resolve();
+  #sends: Promise<void> = Promise.resolve();
   lastUsed = Date.now();
   /** replies read since the pool handed the connection out */
   exchanges = 0;
@@ -90,8 +93,17 @@ export class FtpConnection {
     return this.#o.timeoutMs;
   }
 
-  /** Connects, upgrades to TLS when asked (never falling back to clear text), logs in. */
-  static async open(o: FtpConnectionOptions, shared: FtpShared): Promise<FtpConnection> {
+  /**
+   * Connects, upgrades to TLS when asked (never falling back to clear text), logs in. With
+   * `loginAfter`, the connection is made and greeted at once but logs in only once that promise
+   * settles well (another connection's login): a wrong password then costs one refused login,
+   * not one per connection (servers ban addresses for those), while the handshakes overlap.
+   */
+  static async open(
+    o: FtpConnectionOptions,
+    shared: FtpShared,
+    loginAfter?: Promise<unknown>,
+  ): Promise<FtpConnection> {
     const node = o.tls === "explicit" && !o.verifySsl;
     let t: Transport;
     try {
@@ -106,7 +118,7 @@ export class FtpConnection {
     }
     const c = new FtpConnection(o, shared, t);
     try {
-      await c.#login();
+      await c.#login(loginAfter);
     } catch (e) {
       c.kill();
       throw e;
@@ -114,12 +126,15 @@ export class FtpConnection {
     return c;
   }
 
-  async #login(): Promise<void> {
+  async #login(after?: Promise<unknown>): Promise<void> {
     const o = this.#o;
     let greeting = await this.readReply("waiting for the greeting");
     // 120 means "ready in a few minutes"; the real greeting follows.
     if (greeting.code === 120) greeting = await this.readReply("waiting for the greeting");
     if (greeting.code !== 220) throw this.#fail(greeting, "connecting");
+    // The other connection's failure is this one's too (a refused password would be refused
+    // again); it is thrown as it is.
+    if (after) await after;
     if (o.tls === "explicit") {
       const auth = await this.command("AUTH TLS", "asking for TLS");
       if (auth.code !== 234 && auth.code !== 334) {
@@ -198,16 +213,42 @@ export class FtpConnection {
 
   /** Opens the data connection of an EPSV reply for the next transfer (see #login). */
   #openAhead(r: FtpReply): void {
+    const until = Date.now() + AHEAD_MS;
+    this.#ahead = { data: this.#connectAhead(r), until };
+  }
+
+  /** The data connection of an EPSV reply, or null where there is none to open. */
+  #connectAhead(r: FtpReply): Promise<Transport | null> {
     if (r.code !== 229) {
       // As #passive: a server that refuses EPSV gets PASV from now on.
       if (r.code !== 421) this.#shared.noEpsv = true;
-      return;
+      return Promise.resolve(null);
     }
     const port = epsvPort(r);
-    if (port === null) return;
+    if (port === null || this.#dead) return Promise.resolve(null);
     const node = this.#o.tls === "explicit" && !this.#o.verifySsl;
-    const data = connectTimed(this.#o.host, port, node, this.#o.timeoutMs).catch(() => null);
-    this.#ahead = { data, until: Date.now() + AHEAD_MS };
+    return connectTimed(this.#o.host, port, node, this.#o.timeoutMs).catch(() => null);
+  }
+
+  /**
+   * After a transfer, asks for the next one's passive port and opens its data connection while
+   * the connection goes back to the pool: the next transfer on it then costs one round trip
+   * instead of three. Only the EPSV is written here; its reply is read in turn (replies are
+   * read in order, see readReply), so whatever the next operation sends is not delayed.
+   */
+  async askAhead(): Promise<void> {
+    if (this.#dead || this.#ahead || this.#shared.noEpsv) return;
+    try {
+      await this.send("EPSV");
+    } catch {
+      return; // the connection died; the pool drops it
+    }
+    const until = Date.now() + AHEAD_MS;
+    const data = this.readReply("asking for a passive port").then((r) => {
+      if (r.code === 421) this.kill();
+      return this.#connectAhead(r);
+    }, () => null);
+    this.#ahead = { data, until };
   }
 
   /** The data connection opened ahead, if still fresh; a stale one is closed. */
@@ -228,8 +269,17 @@ export class FtpConnection {
     return this.#fail(r, what);
   }
 
-  /** Sends one command line; replies are read separately. */
-  async send(...lines: string[]): Promise<void> {
+  /**
+   * Sends command lines; replies are read separately. Sends are queued like reads: a batch
+   * is never interleaved with another one sent before it was written out.
+   */
+  send(...lines: string[]): Promise<void> {
+    const next = this.#sends.then(() => this.#send(lines));
+    this.#sends = next.then(() => {}, () => {});
+    return next;
+  }
+
+  async #send(lines: string[]): Promise<void> {
     if (lines.some((line) => /[\r\n]/.test(line))) {
       throw new RelayError("permanent", `${this.#o.label}: a name contains a line break`);
     }
@@ -292,8 +342,18 @@ export class FtpConnection {
     return scrub(s, [this.#o.password]);
   }
 
-  /** Reads one complete reply, multi-line ones included ("123-" … "123 "). */
-  async readReply(what: string): Promise<FtpReply> {
+  /**
+   * Reads one complete reply, multi-line ones included ("123-" … "123 "). Replies come in the
+   * order of the commands, so reads are queued: a reply whose command was sent earlier (the
+   * EPSV of askAhead) is read before the one asked for now.
+   */
+  readReply(what: string): Promise<FtpReply> {
+    const next = this.#replies.then(() => this.#readReply(what));
+    this.#replies = next.then(() => {}, () => {});
+    return next;
+  }
+
+  async #readReply(what: string): Promise<FtpReply> {
     const first = await this.#readLine(what);
     const m = /^(\d{3})([ -]?)/.exec(first);
     if (!m) throw this.#protocol(`malformed reply ${JSON.stringify(first.slice(0, 80))}`);
@@ -386,6 +446,22 @@ export class FtpConnection {
     what: string,
     key?: string,
     rest?: number,
+  ): Promise<DataChannel> {
+    try {
+      return await this.#startTransfer(line, what, key, rest);
+    } catch (e) {
+      // A refused transfer (a missing object) leaves the connection in use: its next transfer
+      // gets a port asked for now, as after a completed one.
+      if (e instanceof FtpReplyError && this.alive) await this.askAhead();
+      throw e;
+    }
+  }
+
+  async #startTransfer(
+    line: string,
+    what: string,
+    key: string | undefined,
+    rest: number | undefined,
   ): Promise<DataChannel> {
     const early = this.#takeAhead();
     if (rest) await this.expect(`REST ${rest}`, [350], what, key);
@@ -621,6 +697,7 @@ export class DataChannel {
     const r = await this.#c.readReply("finishing " + this.#what);
     if (r.code >= 200 && r.code < 300) {
       if (this.#protected) this.#c.shared.tlsDataWorked = true;
+      await this.#c.askAhead();
       return r;
     }
     if (this.#c.isSessionRefusal(r)) throw this.#c.sessionRefusal(r);

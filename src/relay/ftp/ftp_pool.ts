@@ -8,7 +8,7 @@ import type { FtpConnection } from "./ftp_connection.ts";
  * before reuse, because servers close idle sessions (421) and the next command would fail.
  */
 export class FtpPool {
-  readonly #open: () => Promise<FtpConnection>;
+  readonly #open: (loginAfter?: Promise<unknown>) => Promise<FtpConnection>;
   readonly #size: number;
   readonly #idleCheckMs: number;
   readonly #idle: FtpConnection[] = [];
@@ -19,8 +19,20 @@ export class FtpPool {
   #waitingForWarm = 0;
   #waiters: (() => void)[] = [];
   #closed = false;
+  /** a login has succeeded: credentials and server are known good */
+  #loggedIn = false;
+  /** the connection being opened first, before any login succeeded */
+  #pioneer: Promise<FtpConnection> | null = null;
 
-  constructor(open: () => Promise<FtpConnection>, size: number, idleCheckMs = 10_000) {
+  /**
+   * `open(loginAfter)` connects and logs in; with `loginAfter` it logs in only once that
+   * promise resolves, and fails with its error.
+   */
+  constructor(
+    open: (loginAfter?: Promise<unknown>) => Promise<FtpConnection>,
+    size: number,
+    idleCheckMs = 10_000,
+  ) {
     this.#open = open;
     this.#size = Math.max(1, size);
     this.#idleCheckMs = idleCheckMs;
@@ -59,7 +71,7 @@ export class FtpPool {
       if (this.#all.size + this.#opening < this.#size) {
         this.#opening++;
         try {
-          const fresh = await this.#open();
+          const fresh = await this.#openOne();
           this.#all.add(fresh);
           fresh.exchanges = 0;
           return { c: fresh, reused: false };
@@ -120,7 +132,7 @@ export class FtpPool {
     for (let i = 0; i < missing; i++) {
       this.#opening++;
       this.#warming++;
-      this.#open().then((c) => {
+      this.#openOne().then((c) => {
         this.#warming--;
         if (this.#closed) {
           this.#opening--;
@@ -136,6 +148,22 @@ export class FtpPool {
         for (const w of this.#waiters.splice(0)) w();
       });
     }
+  }
+
+  /**
+   * Opens a connection. Until one has logged in, the first one opened logs in alone and the
+   * others connect meanwhile but wait for its login: requests sent together at start-up find
+   * their connections ready one round trip after the first, and a refused password is tried once.
+   */
+  #openOne(): Promise<FtpConnection> {
+    if (this.#loggedIn) return this.#open();
+    if (this.#pioneer) return this.#open(this.#pioneer);
+    const first = this.#open();
+    this.#pioneer = first;
+    first.then(() => (this.#loggedIn = true), () => {}).finally(() => {
+      if (this.#pioneer === first) this.#pioneer = null;
+    });
+    return first;
   }
 
   /** Runs `fn` with a connection of its own, released afterwards. */

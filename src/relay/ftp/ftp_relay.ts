@@ -61,7 +61,9 @@ export class FtpRelay implements Relay {
   readonly #o: FtpRelayOptions;
   readonly #shared: FtpShared = { noEpsv: false, noMlsd: false, tlsDataWorked: false };
   readonly #pool: FtpPool;
-  #caCerts?: string[];
+  #caCerts?: Promise<string[]>;
+  /** see UnopenedRelay; true when the relay folder is an absolute path */
+  readonly requestsBeforeOpen: boolean;
   /** absolute path of the relay folder on the server, without a trailing slash ("" is "/") */
   #base = "";
   /** relay folders known to exist ("" is the relay folder itself) */
@@ -87,65 +89,85 @@ export class FtpRelay implements Relay {
       tempObjects: true,
     };
     this.#pool = new FtpPool(
-      () =>
-        FtpConnection.open({
-          host: opts.host,
-          port,
-          user,
-          password: opts.password ?? (opts.user ? "" : "anonymous@"),
-          tls: opts.tls,
-          caCerts: this.#caCerts,
-          verifySsl: opts.verifySsl ?? true,
-          clearDataChannel: opts.clearDataChannel ?? false,
-          timeoutMs: opts.timeoutMs ?? 30_000,
-          label: this.name,
-        }, this.#shared),
+      async (loginAfter) =>
+        FtpConnection.open(
+          {
+            host: opts.host,
+            port,
+            user,
+            password: opts.password ?? (opts.user ? "" : "anonymous@"),
+            tls: opts.tls,
+            caCerts: await this.#certificates(),
+            verifySsl: opts.verifySsl ?? true,
+            clearDataChannel: opts.clearDataChannel ?? false,
+            timeoutMs: opts.timeoutMs ?? 30_000,
+            label: this.name,
+          },
+          this.#shared,
+          loginAfter,
+        ),
       connections,
     );
+    // An absolute folder is known without logging in: requests need nothing open() sets up.
+    this.requestsBeforeOpen = opts.directory.startsWith("/");
+    if (this.requestsBeforeOpen) this.#base = normalizePath(opts.directory);
+  }
+
+  /** The CA certificates of `caFile`, read once, before the first connection needs them. */
+  #certificates(): Promise<string[] | undefined> {
+    const file = this.#o.caFile;
+    if (!file) return Promise.resolve(undefined);
+    this.#caCerts ??= Deno.readTextFile(file).then((pem) => [pem], (e) => {
+      throw new EscaleError(
+        "config",
+        `${this.name}: cannot read the certificate file ${file}: ${
+          e instanceof Error ? e.message : e
+        }`,
+      );
+    });
+    return this.#caCerts;
   }
 
   /**
    * Logs in, creates the relay folder when missing and lists it once, so that a refused data
    * connection (TLS session reuse, firewalls) shows up here rather than in the middle of a sync.
+   * The folder check and the listing go together: a missing folder fails both.
    */
   async open(): Promise<this> {
-    if (this.#o.caFile) {
-      try {
-        this.#caCerts = [await Deno.readTextFile(this.#o.caFile)];
-      } catch (e) {
-        throw new EscaleError(
-          "config",
-          `${this.name}: cannot read the certificate file ${this.#o.caFile}: ${
-            e instanceof Error ? e.message : e
-          }`,
-        );
-      }
-    }
-    await this.#pool.use(async (c) => {
+    await this.#certificates();
+    const listing = await this.#pool.use(async (c) => {
       // Logged in: the server's features are known. Opening reads two objects together and a
       // round three listings and reads; they find these connections ready.
       this.#pool.warm(WARM_CONNECTIONS);
-      let base = normalizePath(this.#o.directory);
+      let base = this.#base;
       if (!this.#o.directory.startsWith("/")) {
         const r = await c.expect("PWD", [257], "finding the login folder");
         const m = /^257\s+"((?:[^"]|"")*)"/.exec(r.lines[0]);
         const home = m ? m[1].replace(/""/g, '"') : "/";
         base = normalizePath(`${home}/${this.#o.directory}`);
+        this.#base = base;
       }
-      this.#base = base;
-      if ((await c.command(`CWD ${base || "/"}`, "opening the relay folder")).code !== 250) {
-        let cur = "";
-        for (const part of base.split("/").filter(Boolean)) {
-          cur += "/" + part;
-          await c.command(`MKD ${cur}`, "creating the relay folder");
-        }
-        await c.expect(`CWD ${base || "/"}`, [250], `opening the relay folder ${base || "/"}`);
+      const cwd = c.command(`CWD ${base || "/"}`, "opening the relay folder");
+      const listed = this.#listDir(c, "").then((entries) => ({ entries }), (error) => ({ error }));
+      if ((await cwd).code === 250) {
+        const r = await listed;
+        if ("error" in r) throw r.error;
+        return r.entries;
       }
+      await listed; // failed as the folder is missing (or the connection is gone)
+      let cur = "";
+      for (const part of base.split("/").filter(Boolean)) {
+        cur += "/" + part;
+        await c.command(`MKD ${cur}`, "creating the relay folder");
+      }
+      await c.expect(`CWD ${base || "/"}`, [250], `opening the relay folder ${base || "/"}`);
       this.#dirs.add("");
+      // Just created: empty. Listed anyway, for the data connection check.
+      return await this.#listDir(c, "");
     });
-    // Listed once here, so that a refused data connection shows up now; the layout detection
-    // that follows gets this listing.
-    this.#listings.keep("", await this.#entries(""));
+    this.#dirs.add("");
+    // The layout detection that follows gets this listing.
+    this.#listings.keep("", listing);
     return this;
   }
 

@@ -122,24 +122,18 @@ export class Repository {
 
   async #context(rules: ModeRules): Promise<RoundContext> {
     // The commits are listed alongside the client records' listing (one round trip, not two). A
-    // record must never be newer than the listing of commits it is compared with: records taken
-    // from the cache were read in an earlier round, before that round's listing and so before
-    // this one, but a record read now may be newer than the early listing, which is then taken
-    // again once the reads are done.
+    // record must never be newer than the listing of commits it is compared with (relay-format
+    // §6, rule 5): records taken from the cache were read in an earlier round, before that
+    // round's listing and so before this one; a record read now is newer only if it claims a
+    // commit the early listing lacks (published since), and then the commits are listed again.
     const early = this.store.listCommits();
     early.catch(() => {}); // awaited below, or settled and dropped
-    const { clients, read } = await this.#readClients().catch(async (e) => {
+    const { clients, fresh } = await this.#readClients().catch(async (e) => {
       await early.catch(() => {});
       throw e;
     });
-    let commits: CommitRef[];
-    if (read === 0) commits = await early;
-    else {
-      // Settled first, so that a backend sharing identical listings in flight cannot answer the
-      // new listing with the early one.
-      await early.catch(() => {});
-      commits = await this.store.listCommits();
-    }
+    const listed = await early;
+    const commits = claimsUnlisted(fresh, listed) ? await this.store.listCommits() : listed;
     return {
       opts: this.opts,
       rules,
@@ -243,11 +237,11 @@ export class Repository {
 
   /**
    * Client records, re-read only when their size or time changed since the last round, fetched
-   * together (one round trip, not one per client). `read` counts the records of other clients
+   * together (one round trip, not one per client). `fresh` holds the records of other clients
    * read from the relay: this client's own record was written by this process (the state lock
    * keeps it alone) before the round began, so reading it back makes nothing newer.
    */
-  async #readClients(): Promise<{ clients: Map<string, ClientRecord>; read: number }> {
+  async #readClients(): Promise<{ clients: Map<string, ClientRecord>; fresh: ClientRecord[] }> {
     const ids = await this.store.listClientIds();
     const found = new Map<string, ClientRecord>();
     const toRead = [];
@@ -274,7 +268,8 @@ export class Repository {
       const rec = found.get(cid);
       if (rec) out.set(cid, rec);
     }
-    return { clients: out, read: toRead.filter((r) => r.cid !== this.me).length };
+    const fresh = toRead.filter((r) => r.cid !== this.me).map((r) => found.get(r.cid));
+    return { clients: out, fresh: fresh.filter((r) => r !== undefined) };
   }
 
   async #updateOwnRecord(ctx: RoundContext): Promise<void> {
@@ -316,4 +311,11 @@ export class Repository {
 
 function sorted(o: Record<string, number>): [string, number][] {
   return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+/** Whether a record says its client published a commit later than any `listed` shows. */
+function claimsUnlisted(records: ClientRecord[], listed: CommitRef[]): boolean {
+  const newest = new Map<string, number>();
+  for (const c of listed) newest.set(c.cid, Math.max(newest.get(c.cid) ?? 0, c.seq));
+  return records.some((r) => (r.seq ?? 0) > (newest.get(r.id) ?? 0));
 }

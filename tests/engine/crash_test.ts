@@ -47,12 +47,12 @@ const STEPS: [string, Phase, FaultRule][] = [
     action: "fail",
     kind: "permanent",
   }],
-  // The round's first listing of commits goes alongside the records; the pusher's record changed,
-  // so the commits are listed again after it, and that second listing is the one the round uses.
+  // The round's listing of commits goes alongside the records; the pusher's record claims no
+  // commit that listing lacks, so it is the one the round uses.
   ["pull: listing", "pull", {
     op: "list",
     match: /^commits/,
-    nth: 2,
+    nth: 1,
     action: "fail",
     kind: "permanent",
   }],

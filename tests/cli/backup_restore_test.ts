@@ -111,3 +111,45 @@ Deno.test("cli restore: a damaged archive is refused before anything is written;
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli restore: a live relay whose clients moved on since the backup is refused; identical objects are resumed", async () => {
+  const dir = await setup();
+  try {
+    await Deno.writeTextFile(`${dir}/A/one.txt`, "one");
+    await round(dir, "B");
+    await round(dir, "A");
+    const archive = `${dir}/b.tar`;
+    assertEquals((await escale(["backup", "-c", `${dir}/A.conf`, archive])).code, 0);
+    // The clients carry on: their records move past the backup's (acknowledgements, sequences).
+    await Deno.writeTextFile(`${dir}/A/two.txt`, "two");
+    for (const c of ["A", "B", "A"]) await round(dir, c);
+    const keys = Object.keys(await relayObjects(`${dir}/relay`));
+    assertEquals(keys.filter((k) => !k.startsWith("clients/")), ["escale.json"], "all released");
+    const before = await fingerprint(`${dir}/relay`);
+    const refused = await escale(["restore", "-c", `${dir}/B.conf`, archive]);
+    assertEquals(refused.code, 7, refused.stdout + refused.stderr);
+    assertEquals(refused.stderr.trim().split("\n").length, 1, refused.stderr);
+    assert(
+      /is not empty \(\d+ objects .*differs from the backup's/.test(refused.stderr),
+      refused.stderr,
+    );
+    assertEquals(await fingerprint(`${dir}/relay`), before);
+
+    // A restore cut short (no header yet, a data object missing) holds only the backup's own
+    // objects: run again without --force, it completes.
+    await Deno.remove(`${dir}/relay`, { recursive: true });
+    await Deno.mkdir(`${dir}/relay`);
+    assertEquals((await escale(["restore", "-c", `${dir}/B.conf`, archive])).code, 0);
+    const full = await relayObjects(`${dir}/relay`);
+    await Deno.remove(`${dir}/relay/escale.json`);
+    const [obj] = [...Deno.readDirSync(`${dir}/relay/data`)].map((e) => e.name);
+    await Deno.remove(`${dir}/relay/data/${obj}`);
+    const resumed = await escale(["restore", "--json", "-c", `${dir}/B.conf`, archive]);
+    assertEquals(resumed.code, 0, resumed.stderr);
+    const res = JSON.parse(resumed.stdout.trim().split("\n").at(-1)!);
+    assertEquals([res.written, res.kept], [2, 3]);
+    assertEquals(await relayObjects(`${dir}/relay`), full);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -66,6 +66,7 @@ export async function fixCommand(flags: MaintenanceFlags & { dryRun?: boolean })
           : "",
         removed(plan.staleLeases, "expired leases removed"),
         removed(plan.temporary.map((t) => t.key), "temporary objects removed"),
+        removed(plan.uploads.map((u) => u.key), "unfinished uploads aborted"),
         removed(plan.orphans.map((t) => t.key), "orphan data objects removed"),
       ].filter((s) => s);
       const summary = did.length === 0

@@ -260,3 +260,10 @@ Deno.test("cli fix through WebDAV (Apache): a lost relay is rebuilt, a stale tem
     await dav.stop();
   }
 });
+
+Deno.test("cli fix: --help shows examples", async () => {
+  const help = await escale(["fix", "--help"]);
+  assertEquals(help.code, 0, help.stderr);
+  assert(help.stdout.includes("Examples:"), help.stdout);
+  assert(help.stdout.includes("escale fix -r photos --dry-run"), help.stdout);
+});

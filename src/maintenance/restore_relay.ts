@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
-import { EscaleError } from "../errors/errors.ts";
+import { EscaleError, isKind } from "../errors/errors.ts";
 import { CLIENTS_DIR, COMMITS_DIR, DATA_DIR, HEADER_KEY, LEASES_DIR } from "../protocol/format.ts";
 import { withLease } from "../protocol/lease.ts";
 import { MOVED_KEY } from "../protocol/moved_record.ts";
@@ -114,8 +114,13 @@ export async function restoreRelay(
   for (const [key, size] of present) {
     const o = wanted.get(key);
     if (!o) continue;
-    if (size === o.size && await inPlace(raw, o)) identical.add(key);
-    else differing.push(key);
+    const same = size === o.size &&
+      await inPlace(raw, o).catch((e) => {
+        if (isKind(e, "not-found")) return null; // gone since it was listed: written below
+        throw e;
+      });
+    if (same) identical.add(key);
+    else if (same === false) differing.push(key);
   }
   const headerMatches = identical.has(HEADER_KEY);
   if ((foreign.length || differing.length) && !opts.force) {

@@ -1,6 +1,7 @@
 import { ExitCode } from "../errors/errors.ts";
 import { checkRelay } from "../maintenance/check_relay.ts";
 import { openExistingStore } from "../maintenance/open_existing_store.ts";
+import { someKeys } from "./maintenance_output.ts";
 import { type MaintenanceFlags, runMaintenance } from "./maintenance_runner.ts";
 import { encryptionOf, openSectionRelay } from "./open_section_relay.ts";
 
@@ -23,7 +24,11 @@ export async function checkCommand(
       const counts =
         `${report.clients} clients, ${report.commits} commits, ${report.dataObjects} data objects (${report.dataBytes} bytes)` +
         (flags.readData ? `, ${report.filesVerified} files read and verified` : "") +
-        (report.orphans.length ? `, ${report.orphans.length} orphan data objects` : "");
+        (report.orphans.length
+          ? `, ${report.orphans.length} orphan data objects (${
+            someKeys(report.orphans.map((o) => o.key))
+          })`
+          : "");
       const summary = report.ok
         ? `relay ${relay.name} is sound: ${counts}`
         : `relay ${relay.name} is damaged: ${report.damaged.length} problems (${

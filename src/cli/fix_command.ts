@@ -4,6 +4,7 @@ import { Repository } from "../engine/repository.ts";
 import { fixRelay, type LocalView } from "../maintenance/fix_relay.ts";
 import { StateDb } from "../state/state_db.ts";
 import { StateLock } from "../state/state_lock.ts";
+import { someKeys } from "./maintenance_output.ts";
 import { type MaintenanceFlags, runMaintenance } from "./maintenance_runner.ts";
 import { encryptionOf, openSectionRelay } from "./open_section_relay.ts";
 import { ownFilesOf, repoOptions } from "./open_repository.ts";
@@ -63,9 +64,10 @@ export async function fixCommand(flags: MaintenanceFlags & { dryRun?: boolean })
             flags.dryRun ? "this client's tree" : `${entries} files and deletions`
           } published`
           : "",
-        plan.staleLeases.length ? `${plan.staleLeases.length} expired leases removed` : "",
-        plan.temporary.length ? `${plan.temporary.length} temporary objects removed` : "",
-        plan.orphans.length ? `${plan.orphans.length} orphan data objects removed` : "",
+        removed(plan.staleLeases, "expired leases removed"),
+        removed(plan.temporary.map((t) => t.key), "temporary objects removed"),
+        removed(plan.uploads.map((u) => u.key), "unfinished uploads aborted"),
+        removed(plan.orphans.map((t) => t.key), "orphan data objects removed"),
       ].filter((s) => s);
       const summary = did.length === 0
         ? `relay ${relay.name}: nothing to repair`
@@ -77,4 +79,9 @@ export async function fixCommand(flags: MaintenanceFlags & { dryRun?: boolean })
       await relay.close().catch(() => {});
     }
   });
+}
+
+/** "3 expired leases removed (leases/a, …)": what fix removes, named (bounded), or "". */
+function removed(keys: string[], what: string): string {
+  return keys.length ? `${keys.length} ${what} (${someKeys(keys)})` : "";
 }

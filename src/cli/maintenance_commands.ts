@@ -104,7 +104,9 @@ ${exitCodes()}`,
 The whole archive is verified against its manifest before anything is written; the relay
 header is written last, so clients see the relay only once it is complete. An interrupted
 restore resumes when run again, without copying again what is already there. Clients keep
-their state: they download only what they do not already have.
+their state: they download only what they do not already have. A relay holding other objects,
+or objects that changed since the backup (clients still use it), is refused with exit 7
+unless --force.
 
 Examples:
   escale restore -r photos ~/backups/photos-2026-12.tar.gz

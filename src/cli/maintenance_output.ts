@@ -105,3 +105,12 @@ export class MaintenanceOutput {
     writeAllSync(Deno.stdout, new TextEncoder().encode(redactSecrets(text, this.#secrets) + "\n"));
   }
 }
+
+/**
+ * Keys named in a one-line summary: the first `max`, then how many more ("a, b … and 3 more"),
+ * so that a relay with a million orphans still gets one readable line (`--json` has them all).
+ */
+export function someKeys(keys: readonly string[], max = 5): string {
+  const shown = keys.slice(0, max).join(", ");
+  return keys.length > max ? `${shown} … and ${keys.length - max} more` : shown;
+}

@@ -32,7 +32,10 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [ExitCode.auth, "authentication failed or permission denied on the relay"],
   [ExitCode.key, "wrong passphrase/key, or encryption setting does not match the relay"],
   [ExitCode.integrity, "relay data failed verification (tampered, truncated, hostile names)"],
-  [ExitCode.safety, "safety stop: the round would delete too much (re-run with --force)"],
+  [
+    ExitCode.safety,
+    "safety stop: a round would delete too much, or restore into a relay in use (--force)",
+  ],
   [ExitCode.space, "relay or local disk out of space (server quota, disk full)"],
   [ExitCode.busy, "another escale process is already synchronising the repository"],
   [

@@ -15,15 +15,19 @@ import {
   validateClientRecord,
 } from "../protocol/format.ts";
 import { readLease, withLease } from "../protocol/lease.ts";
+import { MOVED_KEY } from "../protocol/moved_record.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
 import { RelayStore } from "../protocol/relay_store.ts";
-import type { Relay } from "../relay/relay.ts";
+import type { Relay, UnfinishedUpload } from "../relay/relay.ts";
 import { utf8 } from "../util/streams.ts";
 import { type Emit, silent } from "./events.ts";
 
 /** A data object no commit references is garbage only once its writer cannot be mid-publication. */
 export const ORPHAN_AGE_MS = 24 * 3600 * 1000;
-/** A temporary object this old belongs to a writer that was killed, not to a transfer in flight. */
+/**
+ * A temporary object (or an unfinished upload) untouched this long belongs to a writer that was
+ * killed, not to a transfer in flight.
+ */
 export const TEMP_AGE_MS = 3600 * 1000;
 
 /** What this client remembers of the relay (its state), the ground a rebuild stands on. */
@@ -48,6 +52,8 @@ export interface FixPlan {
   staleLeases: string[];
   orphans: { key: string; size: number }[];
   temporary: { key: string; size: number }[];
+  /** unfinished multipart uploads of killed writers (S3), aborted */
+  uploads: UnfinishedUpload[];
 }
 
 export interface FixOptions {
@@ -60,6 +66,8 @@ export interface FixOptions {
   owner: string;
   dryRun?: boolean;
   emit?: Emit;
+  /** milliseconds clock, for the ages of orphans, temporary objects and uploads */
+  now?: () => number;
 }
 
 /**
@@ -79,6 +87,7 @@ export interface FixOptions {
  */
 export async function fixRelay(o: FixOptions): Promise<{ plan: FixPlan; entries: number }> {
   const emit = o.emit ?? silent;
+  const now = o.now ?? Date.now;
   const { relay, local } = o;
   let header = await RelayStore.readHeader(relay);
   const records = header ? await listRecords(relay) : [];
@@ -126,8 +135,9 @@ export async function fixRelay(o: FixOptions): Promise<{ plan: FixPlan; entries:
     rebuild,
     restoreRecords: rebuild ? known.map((r) => ({ id: r.id, name: r.name })) : [],
     staleLeases: await staleLeases(store),
-    orphans: writeHeader ? [] : await orphans(store, local),
-    temporary: await temporaries(o.relay),
+    orphans: writeHeader ? [] : await orphans(store, local, now),
+    temporary: await temporaries(o.relay, now),
+    uploads: await unfinishedUploads(o.relay, now),
   };
   if (o.dryRun) return { plan, entries: 0 };
 
@@ -166,10 +176,15 @@ export async function fixRelay(o: FixOptions): Promise<{ plan: FixPlan; entries:
       entries = (await repo.rebuild()).entries;
       emit({ type: "note", message: `published a full copy: ${entries} files and deletions` });
     }
-    emit({ type: "phase", phase: "cleaning", total: plan.orphans.length + plan.temporary.length });
+    const total = plan.orphans.length + plan.temporary.length + plan.uploads.length;
+    emit({ type: "phase", phase: "cleaning", total });
     let done = 0;
     for (const x of [...plan.orphans, ...plan.temporary]) {
       await relay.delete(x.key);
+      emit({ type: "progress", done: ++done });
+    }
+    for (const u of plan.uploads) {
+      await relay.abortUpload!(u);
       emit({ type: "progress", done: ++done });
     }
   });
@@ -205,6 +220,7 @@ async function staleLeases(store: RelayStore): Promise<string[]> {
 async function orphans(
   store: RelayStore,
   local: LocalView,
+  now: () => number,
 ): Promise<{ key: string; size: number }[]> {
   const refs = await store.listCommits();
   const present = new Set(refs.map((r) => `${r.cid}-${r.seq}`));
@@ -229,19 +245,39 @@ async function orphans(
     if (referenced.has(d.key)) continue;
     if (d.cid === local.me && d.seq === local.pendingSeq) continue;
     const settled = present.has(`${d.cid}-${d.seq}`) || d.seq <= (seqOf.get(d.cid) ?? 0) ||
-      (d.mtime > 0 && Date.now() - d.mtime > ORPHAN_AGE_MS);
+      (d.mtime > 0 && now() - d.mtime > ORPHAN_AGE_MS);
     if (settled) out.push({ key: d.key, size: d.size });
   }
   return out;
 }
 
-async function temporaries(relay: Relay): Promise<{ key: string; size: number }[]> {
+async function temporaries(
+  relay: Relay,
+  now: () => number,
+): Promise<{ key: string; size: number }[]> {
   if (!relay.listTemporary) return [];
   const out = [];
   for (const dir of ["", CLIENTS_DIR, COMMITS_DIR, DATA_DIR, LEASES_DIR]) {
     for await (const e of relay.listTemporary(dir)) {
-      if (e.mtime > 0 && Date.now() - e.mtime > TEMP_AGE_MS) out.push({ key: e.key, size: e.size });
+      if (e.mtime > 0 && now() - e.mtime > TEMP_AGE_MS) out.push({ key: e.key, size: e.size });
     }
   }
   return out;
+}
+
+/**
+ * Multipart uploads of relay objects that nothing wrote to for TEMP_AGE_MS: their writer was
+ * killed (its abort is best effort). A younger one may be a writer still sending parts. Uploads
+ * of keys that are no relay object's (a bucket shared with other data) are left alone.
+ */
+async function unfinishedUploads(
+  relay: Relay,
+  now: () => number,
+): Promise<UnfinishedUpload[]> {
+  if (!relay.listUploads || !relay.abortUpload) return [];
+  const dirs = new Set([CLIENTS_DIR, COMMITS_DIR, DATA_DIR, LEASES_DIR]);
+  const ours = (key: string) =>
+    key === HEADER_KEY || key === MOVED_KEY || dirs.has(key.slice(0, key.lastIndexOf("/")));
+  return (await relay.listUploads())
+    .filter((u) => ours(u.key) && u.mtime > 0 && now() - u.mtime > TEMP_AGE_MS);
 }

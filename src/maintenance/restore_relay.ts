@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
-import { EscaleError } from "../errors/errors.ts";
+import { EscaleError, isKind } from "../errors/errors.ts";
 import { CLIENTS_DIR, COMMITS_DIR, DATA_DIR, HEADER_KEY, LEASES_DIR } from "../protocol/format.ts";
 import { withLease } from "../protocol/lease.ts";
 import { MOVED_KEY } from "../protocol/moved_record.ts";
@@ -84,9 +84,11 @@ export interface RestoreResult {
 /**
  * Restores a verified backup into a relay: data objects and commits in archive order (data
  * before its commit), then client records, the header last, so that clients see the relay only
- * once it is complete. Objects already there with their size are kept, so an interrupted restore
- * resumes without copying again. A relay holding anything that is not part of this backup is
- * refused unless `force`, which then removes those objects. Runs under the maintenance lease.
+ * once it is complete. Objects already there with the backup's content are kept, so an
+ * interrupted restore resumes without copying again. A relay holding anything that is not part of
+ * this backup, or an object that differs from the backup's (a live relay whose clients moved on),
+ * is refused unless `force`, which then removes or replaces those objects. Runs under the
+ * maintenance lease.
  */
 export async function restoreRelay(
   raw: Relay,
@@ -96,7 +98,6 @@ export async function restoreRelay(
   const emit = opts.emit ?? silent;
   const manifest = await verifyArchive(source, emit);
   const wanted = new Map(manifest.objects.map((o) => [o.key, o]));
-  const headerObj = wanted.get(HEADER_KEY)!;
   const present = new Map<string, number>();
   for (const dir of ["", CLIENTS_DIR, COMMITS_DIR, DATA_DIR]) {
     // Only relay objects count: a folder may hold other things (a server's .DAV, lost+found).
@@ -105,23 +106,36 @@ export async function restoreRelay(
   const foreign = [...present.keys()].filter((k) => !wanted.has(k));
   // A relay that was moved away is not empty: restoring there would leave its clients stopped.
   if (await raw.stat(MOVED_KEY)) foreign.push(MOVED_KEY);
-  let headerMatches = false;
-  if (present.has(HEADER_KEY)) {
-    const bytes = await collect(await raw.read(HEADER_KEY), MAX_SMALL, HEADER_KEY);
-    headerMatches = createHash("sha256").update(bytes).digest("hex") === headerObj.sha256;
-    if (!headerMatches) foreign.push(HEADER_KEY);
+  // Objects of the backup already there are kept only when they are the backup's own (an
+  // interrupted restore): a client record that changed since the backup holds newer
+  // acknowledgements, and putting the old one back would roll its clients back.
+  const identical = new Set<string>();
+  const differing: string[] = [];
+  for (const [key, size] of present) {
+    const o = wanted.get(key);
+    if (!o) continue;
+    const same = size === o.size &&
+      await inPlace(raw, o).catch((e) => {
+        if (isKind(e, "not-found")) return null; // gone since it was listed: written below
+        throw e;
+      });
+    if (same) identical.add(key);
+    else if (same === false) differing.push(key);
   }
-  if (foreign.length && !opts.force) {
+  const headerMatches = identical.has(HEADER_KEY);
+  if ((foreign.length || differing.length) && !opts.force) {
+    const n = foreign.length + differing.length;
+    const example = differing.length
+      ? `${differing[0]}, which differs from the backup's`
+      : foreign[0];
     throw new EscaleError(
       "safety",
-      `${raw.name} is not empty (${foreign.length} objects that are not part of this backup, e.g. ${
-        foreign[0]
-      }); restore into an empty relay, or re-run with --force to replace what it holds`,
+      `${raw.name} is not empty (${n} objects that are not part of this backup or differ from it, e.g. ${example}); restore into an empty relay, or re-run with --force to replace what it holds`,
     );
   }
   const store = new RelayStore(raw);
   return await withLease(store, "maintenance", opts.owner, async () => {
-    if (foreign.includes(HEADER_KEY)) await raw.delete(HEADER_KEY); // hidden until complete
+    if (differing.includes(HEADER_KEY)) await raw.delete(HEADER_KEY); // hidden until complete
     let written = 0;
     let kept = 0;
     let headerBytes: Uint8Array | null = null;
@@ -136,7 +150,7 @@ export async function restoreRelay(
         headerBytes = verified(o, await collect(entry.body, MAX_SMALL, o.key));
         continue;
       }
-      if (present.get(o.key) === o.size && await inPlace(raw, o)) {
+      if (identical.has(o.key)) {
         await entry.body.cancel();
         kept++;
       } else {
@@ -160,11 +174,12 @@ export async function restoreRelay(
 }
 
 /**
- * Whether an object of the right size already holds the backup's bytes: data objects and
- * commits are immutable, so their size is enough; a client record is small and compared whole.
+ * Whether an object of the right size already holds the backup's bytes. A data object is
+ * immutable once its commit exists and may be large, so its size is enough; the header, client
+ * records and commits are small and compared whole.
  */
 async function inPlace(raw: Relay, o: ManifestObject): Promise<boolean> {
-  if (o.key.startsWith(`${DATA_DIR}/`) || o.key.startsWith(`${COMMITS_DIR}/`)) return true;
+  if (o.key.startsWith(`${DATA_DIR}/`)) return true;
   const bytes = await collect(await raw.read(o.key), MAX_SMALL, o.key);
   return createHash("sha256").update(bytes).digest("hex") === o.sha256;
 }

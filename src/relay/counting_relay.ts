@@ -4,6 +4,7 @@ import type {
   Relay,
   RelayCapabilities,
   RelayEntry,
+  UnfinishedUpload,
   WriteOptions,
 } from "./relay.ts";
 import { tap } from "../util/streams.ts";
@@ -33,6 +34,8 @@ export class CountingRelay implements Relay {
   };
   readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
+  readonly listUploads?: () => Promise<UnfinishedUpload[]>;
+  readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
 
   constructor(readonly inner: Relay) {
     this.name = inner.name;
@@ -47,6 +50,18 @@ export class CountingRelay implements Relay {
       this.listTemporary = (dir) => {
         this.counters.lists++;
         return inner.listTemporary!(dir);
+      };
+    }
+    if (inner.listUploads) {
+      this.listUploads = () => {
+        this.counters.lists++;
+        return inner.listUploads!();
+      };
+    }
+    if (inner.abortUpload) {
+      this.abortUpload = (u) => {
+        this.counters.deletes++;
+        return inner.abortUpload!(u);
       };
     }
   }

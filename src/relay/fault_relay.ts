@@ -6,6 +6,7 @@ import {
   type Relay,
   type RelayCapabilities,
   type RelayEntry,
+  type UnfinishedUpload,
   type WriteOptions,
 } from "./relay.ts";
 
@@ -35,6 +36,8 @@ export class FaultRelay implements Relay {
   readonly capabilities: RelayCapabilities;
   readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
+  readonly listUploads?: () => Promise<UnfinishedUpload[]>;
+  readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
   #rules: { rule: FaultRule; seen: number; fired: boolean }[] = [];
 
   constructor(readonly inner: Relay, rules: FaultRule[] = []) {
@@ -48,6 +51,18 @@ export class FaultRelay implements Relay {
       };
     }
     if (inner.listTemporary) this.listTemporary = (dir) => this.#temporary(dir);
+    if (inner.listUploads) {
+      this.listUploads = async () => {
+        await this.#before("list", "");
+        return await inner.listUploads!();
+      };
+    }
+    if (inner.abortUpload) {
+      this.abortUpload = async (u) => {
+        await this.#before("delete", u.key);
+        return await inner.abortUpload!(u);
+      };
+    }
   }
 
   /** Replaces the rules (counts start again); `arm([])` disarms. */

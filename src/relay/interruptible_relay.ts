@@ -5,6 +5,7 @@ import type {
   Relay,
   RelayCapabilities,
   RelayEntry,
+  UnfinishedUpload,
   WriteOptions,
 } from "./relay.ts";
 
@@ -21,6 +22,8 @@ export class InterruptibleRelay implements Relay {
   readonly capabilities: RelayCapabilities;
   readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
+  readonly listUploads?: () => Promise<UnfinishedUpload[]>;
+  readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
 
   constructor(readonly inner: Relay, readonly signal: AbortSignal) {
     this.name = inner.name;
@@ -30,6 +33,10 @@ export class InterruptibleRelay implements Relay {
     }
     if (inner.listTemporary) {
       this.listTemporary = (dir) => this.#listing(dir, inner.listTemporary!(dir));
+    }
+    if (inner.listUploads) this.listUploads = () => this.#race("", () => inner.listUploads!());
+    if (inner.abortUpload) {
+      this.abortUpload = (u) => this.#race(u.key, () => inner.abortUpload!(u));
     }
   }
 

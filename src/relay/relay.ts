@@ -96,7 +96,26 @@ export interface Relay {
    * name and rename have them.
    */
   listTemporary?(dir: string): AsyncIterable<RelayEntry>;
+  /**
+   * Uploads begun and never completed nor aborted (S3 multipart uploads of a writer that was
+   * killed), under the relay's root: `list` never shows them, yet their parts are stored. What
+   * `escale fix` aborts, with `abortUpload`. Only backends that upload in parts have them.
+   */
+  listUploads?(): Promise<UnfinishedUpload[]>;
+  /** Ends an unfinished upload, freeing its parts; one already gone is no error. */
+  abortUpload?(upload: UnfinishedUpload): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface UnfinishedUpload {
+  /** the relay key being uploaded */
+  key: string;
+  /** the backend's name for this upload (several may be open for one key) */
+  id: string;
+  /** bytes its parts hold */
+  size: number;
+  /** when it was last written to (its latest part, else its start), ms since epoch; 0 unknown */
+  mtime: number;
 }
 
 /** A backend as built, before `open()` has checked that it can be reached (and logged in). */

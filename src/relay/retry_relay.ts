@@ -5,6 +5,7 @@ import type {
   Relay,
   RelayCapabilities,
   RelayEntry,
+  UnfinishedUpload,
   WriteOptions,
 } from "./relay.ts";
 
@@ -87,6 +88,8 @@ export class RetryRelay implements Relay {
   readonly inner: Relay;
   readonly listFolders?: (dir: string) => Promise<string[]>;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
+  readonly listUploads?: () => Promise<UnfinishedUpload[]>;
+  readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
 
@@ -101,6 +104,13 @@ export class RetryRelay implements Relay {
     }
     if (inner.listTemporary) {
       this.listTemporary = (dir) => this.#listing(dir, () => inner.listTemporary!(dir));
+    }
+    if (inner.listUploads) {
+      this.listUploads = () => this.#run("listing unfinished uploads", () => inner.listUploads!());
+    }
+    if (inner.abortUpload) {
+      this.abortUpload = (u) =>
+        this.#run(`abandoning an upload of ${u.key}`, () => inner.abortUpload!(u));
     }
   }
 

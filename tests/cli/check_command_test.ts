@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../assert.ts";
+import { gzipSync } from "node:zlib";
 import { conf, escale } from "./cli_helpers.ts";
 
 async function setup(): Promise<string> {
@@ -54,6 +55,78 @@ Deno.test("cli check: --help has examples; a missing relay folder is one line", 
     const r = await escale(["check", "-c", `${dir}/x.conf`]);
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert(r.code !== 0 && !r.stderr.includes("    at "), r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli check --read-data: a truncated, a changed and a forged object each exit 6, named", async () => {
+  const dir = await setup();
+  try {
+    const [name] = [...Deno.readDirSync(`${dir}/relay/data`)].map((e) => e.name);
+    const obj = `data/${name}`;
+    const path = `${dir}/relay/${obj}`;
+    const original = await Deno.readFile(path);
+    const check = async (...extra: string[]) => {
+      const r = await escale(["check", ...extra, "-c", `${dir}/B.conf`]);
+      assertEquals(r.stdout.trim().split("\n").length, 1, r.stdout);
+      return r;
+    };
+
+    await Deno.writeFile(path, original.subarray(0, original.length - 3));
+    const truncated = await check("--read-data");
+    assertEquals(truncated.code, 6, truncated.stdout + truncated.stderr);
+    assert(truncated.stdout.includes(`damaged: 1 problems (${obj}: truncated)`), truncated.stdout);
+
+    const changed = original.slice();
+    changed[0] ^= 1;
+    await Deno.writeFile(path, changed);
+    assertEquals((await check()).code, 0, "same size: only --read-data can tell");
+    const wrong = await check("--read-data");
+    assertEquals(wrong.code, 6, wrong.stdout + wrong.stderr);
+    assert(wrong.stdout.includes(`damaged: 1 problems (${obj}: wrong-hash)`), wrong.stdout);
+
+    await Deno.writeFile(path, original);
+    const forged = "commits/00000000000000aa-0000000001";
+    await Deno.writeFile(
+      `${dir}/relay/${forged}`,
+      gzipSync(JSON.stringify({
+        v: 1,
+        client: "00000000000000aa",
+        seq: 1,
+        time: new Date().toISOString(),
+        objects: [],
+        entries: [{
+          op: "del",
+          path: "../../etc/passwd",
+          vv: { "00000000000000aa": 1 },
+          origin: "00000000000000aa",
+        }],
+      })),
+    );
+    const bad = await check("--read-data");
+    assertEquals(bad.code, 6, bad.stdout + bad.stderr);
+    assert(bad.stdout.includes(`damaged: 1 problems (${forged}: malformed)`), bad.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli check: orphan data objects are named in the summary, the first five and how many more", async () => {
+  const dir = await setup();
+  try {
+    const orphans = [1, 2, 3, 4, 5, 6, 7].map((n) => `data/00000000000000bb-000000000${n}-0000`);
+    for (const o of orphans) await Deno.writeTextFile(`${dir}/relay/${o}`, "junk");
+    const r = await escale(["check", "-c", `${dir}/B.conf`]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assertEquals(r.stdout.trim().split("\n").length, 1, r.stdout);
+    assert(
+      r.stdout.includes(`7 orphan data objects (${orphans.slice(0, 5).join(", ")} … and 2 more)`),
+      r.stdout,
+    );
+    const json = await escale(["check", "--json", "-c", `${dir}/B.conf`]);
+    const report = JSON.parse(json.stdout.trim().split("\n").at(-1)!).report;
+    assertEquals(report.orphans.map((o: { key: string }) => o.key).sort(), orphans);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -97,6 +97,17 @@ Deno.test("cli fix: removes expired leases, old temporary objects and settled or
       "data/00000000000000ab-0000000003-0000",
     ]);
     assertEquals([...Deno.readDirSync(`${relay}/data`)].map((e) => e.name).sort(), before);
+    // Plain output names what would go, on the one summary line.
+    const plain = await escale(["fix", "--dry-run", "-c", `${dir}/A.conf`]);
+    assertEquals(plain.code, 0, plain.stderr);
+    assertEquals(plain.stdout.trim().split("\n").length, 1, plain.stdout);
+    assert(
+      plain.stdout.includes(
+        "would have: 1 expired leases removed (leases/maintenance), 1 temporary objects removed (data/.escale-part-dead), 1 orphan data objects removed (data/00000000000000ab-0000000003-0000)",
+      ),
+      plain.stdout,
+    );
+    assertEquals([...Deno.readDirSync(`${relay}/data`)].map((e) => e.name).sort(), before);
 
     const fix = await escale(["fix", "-c", `${dir}/A.conf`]);
     assertEquals(fix.code, 0, fix.stderr);
@@ -107,6 +118,35 @@ Deno.test("cli fix: removes expired leases, old temporary objects and settled or
     );
     assertEquals([...Deno.readDirSync(`${relay}/leases`)], []);
     assertEquals(await round(dir, "B"), ["a.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli fix --dry-run: a long list of what would be removed is cut to its first five", async () => {
+  const dir = await setup();
+  try {
+    await Deno.writeTextFile(`${dir}/A/a.txt`, "a");
+    await round(dir, "B");
+    await round(dir, "A");
+    const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    const orphans = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `data/00000000000000ab-000000000${n}-0000`);
+    for (const o of orphans) {
+      await Deno.writeTextFile(`${dir}/relay/${o}`, "old orphan");
+      await Deno.utime(`${dir}/relay/${o}`, old, old);
+    }
+    const dry = await escale(["fix", "--dry-run", "-c", `${dir}/A.conf`]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assertEquals(dry.stdout.trim().split("\n").length, 1, dry.stdout);
+    assert(
+      dry.stdout.includes(
+        `would have: 8 orphan data objects removed (${
+          orphans.slice(0, 5).join(", ")
+        } … and 3 more)`,
+      ),
+      dry.stdout,
+    );
+    for (const o of orphans) assert(await Deno.stat(`${dir}/relay/${o}`), `${o} was removed`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -219,4 +259,11 @@ Deno.test("cli fix through WebDAV (Apache): a lost relay is rebuilt, a stale tem
     await Deno.remove(dir, { recursive: true });
     await dav.stop();
   }
+});
+
+Deno.test("cli fix: --help shows examples", async () => {
+  const help = await escale(["fix", "--help"]);
+  assertEquals(help.code, 0, help.stderr);
+  assert(help.stdout.includes("Examples:"), help.stdout);
+  assert(help.stdout.includes("escale fix -r photos --dry-run"), help.stdout);
 });

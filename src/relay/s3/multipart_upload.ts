@@ -172,7 +172,8 @@ async function abort(job: MultipartJob, uploadId: string): Promise<void> {
     });
     await job.s3.discard(res);
   } catch {
-    // Best effort: a bucket lifecycle rule is the safety net for uploads that cannot be aborted.
+    // Best effort (and a killed process never gets here): `escale fix` aborts the uploads left
+    // open (S3Relay.listUploads), and a bucket lifecycle rule can too.
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type RelayCapabilities,
   type RelayEntry,
   TEMP_PREFIX,
+  type UnfinishedUpload,
   type WriteOptions,
 } from "../relay.ts";
 import type { RetryOptions } from "../retry_relay.ts";
@@ -343,6 +344,84 @@ export class S3Relay implements Relay {
       return;
     }
     throw await this.#s3.fail(res, what, key);
+  }
+
+  /**
+   * The multipart uploads under the prefix that were never completed nor aborted (ListMultipartUploads):
+   * aborting is best effort, so a writer killed mid-upload leaves one, invisible to listings but
+   * stored and billed. Each is dated by its latest part (ListParts), since its start says nothing
+   * of a long upload still under way.
+   */
+  async listUploads(): Promise<UnfinishedUpload[]> {
+    const what = "listing unfinished uploads";
+    const prefix = this.#root ? `${this.#root}/` : "";
+    const out: UnfinishedUpload[] = [];
+    let from: Record<string, string> = {};
+    for (;;) {
+      const query = { uploads: "", prefix, "encoding-type": "url", ...from };
+      const res = await this.#s3.send("GET", this.#s3.bucketUrl(query), { what });
+      if (res.status !== 200) throw await this.#s3.fail(res, what);
+      const doc = await this.#s3.xml(res, what);
+      if (doc.name !== "ListMultipartUploadsResult") {
+        throw this.#s3.http.error("permanent", what, `unexpected answer <${doc.name}>`);
+      }
+      for (const u of doc.all("Upload")) {
+        const full = urlDecode(doc.text("Key", u));
+        const id = doc.text("UploadId", u);
+        const key = full.slice(prefix.length);
+        if (!full.startsWith(prefix) || !id || !isKey(key)) continue;
+        const started = Date.parse(doc.text("Initiated", u));
+        const parts = await this.#parts(full, key, id);
+        if (!parts) continue; // completed or aborted meanwhile
+        const mtime = Math.max(Number.isFinite(started) ? started : 0, parts.latest);
+        out.push({ key, id, size: parts.size, mtime });
+      }
+      const key = urlDecode(doc.text("NextKeyMarker"));
+      if (doc.text("IsTruncated") !== "true" || !key) return out;
+      from = { "key-marker": key, "upload-id-marker": doc.text("NextUploadIdMarker") };
+    }
+  }
+
+  /** The bytes an upload's parts hold and when the latest was written; null once it is gone. */
+  async #parts(
+    full: string,
+    key: string,
+    id: string,
+  ): Promise<{ size: number; latest: number } | null> {
+    const what = `listing the parts of an upload of ${key}`;
+    let size = 0;
+    let latest = 0;
+    let from = "";
+    for (;;) {
+      const query: Record<string, string> = { uploadId: id };
+      if (from) query["part-number-marker"] = from;
+      const res = await this.#s3.send("GET", this.#s3.objectUrl(full, query), { what, key });
+      if (res.status === 404) {
+        await this.#s3.discard(res);
+        return null;
+      }
+      if (res.status !== 200) throw await this.#s3.fail(res, what, key);
+      const doc = await this.#s3.xml(res, what);
+      for (const p of doc.all("Part")) {
+        size += Number(doc.text("Size", p)) || 0;
+        const t = Date.parse(doc.text("LastModified", p));
+        if (Number.isFinite(t)) latest = Math.max(latest, t);
+      }
+      from = doc.text("NextPartNumberMarker");
+      if (doc.text("IsTruncated") !== "true" || !from) return { size, latest };
+    }
+  }
+
+  async abortUpload(upload: UnfinishedUpload): Promise<void> {
+    checkKey(upload.key);
+    const what = `abandoning an upload of ${upload.key}`;
+    const url = this.#s3.objectUrl(this.#full(upload.key), { uploadId: upload.id });
+    const res = await this.#s3.send("DELETE", url, { what, key: upload.key });
+    if (res.status === 404 || (res.status >= 200 && res.status < 300)) {
+      await this.#s3.discard(res);
+      return;
+    }
+    throw await this.#s3.fail(res, what, upload.key);
   }
 
   close(): Promise<void> {

@@ -14,6 +14,7 @@ import { type Part, partsStream, planPacks } from "./data_objects.ts";
 import { sameStat, statLocalSync } from "./local_fs.ts";
 import { forEachLimit } from "./pool.ts";
 import { tap } from "../util/streams.ts";
+import { refuseMoved } from "../protocol/moved_record.ts";
 import { UNHASHED } from "./scan.ts";
 
 /** Publishes this client's local changes. Returns whether anything was published. */
@@ -230,6 +231,16 @@ export async function publish(
   );
 }
 
+/**
+ * Writes a commit, then reads the moved record again before the caller records the commit as
+ * published. A round checks it when it starts, but `escale migrate` may have written it since and
+ * made its last pass before this commit arrived: the commit is then on the old relay only. The
+ * record is read after the commit is complete, so that it is seen whenever the migration's last
+ * listing may have missed the commit (docs/relay-format.md §8a). The round then stops with the
+ * new address, the commit still pending in the state: at the next round, against the new relay,
+ * `recoverPending` finds it there (the last pass took it) or sends it again. Only rounds that
+ * publish pay this read; an idle round writes no commit.
+ */
 async function writeCommit(ctx: RoundContext, commit: Commit): Promise<void> {
   try {
     await ctx.store.writeCommit(commit);
@@ -243,6 +254,7 @@ async function writeCommit(ctx: RoundContext, commit: Commit): Promise<void> {
     throw e;
   }
   ctx.stats.relayWrites++;
+  await refuseMoved(ctx.store.relay);
 }
 
 /**

@@ -197,3 +197,74 @@ Deno.test("cli migrate: --to-config takes the destination from another file; bad
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** key -> SHA-256 of every object under `dir` but the leases (a maintenance run takes one). */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) {
+        if (p !== "leases") await walk(p);
+      } else {
+        const sha = await crypto.subtle.digest("SHA-256", await Deno.readFile(`${dir}/${p}`));
+        out[p] = Array.from(new Uint8Array(sha), (b) => b.toString(16).padStart(2, "0")).join("");
+      }
+    }
+  };
+  await walk("");
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+Deno.test("cli migrate again from a client still configured for the old relay: nothing copied over the live new one, its configuration points there", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "escale-migrate-again-" });
+  try {
+    for (const d of ["A", "B", "old-relay"]) await Deno.mkdir(`${dir}/${d}`);
+    for (const c of ["A", "B"]) {
+      await Deno.writeTextFile(
+        `${dir}/${c}.conf`,
+        `[photos]\n# mine\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/old-relay\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/a.txt`, "from A");
+    for (const c of ["A", "B", "A"]) assertEquals((await round(dir, c)).code, 0);
+    // A publishes a change that B has not taken: the migration moves that commit.
+    await Deno.writeTextFile(`${dir}/A/late.txt`, "published before the move");
+    assertEquals((await round(dir, "A")).code, 0);
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, `${dir}/new-relay`]);
+    assertEquals(m.code, 0, m.stderr);
+    // B's machine gets a second configuration naming the new relay; the old one stays.
+    const bText = await Deno.readTextFile(`${dir}/B.conf`);
+    await Deno.writeTextFile(`${dir}/B-old.conf`, bText);
+    await Deno.writeTextFile(`${dir}/B.conf`, bText.replace("old-relay", "new-relay"));
+    // On the new relay, B takes the change and A releases it: its commit is gone from there,
+    // and B's record there is newer than the one on the old relay.
+    assertEquals((await round(dir, "B")).down, ["late.txt"]);
+    for (const c of ["A", "B"]) assertEquals((await round(dir, c)).code, 0);
+    const live = await snapshot(`${dir}/new-relay`);
+    assertEquals(Object.keys(live).filter((k) => k.startsWith("commits/")), []);
+
+    const again = await escale(["migrate", "-c", `${dir}/B-old.conf`, `${dir}/new-relay`]);
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(
+      await snapshot(`${dir}/new-relay`),
+      live,
+      "the old relay was copied over the new one",
+    );
+    assert(
+      again.stdout.includes("had already moved") && again.stdout.includes("nothing copied"),
+      again.stdout,
+    );
+    const text = await Deno.readTextFile(`${dir}/B-old.conf`);
+    assert(text.includes("# mine") && text.includes(`${dir}/new-relay`), text);
+    assert(!text.includes("old-relay"), text);
+    for (const c of ["B-old", "A"]) {
+      const r = await round(dir, c);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.down, [], `${c} downloaded again`);
+    }
+    assertEquals(await readTree(`${dir}/A`), await readTree(`${dir}/B`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { Sandbox } from "../engine/sandbox.ts";
 import { hooked } from "./hooked_relay.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
+import { FaultRelay } from "../../src/relay/fault_relay.ts";
 import { migrateRelay } from "../../src/maintenance/migrate_relay.ts";
 import { isKind } from "../../src/errors/errors.ts";
 import { MOVED_KEY } from "../../src/protocol/moved_record.ts";
@@ -126,6 +127,51 @@ Deno.test("migrate while a round is publishing: its commit written after the las
     await b.sync();
     await a.sync();
     assertEquals(await a.tree(), await b.tree());
+  } finally {
+    await sb.cleanup();
+    await Deno.remove(src, { recursive: true });
+    await Deno.remove(dst, { recursive: true });
+  }
+});
+
+Deno.test("migrate cut after the moved record resumes when run again; once complete, a re-run copies nothing", async () => {
+  const src = await Deno.makeTempDir({ prefix: "escale-src-" });
+  const dst = await Deno.makeTempDir({ prefix: "escale-dst-" });
+  const sb = await Sandbox.create(new FileRelay(src));
+  try {
+    const a = await sb.client("A");
+    await sb.client("B");
+    await a.write("a.txt", "a".repeat(100_000));
+    await a.sync();
+    // The last pass's listing fails: the record is there, the move is not complete.
+    const cut = new FaultRelay(new FileRelay(src), [
+      { op: "list", match: /^commits$/, nth: 2, action: "fail", kind: "permanent" },
+    ]);
+    const err = await migrateRelay(cut, new FileRelay(dst), { to: dst, owner: "test" })
+      .then(() => null, (e) => e);
+    assert(String(err?.message).includes("injected fault"), String(err));
+    const first = JSON.parse(await Deno.readTextFile(`${src}/${MOVED_KEY}`));
+    assertEquals(first.complete, undefined);
+
+    const resumed = await migrateRelay(new FileRelay(src), new FileRelay(dst), {
+      to: dst,
+      owner: "test",
+    });
+    assertEquals(resumed.completed, false);
+    assert(resumed.kept > 0, JSON.stringify(resumed));
+    assertEquals(JSON.parse(await Deno.readTextFile(`${src}/${MOVED_KEY}`)).complete, true);
+    assertEquals(await keys(dst, "commits"), await keys(src, "commits"));
+
+    // Clients carry on at the new address and release what they took: the old relay's copy of
+    // that object is stale and must not come back.
+    const live = await keys(dst, "data");
+    await Deno.remove(`${dst}/${live[0]}`);
+    const again = await migrateRelay(new FileRelay(src), new FileRelay(dst), {
+      to: dst,
+      owner: "test",
+    });
+    assertEquals(again, { copied: 0, kept: 0, bytes: 0, alreadyMoved: true, completed: true });
+    assertEquals(await keys(dst, "data"), live.slice(1));
   } finally {
     await sb.cleanup();
     await Deno.remove(src, { recursive: true });

@@ -4,7 +4,7 @@ import { hooked } from "./hooked_relay.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { FaultRelay } from "../../src/relay/fault_relay.ts";
 import { migrateRelay } from "../../src/maintenance/migrate_relay.ts";
-import { isKind } from "../../src/errors/errors.ts";
+import { isKind, RelayError } from "../../src/errors/errors.ts";
 import { MOVED_KEY } from "../../src/protocol/moved_record.ts";
 import type { Body, ReadOptions, Relay, WriteOptions } from "../../src/relay/relay.ts";
 
@@ -68,8 +68,13 @@ class PointedRelay implements Relay {
   stat(key: string) {
     return this.target.stat(key);
   }
+  /** answers as if moved.json were not there yet (a round whose check raced the record) */
+  hideMoved = false;
   read(key: string, opts?: ReadOptions) {
-    if (key === MOVED_KEY) this.movedReads++;
+    if (key === MOVED_KEY) {
+      this.movedReads++;
+      if (this.hideMoved) return Promise.reject(new RelayError("not-found", "hidden", key));
+    }
     return this.target.read(key, opts);
   }
   async write(key: string, body: Body, opts?: WriteOptions) {
@@ -172,6 +177,46 @@ Deno.test("migrate cut after the moved record resumes when run again; once compl
     });
     assertEquals(again, { copied: 0, kept: 0, bytes: 0, alreadyMoved: true, completed: true });
     assertEquals(await keys(dst, "data"), live.slice(1));
+  } finally {
+    await sb.cleanup();
+    await Deno.remove(src, { recursive: true });
+    await Deno.remove(dst, { recursive: true });
+  }
+});
+
+Deno.test("migrate while a round is publishing: a client that applied its commit at the old relay still gets what replaced it", async () => {
+  const src = await Deno.makeTempDir({ prefix: "escale-src-" });
+  const dst = await Deno.makeTempDir({ prefix: "escale-dst-" });
+  const relay = new PointedRelay(new FileRelay(src));
+  const sb = await Sandbox.create(relay);
+  try {
+    const b = await sb.client("B");
+    const p = await sb.client("P", "download");
+    await b.write("seed.txt", "seed");
+    for (const c of [p, b, p, b]) await c.sync();
+
+    await b.write("late.txt", "first version");
+    relay.holdCommits = true;
+    const round = b.sync().then(() => null, (e) => e);
+    await relay.reached.promise;
+    await migrateRelay(new FileRelay(src), new FileRelay(dst), { to: dst, owner: "test" });
+    relay.release();
+    assert(isKind(await round, "moved"));
+    // P's round checked for the record just before it appeared, and took B's commit there.
+    relay.hideMoved = true;
+    await p.sync();
+    relay.hideMoved = false;
+    assertEquals(await p.read("late.txt"), "first version");
+
+    // B's file changes before B points at the new relay: the first version cannot be sent again.
+    await b.write("late.txt", "second version, longer");
+    relay.target = new FileRelay(dst);
+    b.close();
+    p.close();
+    await b.sync();
+    await p.sync();
+    assertEquals(await p.read("late.txt"), "second version, longer");
+    assertEquals(await p.tree(), await b.tree());
   } finally {
     await sb.cleanup();
     await Deno.remove(src, { recursive: true });

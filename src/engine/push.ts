@@ -399,7 +399,7 @@ async function settlePending(ctx: RoundContext, seq: number, commit: Commit): Pr
     const empty: Commit = {
       v: 1,
       client: ctx.me,
-      seq: seq,
+      seq,
       time: new Date().toISOString(),
       objects: [],
       entries: [],

@@ -146,7 +146,9 @@ to verify it. Then the old relay gets a record saying where the relay went: othe
 there with a one-line message naming the new address (exit 11) instead of publishing to the old
 place; point their configurations at it. This section's relay settings are rewritten in place,
 comments kept; a password goes to the credential file next to the configuration. An interrupted
-migration resumes when run again, without copying again what already arrived.
+migration resumes when run again, without copying again what already arrived. Run again after it
+completed (on another client still configured for the old relay), it copies nothing and only
+points this configuration at the new relay.
 
 --to-native converts a relay that Python Escale 0.7 clients shared (placeholder layout) into the
 native format where it is: stop every Python client first. What was still waiting on the relay is

@@ -85,9 +85,17 @@ export async function migrateCommand(
           emit: out.emit,
         });
         const written = await writeConfigSection(cfg.file, section.name, edit);
+        const done = { from: source.name, to: d.shown, copied: r.copied, kept: r.kept };
+        if (r.completed) {
+          out.result(
+            `the relay of ${section.name} had already moved from ${source.name} to ${d.shown}: nothing copied; ${written.file} now points there`,
+            { ...done, bytes: 0, alreadyMoved: true },
+          );
+          return ExitCode.ok;
+        }
         out.result(
           `moved the relay of ${section.name} from ${source.name} to ${d.shown}: ${r.copied} objects copied (${r.bytes} bytes), ${r.kept} already there; ${written.file} now points there`,
-          { from: source.name, to: d.shown, copied: r.copied, kept: r.kept, bytes: r.bytes },
+          { ...done, bytes: r.bytes, alreadyMoved: false },
         );
         return ExitCode.ok;
       } finally {

@@ -14,6 +14,7 @@ import { type Part, partsStream, planPacks } from "./data_objects.ts";
 import { sameStat, statLocalSync } from "./local_fs.ts";
 import { forEachLimit } from "./pool.ts";
 import { tap } from "../util/streams.ts";
+import { refuseMoved } from "../protocol/moved_record.ts";
 import { UNHASHED } from "./scan.ts";
 
 /** Publishes this client's local changes. Returns whether anything was published. */
@@ -230,6 +231,16 @@ export async function publish(
   );
 }
 
+/**
+ * Writes a commit, then reads the moved record again before the caller records the commit as
+ * published. A round checks it when it starts, but `escale migrate` may have written it since and
+ * made its last pass before this commit arrived: the commit is then on the old relay only. The
+ * record is read after the commit is complete, so that it is seen whenever the migration's last
+ * listing may have missed the commit (docs/relay-format.md §8a). The round then stops with the
+ * new address, the commit still pending in the state: at the next round, against the new relay,
+ * `recoverPending` finds it there (the last pass took it) or sends it again. Only rounds that
+ * publish pay this read; an idle round writes no commit.
+ */
 async function writeCommit(ctx: RoundContext, commit: Commit): Promise<void> {
   try {
     await ctx.store.writeCommit(commit);
@@ -243,6 +254,12 @@ async function writeCommit(ctx: RoundContext, commit: Commit): Promise<void> {
     throw e;
   }
   ctx.stats.relayWrites++;
+  try {
+    await refuseMoved(ctx.store.relay);
+  } catch (e) {
+    if (isKind(e, "moved")) ctx.state.setPendingElsewhere(commit.seq);
+    throw e;
+  }
 }
 
 /**
@@ -347,19 +364,24 @@ export function finalize(ctx: RoundContext, commit: Commit): void {
 /**
  * Finishes a publication that a crash interrupted: if the commit reached the relay only the
  * state is updated; if the local files are unchanged the missing data objects are sent (those
- * already on the relay are kept) and the commit written; otherwise it is rolled back.
+ * already on the relay are kept) and the commit written; otherwise it is rolled back, or, when it
+ * reached the old relay of a migration (`writeCommit`), replaced by an empty commit.
  */
 export async function recoverPending(ctx: RoundContext): Promise<void> {
   const p = ctx.state.getPending();
   if (!p) return;
-  const commit = JSON.parse(p.body) as Commit;
-  if (await ctx.store.relay.stat(commitKey(ctx.me, p.seq))) {
-    ctx.log.log("info", `completing the interrupted publication of commit ${p.seq}`);
+  await settlePending(ctx, p.seq, JSON.parse(p.body) as Commit);
+  ctx.state.setPendingElsewhere(null);
+}
+
+async function settlePending(ctx: RoundContext, seq: number, commit: Commit): Promise<void> {
+  if (await ctx.store.relay.stat(commitKey(ctx.me, seq))) {
+    ctx.log.log("info", `completing the interrupted publication of commit ${seq}`);
     finalize(ctx, commit);
     return;
   }
   if (commit.for === undefined && unchanged(ctx, commit)) {
-    ctx.log.log("info", `resuming the interrupted publication of commit ${p.seq}`);
+    ctx.log.log("info", `resuming the interrupted publication of commit ${seq}`);
     await uploadObjects(ctx, commit, true);
     await fillHashes(ctx, commit, new Map());
     await writeCommit(ctx, commit);
@@ -368,9 +390,29 @@ export async function recoverPending(ctx: RoundContext): Promise<void> {
     ctx.stats.uploaded += commit.entries.filter((e) => e.op === "put").length;
     return;
   }
-  ctx.log.log("info", `rolling back the interrupted publication of commit ${p.seq}`);
+  if (ctx.state.pendingElsewhere() === seq) {
+    // It reached the old relay of a migration, where clients may have applied it: a commit of
+    // other content under this number would be skipped by them. An empty commit takes the
+    // number instead; the files it held are still dirty and go with the next one.
+    ctx.log.log("info", `commit ${seq} cannot be sent again as it was; publishing it empty`);
+    for (const o of commit.objects) await ctx.store.delete(o.key);
+    const empty: Commit = {
+      v: 1,
+      client: ctx.me,
+      seq,
+      time: new Date().toISOString(),
+      objects: [],
+      entries: [],
+    };
+    if (commit.for) empty.for = commit.for;
+    ctx.state.setPending(seq, JSON.stringify(empty));
+    await writeCommit(ctx, empty);
+    finalize(ctx, empty);
+    return;
+  }
+  ctx.log.log("info", `rolling back the interrupted publication of commit ${seq}`);
   for (const o of commit.objects) await ctx.store.delete(o.key);
-  ctx.state.clearPending(p.seq);
+  ctx.state.clearPending(seq);
 }
 
 /** Whether every file of a pending commit is still as it was when the commit was planned. */

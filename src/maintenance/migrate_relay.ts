@@ -21,6 +21,11 @@ export interface MigrateResult {
   bytes: number;
   /** the source already said it had moved to this address (a re-run after the move) */
   alreadyMoved: boolean;
+  /**
+   * that move had completed: nothing was copied, since the destination may be in use already
+   * (only the configuration is left to point there)
+   */
+  completed: boolean;
 }
 
 export interface MigrateOptions {
@@ -40,7 +45,9 @@ export interface MigrateOptions {
  * back and compared (size and SHA-256) with the source's bytes. Objects already at the
  * destination with the same bytes are kept, so an interrupted migration resumes without sending
  * them again. Then the moved record goes on the source, and a last pass copies what clients
- * published meanwhile; from their next round on, they stop with the new address.
+ * published meanwhile; from their next round on, they stop with the new address. The record is
+ * then marked complete: a later run (another client whose configuration still names the old
+ * relay) copies nothing over the destination, which clients may be using already.
  */
 export async function migrateRelay(
   source: Relay,
@@ -69,7 +76,26 @@ export async function migrateRelay(
       `${dest.name} already holds another relay (created ${there.created}); choose an empty destination`,
     );
   }
-  const result: MigrateResult = { copied: 0, kept: 0, bytes: 0, alreadyMoved: moved !== null };
+  const result: MigrateResult = {
+    copied: 0,
+    kept: 0,
+    bytes: 0,
+    alreadyMoved: moved !== null,
+    completed: moved?.complete === true,
+  };
+  if (moved?.complete) {
+    // A second client whose configuration still names the old relay: the clients may have been
+    // using the new one for a while (released commits, newer records), so copying the old
+    // relay's stale objects over it would bring them back. Nothing is copied.
+    if (!there) {
+      throw new EscaleError(
+        "moved",
+        `${source.name} was moved to ${moved.to}, but ${dest.name} holds no relay; this client's configuration should point where the relay is now`,
+      );
+    }
+    emit({ type: "note", message: `${source.name} had already moved to ${moved.to}` });
+    return result;
+  }
   const store = opts.sourceStore ?? new RelayStore(source);
   const verified = new Set<string>();
   await withLease(store, "maintenance", opts.owner, async () => {
@@ -84,6 +110,9 @@ export async function migrateRelay(
       result.copied = last.copied;
       result.bytes = last.bytes;
     }
+    // Until this record says so, a re-run resumes the copy (a migration interrupted after the
+    // first record); from now on it copies nothing.
+    await source.write(MOVED_KEY, movedRecordBytes(opts.to, header.created, true));
   });
   return result;
 }

@@ -17,9 +17,14 @@ export interface MovedRecord {
   time: string;
   /** the relay header's `created`, the same at the new address */
   created: string;
+  /**
+   * Set once the migration's last pass is over: the new address is then the relay clients use,
+   * and a second `escale migrate` must not copy this old relay over it again.
+   */
+  complete?: true;
 }
 
-export function movedRecordBytes(to: string, created: string): Uint8Array {
+export function movedRecordBytes(to: string, created: string, complete = false): Uint8Array {
   const r: MovedRecord = {
     format: "escale-moved",
     version: 1,
@@ -27,6 +32,7 @@ export function movedRecordBytes(to: string, created: string): Uint8Array {
     time: new Date().toISOString(),
     created,
   };
+  if (complete) r.complete = true;
   return utf8.encode(JSON.stringify(r, null, 2) + "\n");
 }
 

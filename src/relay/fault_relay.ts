@@ -16,13 +16,14 @@ export type FaultOp = "list" | "stat" | "read" | "write" | "delete";
  * One injected fault: the `nth` (1-based) operation of kind `op` whose key matches `match`
  * fails ("fail", before anything happens), is cut half-way ("cut": a write consumes part of its
  * body then fails, a read delivers part of the data then fails), or hangs until the process is
- * killed ("stall"). Each rule fires once.
+ * killed ("stall"). "flip" (writes only) stores the body with its first byte changed and
+ * reports success, as a faulty disk or proxy would. Each rule fires once.
  */
 export interface FaultRule {
   op: FaultOp;
   match?: RegExp;
   nth?: number;
-  action: "fail" | "cut" | "stall";
+  action: "fail" | "cut" | "stall" | "flip";
   kind?: "transient" | "permanent";
 }
 
@@ -126,6 +127,9 @@ export class FaultRelay implements Relay {
   async write(key: string, body: Body, opts?: WriteOptions): Promise<void> {
     const rule = await this.#before("write", key);
     if (!rule) return await this.inner.write(key, body, opts);
+    if (rule.action === "flip") {
+      return await this.inner.write(key, () => flipFirstByte(openBody(body)), opts);
+    }
     return await this.inner.write(
       key,
       () => cutAfterHalf(openBody(body), this.#error(rule, "write", key)),
@@ -165,6 +169,23 @@ function cutAfterHalf(stream: ReadableStream<Uint8Array>, err: Error): ReadableS
   });
 }
 
+/** The same bytes but the first, inverted. */
+function flipFirstByte(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let first = true;
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, c) {
+        if (first && chunk.length) {
+          first = false;
+          chunk = chunk.slice();
+          chunk[0] ^= 0xff;
+        }
+        c.enqueue(chunk);
+      },
+    }),
+  );
+}
+
 /**
  * ESCALE_FAULTS syntax, `;`-separated rules: `op:action[:nth][:regex]`, e.g.
  * `write:stall:2:^data/` stalls the second data-object write.
@@ -174,7 +195,8 @@ export function parseFaults(spec: string): FaultRule[] {
     const [op, action, nth, ...re] = s.trim().split(":");
     if (
       !["list", "stat", "read", "write", "delete"].includes(op) ||
-      !["fail", "cut", "stall"].includes(action)
+      !["fail", "cut", "stall", "flip"].includes(action) ||
+      (action === "flip" && op !== "write")
     ) {
       throw new RelayError("permanent", `ESCALE_FAULTS: cannot parse ${JSON.stringify(s)}`);
     }

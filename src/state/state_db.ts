@@ -446,6 +446,7 @@ export class StateDb {
       for (const k of ["seq", "served", "answered", "gcFloor", "first", "registered"]) {
         this.#q("DELETE FROM meta WHERE k = ?").run(k);
       }
+      this.setPendingElsewhere(null);
     });
   }
 
@@ -527,5 +528,20 @@ export class StateDb {
 
   clearPending(seq: number): void {
     this.#q("DELETE FROM pending WHERE seq = ?").run(seq);
+  }
+
+  /**
+   * The pending commit of this sequence number was written to a relay that then said it had
+   * moved (push.ts): clients still there may have applied it, so the number must keep that
+   * content. Cleared once the publication is settled.
+   */
+  setPendingElsewhere(seq: number | null): void {
+    if (seq === null) this.#q("DELETE FROM meta WHERE k = ?").run("pendingElsewhere");
+    else this.#setMeta("pendingElsewhere", String(seq));
+  }
+
+  pendingElsewhere(): number | null {
+    const v = this.#meta("pendingElsewhere");
+    return v === undefined ? null : Number(v);
   }
 }

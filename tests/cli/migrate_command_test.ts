@@ -197,3 +197,167 @@ Deno.test("cli migrate: --to-config takes the destination from another file; bad
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** key -> SHA-256 of every object under `dir` but the leases (a maintenance run takes one). */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) {
+        if (p !== "leases") await walk(p);
+      } else {
+        const sha = await crypto.subtle.digest("SHA-256", await Deno.readFile(`${dir}/${p}`));
+        out[p] = Array.from(new Uint8Array(sha), (b) => b.toString(16).padStart(2, "0")).join("");
+      }
+    }
+  };
+  await walk("");
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+Deno.test("cli migrate again from a client still configured for the old relay: nothing copied over the live new one, its configuration points there", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "escale-migrate-again-" });
+  try {
+    for (const d of ["A", "B", "old-relay"]) await Deno.mkdir(`${dir}/${d}`);
+    for (const c of ["A", "B"]) {
+      await Deno.writeTextFile(
+        `${dir}/${c}.conf`,
+        `[photos]\n# mine\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/old-relay\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/a.txt`, "from A");
+    for (const c of ["A", "B", "A"]) assertEquals((await round(dir, c)).code, 0);
+    // A publishes a change that B has not taken: the migration moves that commit.
+    await Deno.writeTextFile(`${dir}/A/late.txt`, "published before the move");
+    assertEquals((await round(dir, "A")).code, 0);
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, `${dir}/new-relay`]);
+    assertEquals(m.code, 0, m.stderr);
+    // B's machine gets a second configuration naming the new relay; the old one stays.
+    const bText = await Deno.readTextFile(`${dir}/B.conf`);
+    await Deno.writeTextFile(`${dir}/B-old.conf`, bText);
+    await Deno.writeTextFile(`${dir}/B.conf`, bText.replace("old-relay", "new-relay"));
+    // On the new relay, B takes the change and A releases it: its commit is gone from there,
+    // and B's record there is newer than the one on the old relay.
+    assertEquals((await round(dir, "B")).down, ["late.txt"]);
+    for (const c of ["A", "B"]) assertEquals((await round(dir, c)).code, 0);
+    const live = await snapshot(`${dir}/new-relay`);
+    assertEquals(Object.keys(live).filter((k) => k.startsWith("commits/")), []);
+
+    const again = await escale(["migrate", "-c", `${dir}/B-old.conf`, `${dir}/new-relay`]);
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(
+      await snapshot(`${dir}/new-relay`),
+      live,
+      "the old relay was copied over the new one",
+    );
+    assert(
+      again.stdout.includes("had already moved") && again.stdout.includes("nothing copied"),
+      again.stdout,
+    );
+    const text = await Deno.readTextFile(`${dir}/B-old.conf`);
+    assert(text.includes("# mine") && text.includes(`${dir}/new-relay`), text);
+    assert(!text.includes("old-relay"), text);
+    for (const c of ["B-old", "A"]) {
+      const r = await round(dir, c);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.down, [], `${c} downloaded again`);
+    }
+    assertEquals(await readTree(`${dir}/A`), await readTree(`${dir}/B`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli migrate: file to FTP (ProFTPD), the password to the credential file", async () => {
+  const ftp = await startFtpServer({ password: "ftp-Dest-7734", tls: false });
+  try {
+    const pw = await Deno.makeTempFile();
+    await Deno.writeTextFile(pw, ftp.password + "\n");
+    const url = `ftp://${ftp.host}:${ftp.port}/relay-dest`;
+    await scenario(
+      "to-ftp",
+      (dir) => `relay path = ${dir}/old-relay\n`,
+      () => [url, "--user", ftp.user, "--password-file", pw],
+      () => `host address = ${url}\nuser = ${ftp.user}\npassword = ${ftp.password}\n`,
+      url,
+      ftp.password,
+    );
+  } finally {
+    await ftp.stop();
+  }
+});
+
+Deno.test("cli migrate: an encrypted relay moves without its key, and checks with it there", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "escale-migrate-enc-" });
+  try {
+    for (const d of ["A", "B", "old-relay"]) await Deno.mkdir(`${dir}/${d}`);
+    assertEquals((await escale(["ctl", "keygen", `${dir}/relay.key`])).code, 0);
+    for (const c of ["A", "B"]) {
+      await Deno.writeTextFile(
+        `${dir}/${c}.conf`,
+        `[photos]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/old-relay\npassphrase = ${dir}/relay.key\n`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/A/plan.txt`, "Operation Bluebird");
+    for (const c of ["A", "B", "A"]) assertEquals((await round(dir, c)).code, 0);
+    // A change B has not taken yet: its commit and data object move, encrypted.
+    await Deno.writeTextFile(`${dir}/A/late.txt`, "Operation Redwing");
+    assertEquals((await round(dir, "A")).code, 0);
+    const before = await snapshot(`${dir}/old-relay`);
+    assert(Object.keys(before).some((k) => k.startsWith("data/")), JSON.stringify(before));
+
+    // The machine that moves the relay does not hold the key.
+    await Deno.rename(`${dir}/relay.key`, `${dir}/elsewhere.key`);
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, `${dir}/new-relay`]);
+    assertEquals(m.code, 0, m.stderr + m.stdout);
+    assertEquals(await snapshot(`${dir}/new-relay`), before, "not copied as stored");
+    await Deno.rename(`${dir}/elsewhere.key`, `${dir}/relay.key`);
+
+    const check = await escale(["check", "--read-data", "-c", `${dir}/A.conf`]);
+    assertEquals(check.code, 0, check.stdout + check.stderr);
+    assert(check.stdout.includes("1 files read and verified"), check.stdout);
+    const bText = await Deno.readTextFile(`${dir}/B.conf`);
+    await Deno.writeTextFile(`${dir}/B.conf`, bText.replace("old-relay", "new-relay"));
+    assertEquals((await round(dir, "B")).down, ["late.txt"]);
+    assertEquals(await readTree(`${dir}/A`), await readTree(`${dir}/B`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli migrate: a destination that stores other bytes than it was sent fails in one line, the old relay untouched", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "escale-migrate-flip-" });
+  try {
+    for (const d of ["A", "old-relay"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(
+      `${dir}/A.conf`,
+      `[photos]\nclient = A\nlocal path = ${dir}/A\nrelay path = ${dir}/old-relay\n`,
+    );
+    await Deno.writeTextFile(`${dir}/A/a.txt`, "from A");
+    // No puller has taken them: the commits and their data objects stay on the relay.
+    assertEquals((await round(dir, "A")).code, 0);
+    await Deno.writeTextFile(`${dir}/A/b.txt`, "from A, second");
+    assertEquals((await round(dir, "A")).code, 0);
+    const before = await snapshot(`${dir}/old-relay`);
+    const conf = await Deno.readTextFile(`${dir}/A.conf`);
+
+    // The first data object written to the destination is stored with a byte changed.
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, `${dir}/new-relay`], {
+      ESCALE_FAULTS: "write:flip:1:^data/",
+    });
+    assertEquals(m.code, 6, m.stderr + m.stdout);
+    const lines = m.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, m.stderr);
+    assert(lines[0].includes("does not read back as it was written"), m.stderr);
+    assertEquals(await snapshot(`${dir}/old-relay`), before);
+    assert(!before["moved.json"]);
+    assertEquals(await Deno.readTextFile(`${dir}/A.conf`), conf);
+    assertEquals(await Deno.stat(`${dir}/new-relay/escale.json`).catch(() => null), null);
+    // Clients go on with the old relay.
+    await Deno.writeTextFile(`${dir}/A/c.txt`, "after the failed move");
+    assertEquals((await round(dir, "A")).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -162,11 +162,30 @@ export class LegacyRepository {
     };
   }
 
+  /** Whether the include/exclude rules let `path` through and it is none of escale's files. */
+  #accepted(path: string): boolean {
+    const segs = path.split("/");
+    for (let i = 1; i < segs.length; i++) {
+      if (!this.opts.filter.acceptDir(segs.slice(0, i).join("/"))) return false;
+    }
+    return this.opts.filter.acceptFile(path) && !(this.opts.ownFiles ?? []).includes(path);
+  }
+
   /** Takes what other pushers left for this client; returns the paths still due. */
-  async #pullAll(remote: Map<string, LegacyEntry>, stats: RoundStats): Promise<string[]> {
+  async #pullAll(
+    remote: Map<string, LegacyEntry>,
+    stats: RoundStats,
+    converting = false,
+  ): Promise<string[]> {
     const local = await walkLocal(this.#tree, this.state);
     const due: string[] = [];
     for (const e of remote.values()) {
+      // Filtered out here (or one of escale's own files): not this client's to take, and its
+      // data stays for the clients that want it. A conversion must not drop it: still due.
+      if (!this.#accepted(e.path)) {
+        if (converting && e.placeholder && e.data) due.push(e.path);
+        continue;
+      }
       try {
         if (!(await this.#pull(e, local.get(e.path), stats))) due.push(e.path);
       } catch (err) {
@@ -190,7 +209,7 @@ export class LegacyRepository {
     const stats = emptyStats();
     let remote = await this.store.walk();
     if (await this.#repair(remote, stats)) remote = await this.store.walk();
-    const due = await this.#pullAll(remote, stats);
+    const due = await this.#pullAll(remote, stats, true);
     remote = await this.store.walk();
     // Data this client signed for but no longer has (deleted here), or its own data still
     // waiting for pullers: still pending for someone, so it comes back here to be carried over.
@@ -256,7 +275,13 @@ export class LegacyRepository {
     const me = this.opts.clientName;
     if (e.lock) return false;
     const p = await this.store.readPlaceholder(e.path);
-    if (!p || p.pusher === me || p.pullers.includes(me)) return true;
+    if (!p || p.pusher === me) return true;
+    if (p.pullers.includes(me)) {
+      // Signed, but the count was reached and the data is still here: the puller that
+      // completed it was stopped before deleting it (this one or another). Nobody else would.
+      if (new Set(p.pullers).size < this.#pullerCount) return true;
+      return await this.#finishRelease(e, p, stats);
+    }
     const row = this.state.get(e.path);
     const version = versionOf(p);
     if (row && row.remote === version) {
@@ -328,6 +353,26 @@ export class LegacyRepository {
     try {
       const fresh = await this.store.readPlaceholder(e.path);
       if (fresh && versionOf(fresh) === versionOf(p)) await this.#sign(e.path, fresh, stats);
+      return true;
+    } finally {
+      await this.store.release(e.path);
+      stats.relayWrites++;
+    }
+  }
+
+  /** Deletes the data of a version whose puller list is complete (under a lock, re-checked). */
+  async #finishRelease(e: LegacyEntry, p: Placeholder, stats: RoundStats): Promise<boolean> {
+    if (!(await this.store.acquire(e.path, "r"))) return false;
+    stats.relayWrites++;
+    try {
+      const fresh = await this.store.readPlaceholder(e.path);
+      if (
+        fresh && versionOf(fresh) === versionOf(p) &&
+        new Set(fresh.pullers).size >= this.#pullerCount
+      ) {
+        await this.store.deleteData(e.path);
+        stats.relayWrites++;
+      }
       return true;
     } finally {
       await this.store.release(e.path);

@@ -13,6 +13,7 @@ import { modeRules } from "../engine/modes.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Fernet } from "./fernet.ts";
 import type { IndexSetting } from "./index_pages.ts";
+import { LegacyChecksum } from "./checksum.ts";
 import { IndexStore } from "./index_store.ts";
 import { IndexSync } from "./index_sync.ts";
 import { LegacyState } from "./legacy_state.ts";
@@ -400,9 +401,8 @@ export class LegacyRepository {
     const abs = await safeLocalPath(this.opts.localPath, dest, true);
     const tmp = tempPathFor(abs);
     this.emit({ type: "file-start", direction: "down", path: dest, size: 0 });
-    // Escale's `checksum` option names any hashlib algorithm; the common ones are checked.
-    const algorithm = DIGEST_BY_LENGTH[p.checksum?.length ?? 128];
-    const hash = createHash(algorithm ?? "sha512");
+    // Escale's `checksum` option names any hashlib algorithm (sha512 unless set).
+    const hash = new LegacyChecksum(p.checksum);
     let size = 0;
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
     try {
@@ -412,7 +412,7 @@ export class LegacyRepository {
         let w = 0;
         while (w < chunk.length) w += await file.write(chunk.subarray(w));
       }
-      if (algorithm && p.checksum !== undefined && hash.digest("hex") !== p.checksum) {
+      if (!(await hash.matches(tmp))) {
         throw new EscaleError(
           "integrity",
           `${this.store.relay.name}/${path}: content does not match its placeholder's checksum`,
@@ -485,14 +485,6 @@ export class LegacyRepository {
     }
   }
 }
-
-const DIGEST_BY_LENGTH: Record<number, string> = {
-  128: "sha512",
-  96: "sha384",
-  64: "sha256",
-  40: "sha1",
-  32: "md5",
-};
 
 function isLocalProblem(e: unknown): boolean {
   return isKind(e, "local-io") || isKind(e, "hostile") || isKind(e, "integrity");

@@ -65,6 +65,7 @@ export class LegacyRepository {
     this.store = store;
     this.state = state;
     this.log = log;
+    store.warn = (m) => log.log("warn", m);
     this.index = opts.index
       ? new IndexSync(
         opts,
@@ -75,6 +76,7 @@ export class LegacyRepository {
         (e) => this.emit(e),
       )
       : null;
+    if (this.index) this.index.store.locks.warn = store.warn;
   }
 
   static open(opts: LegacyOptions, relay: Relay, statePath: string, log: Logger): LegacyRepository {

@@ -21,7 +21,7 @@ export interface LegacyEntry {
  * Every escale client must use the same value. It costs this much per transfer on FTP, WebDAV
  * and rclone relays; a link too slow to read and write a lock in this time waits its turn.
  */
-export const LOCK_SETTLE_MS = 2000;
+export const LOCK_SETTLE_MS = 3000;
 
 /** Placeholders and locks are a few hundred bytes; anything far larger is not one. */
 const SMALL_LIMIT = 1024 * 1024;
@@ -40,6 +40,9 @@ export class PlaceholderStore {
     /** see `acquire`; only tests change it */
     readonly settleMs = LOCK_SETTLE_MS,
   ) {}
+
+  /** Where `acquire` says why it backed off from a slow lock (the repository's log). */
+  warn: (message: string) => void = () => {};
 
   /** Every resource of the relay, by path; names that could escape the tree are skipped. */
   async walk(): Promise<Map<string, LegacyEntry>> {
@@ -106,8 +109,8 @@ export class PlaceholderStore {
 
   /**
    * Takes the lock of `path` for `mode` ("w" upload, "r" download), or answers false when
-   * another client holds it. Escale's check-then-write is kept (Python clients do the same, and
-   * read the same file), made sound between escale clients:
+   * the lock exists (even this client's). Escale's check-then-write is kept (Python clients do
+   * the same, and read the same file), made sound between escale clients:
    * - where the backend creates atomically (`createIfAbsent`), a free lock is written
    *   create-if-absent: of two escale writers, one gets "exists";
    * - elsewhere (FTP, WebDAV, rclone) the lock is read back only `settleMs` after it was written
@@ -122,17 +125,26 @@ export class PlaceholderStore {
     const key = lockKey(path);
     const atomic = this.relay.capabilities.createIfAbsent;
     const checked = performance.now();
-    const held = await this.readLock(path);
-    if (held && held.owner !== this.me) return false;
+    // Even a lock of ours: the round's repair removes those a killed run left, so one seen here
+    // is a lock this client withdrew (below), which may cover a winner it overwrote.
+    if ((await this.readLock(path)) !== null) return false;
     const body = formatLock({ owner: this.me, mode });
     try {
-      await this.relay.write(key, utf8.encode(body), { ifAbsent: held === null && atomic });
+      await this.relay.write(key, utf8.encode(body), { ifAbsent: atomic });
     } catch (e) {
       if (isKind(e, "exists")) return false;
       throw e;
     }
     if (!atomic) {
-      if (performance.now() - checked > this.settleMs) return false;
+      const took = performance.now() - checked;
+      if (took > this.settleMs) {
+        this.warn(
+          `${path}: reading and writing its lock took ${
+            Math.round(took)
+          } ms, more than the ${this.settleMs} ms another escale client waits for it; trying again next round`,
+        );
+        return false;
+      }
       await new Promise((r) => setTimeout(r, this.settleMs));
     }
     const back = await this.#readSmall(key);

@@ -105,6 +105,12 @@ Deno.test("legacy locks: an escale writer slower than the settle delay withdraws
   open();
   // B's write took longer than the settle delay, so A may have won meanwhile: B does not go on.
   assertEquals(await bWon, false);
+  // Its lock stays (it may cover A for Python clients), and it does not take it back this round.
+  assertEquals(
+    new TextDecoder().decode(relay.objects.get(".x.txt.lock")!.data),
+    "lock%1.0\nowner: peerB\nmode: w",
+  );
+  assertEquals(await b.acquire("x.txt", "w"), false);
 });
 
 Deno.test("legacy locks: Python clients' locks are honoured, then the files move once they are gone", async () => {

@@ -40,9 +40,10 @@ export interface LegacyOptions extends RepoOptions {
  * count deletes the data, as Escale frees space), then publish local changes under a lock:
  * placeholder, then data, then unlock. Deletions are not propagated, as in Escale.
  *
- * Fixed on our side (the Python peer is unchanged): locks are verified after writing; names that
- * could escape the folder are ignored; the puller count counts names, not lines; a version edited
- * on both sides keeps both (the older one under a conflict name) instead of overwriting.
+ * Fixed on our side (the Python peer is unchanged): locks are sound between escale clients
+ * (placeholder_store.ts); names that could escape the folder are ignored; the puller count counts
+ * names, not lines; a version edited on both sides keeps both (the older one under a conflict
+ * name) instead of overwriting; a release cut short by a kill is finished next round.
  */
 export class LegacyRepository {
   readonly opts: LegacyOptions;

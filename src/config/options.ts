@@ -58,7 +58,14 @@ const encryption: ValueType<"none" | "aead"> = {
     const t = raw.trim().toLowerCase();
     if (["off", "no", "false", "0", "none", ""].includes(t)) return "none";
     if (["yes", "true", "on", "1", "fernet", "aes", "aead"].includes(t)) return "aead";
-    if (t.startsWith("blowfish") || t === "native") {
+    if (t.startsWith("blowfish")) {
+      // Turning Fernet on for this client alone would split the relay: a Python client still
+      // on Blowfish decrypts Fernet files to garbage, and this one cannot read Blowfish.
+      throw new ValueProblem(
+        `cannot be '${t}': escale never reads or writes Blowfish (unauthenticated); every client of the relay must move to Fernet together, then set 'encryption = fernet'`,
+      );
+    }
+    if (t === "native") {
       throw new ValueProblem(
         `cannot be '${t}': escale offers one authenticated cipher; set 'encryption = yes'`,
       );
@@ -150,7 +157,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("user", ["auth user", "host user", "relay user", "remote user", "username"], string, NONE, "User name on the relay server (for s3: the access key id)."),
   o("password", ["secret", "secret file", "credential"], secret, NONE, "Password, or a file holding it (one line, 'user:password', or one 'user password' line per user).", { secret: true }),
   o("client name", ["client"], string, "host name", "Identity of this client on the relay; unique per relay.", { described: true }),
-  o("relay format", ["relay layout"], relayFormat, "auto", "Layout on the relay: native, escale-0.7 (Python Escale 0.7's layouts, to share the relay with Python clients: placeholders, or pages with 'index'), or auto (what the relay holds; native when it is empty)."),
+  o("relay format", ["relay layout"], relayFormat, "auto", "Layout on the relay: native, escale-0.7 (Python Escale 0.7's layouts, to share the relay with Python clients: both its placeholder layout and, with 'index', its index layout), or auto (what the relay holds; native when it is empty)."),
   // Sync behaviour.
   o("mode", ["synchronization mode"], mode, "shared", `One of ${MODES.join(", ")}.`),
   o("push only", ["read only"], bool, "no", "Same as mode = upload."),
@@ -167,9 +174,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("include directory", ["include directories"], list, NONE, "Only folders whose relative path (or a parent's) matches one of these patterns."),
   o("exclude directory", ["exclude directories"], list, NONE, "Skip folders whose relative path (or a parent's) matches one of these patterns."),
   // Relay space and lifetime.
-  o("puller count", ["pullers"], int({ min: 1 }), NONE, "Pullers that must receive a change before its data leaves the relay; default: every registered puller."),
+  o("puller count", ["pullers"], int({ min: 1 }), NONE, "Pullers that must receive a change before its data leaves the relay; default: every registered puller (on an Escale 0.7 relay: 1, as in Escale)."),
   o("puller timeout", [], seconds({ above: 0, onNo: null }), NONE, "Evict a puller silent for this long (s, m, h, d, w); unset = never."),
-  o("lock timeout", [], seconds({ min: 0, onYes: 259200, onNo: 0 }), "259200", "Seconds after which an abandoned lease is stale; 0 or no = never."),
+  o("lock timeout", [], seconds({ min: 0, onYes: 259200, onNo: 0 }), "259200", "Seconds after which an abandoned lease is stale (on an Escale 0.7 relay: a lock file naming no owner); 0 or no = never."),
   o("disk quota", ["quota"], size({ min: 1 }), NONE, "Most this client keeps on the relay (number + unit; no unit = MB)."),
   o("maxpagesize", ["maxarchivesize"], size({ min: 1 }), "200MB", "Largest pack of small files."),
   o("chunk size", [], size({ min: 1024, max: 1024 ** 3 }), "8MB", "Big files travel in chunks of this size."),

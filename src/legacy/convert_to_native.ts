@@ -1,4 +1,5 @@
 import { EscaleError } from "../errors/errors.ts";
+import { modeRules } from "../engine/modes.ts";
 import { type EncryptionSetting, openStore } from "../protocol/open_store.ts";
 import { convertIndexToNative } from "./convert_index_to_native.ts";
 import { lockKey, placeholderKey } from "./names.ts";
@@ -18,7 +19,8 @@ export interface ConversionReport {
  * escale (for `escale migrate --to-native`); an index-layout relay is converted by
  * convert_index_to_native.ts the same way. What was pending is carried over through this
  * client: every version still waiting on the relay is taken into its folder first (as a pull,
- * keep-both on a conflict), and its next native round publishes its tree. Other clients then
+ * keep-both on a conflict), and its next native round publishes its tree (so the converting
+ * client must be one that sends: others are refused). Other clients then
  * compare by content, so those that already hold a file do not download it again; the price is
  * that each client sends its tree once.
  *
@@ -30,6 +32,14 @@ export async function convertToNative(
   repo: LegacyRepository,
   enc: EncryptionSetting,
 ): Promise<ConversionReport> {
+  // The pending versions leave the relay and reach the others only through this client's next
+  // native round: a client that never sends would drop them.
+  if (!modeRules(repo.opts.mode, repo.opts.propagateDeletions).pushes) {
+    throw new EscaleError(
+      "config",
+      `${repo.store.relay.name}: "mode = ${repo.opts.mode}" never sends, so the versions still waiting on the relay would be lost; convert from a client whose mode sends (shared, conservative, upload, mirror-upload or backup-upload)`,
+    );
+  }
   if (repo.index) return await convertIndexToNative(repo.index, enc);
   const relay = repo.store.relay;
   const me = repo.opts.clientName;

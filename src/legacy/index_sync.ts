@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { describeError, EscaleError, isKind } from "../errors/errors.ts";
 import { emptyStats, type ProgressEvent, type RoundStats } from "../engine/context.ts";
 import { safeLocalPath, tempPathFor } from "../engine/local_fs.ts";
 import type { ModeRules } from "../engine/modes.ts";
 import type { Logger } from "../log/logger.ts";
+import { LegacyChecksum } from "./checksum.ts";
 import { chooseOnConflict, type ConflictChoice } from "./conflict_choice.ts";
 import {
   type IndexSetting,
@@ -375,8 +375,7 @@ export class IndexSync {
     const abs = await safeLocalPath(root, w.dest, true);
     const tmp = tempPathFor(abs);
     this.emit({ type: "file-start", direction: "down", path: w.dest, size: f.size });
-    const algorithm = DIGEST_BY_LENGTH[w.p.checksum?.length ?? 128];
-    const hash = createHash(algorithm ?? "sha512");
+    const hash = new LegacyChecksum(w.p.checksum);
     let size = 0;
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
     try {
@@ -386,7 +385,7 @@ export class IndexSync {
         let n = 0;
         while (n < chunk.length) n += await file.write(chunk.subarray(n));
       }
-      if (algorithm && w.p.checksum !== undefined && hash.digest("hex") !== w.p.checksum) {
+      if (!(await hash.matches(tmp))) {
         throw new EscaleError(
           "integrity",
           `${w.path}: the update's content does not match its index checksum`,
@@ -640,14 +639,6 @@ export class IndexSync {
 function brokenUpdate(v: PageView): boolean {
   return v.updates.size > 1 || [...v.updates.values()].some((u) => !u.index || !u.data);
 }
-
-const DIGEST_BY_LENGTH: Record<number, string> = {
-  128: "sha512",
-  96: "sha384",
-  64: "sha256",
-  40: "sha1",
-  32: "md5",
-};
 
 function isLocalProblem(e: unknown): boolean {
   return isKind(e, "local-io") || isKind(e, "hostile") || isKind(e, "integrity");

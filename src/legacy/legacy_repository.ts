@@ -13,6 +13,7 @@ import { modeRules } from "../engine/modes.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Fernet } from "./fernet.ts";
 import type { IndexSetting } from "./index_pages.ts";
+import { LegacyChecksum } from "./checksum.ts";
 import { IndexStore } from "./index_store.ts";
 import { IndexSync } from "./index_sync.ts";
 import { LegacyState } from "./legacy_state.ts";
@@ -39,9 +40,10 @@ export interface LegacyOptions extends RepoOptions {
  * count deletes the data, as Escale frees space), then publish local changes under a lock:
  * placeholder, then data, then unlock. Deletions are not propagated, as in Escale.
  *
- * Fixed on our side (the Python peer is unchanged): locks are verified after writing; names that
- * could escape the folder are ignored; the puller count counts names, not lines; a version edited
- * on both sides keeps both (the older one under a conflict name) instead of overwriting.
+ * Fixed on our side (the Python peer is unchanged): locks are sound between escale clients
+ * (placeholder_store.ts); names that could escape the folder are ignored; the puller count counts
+ * names, not lines; a version edited on both sides keeps both (the older one under a conflict
+ * name) instead of overwriting; a release cut short by a kill is finished next round.
  */
 export class LegacyRepository {
   readonly opts: LegacyOptions;
@@ -64,6 +66,7 @@ export class LegacyRepository {
     this.store = store;
     this.state = state;
     this.log = log;
+    store.warn = (m) => log.log("warn", m);
     this.index = opts.index
       ? new IndexSync(
         opts,
@@ -74,6 +77,7 @@ export class LegacyRepository {
         (e) => this.emit(e),
       )
       : null;
+    if (this.index) this.index.store.locks.warn = store.warn;
   }
 
   static open(opts: LegacyOptions, relay: Relay, statePath: string, log: Logger): LegacyRepository {
@@ -162,11 +166,30 @@ export class LegacyRepository {
     };
   }
 
+  /** Whether the include/exclude rules let `path` through and it is none of escale's files. */
+  #accepted(path: string): boolean {
+    const segs = path.split("/");
+    for (let i = 1; i < segs.length; i++) {
+      if (!this.opts.filter.acceptDir(segs.slice(0, i).join("/"))) return false;
+    }
+    return this.opts.filter.acceptFile(path) && !(this.opts.ownFiles ?? []).includes(path);
+  }
+
   /** Takes what other pushers left for this client; returns the paths still due. */
-  async #pullAll(remote: Map<string, LegacyEntry>, stats: RoundStats): Promise<string[]> {
+  async #pullAll(
+    remote: Map<string, LegacyEntry>,
+    stats: RoundStats,
+    converting = false,
+  ): Promise<string[]> {
     const local = await walkLocal(this.#tree, this.state);
     const due: string[] = [];
     for (const e of remote.values()) {
+      // Filtered out here (or one of escale's own files): not this client's to take, and its
+      // data stays for the clients that want it. A conversion must not drop it: still due.
+      if (!this.#accepted(e.path)) {
+        if (converting && e.placeholder && e.data) due.push(e.path);
+        continue;
+      }
       try {
         if (!(await this.#pull(e, local.get(e.path), stats))) due.push(e.path);
       } catch (err) {
@@ -190,7 +213,7 @@ export class LegacyRepository {
     const stats = emptyStats();
     let remote = await this.store.walk();
     if (await this.#repair(remote, stats)) remote = await this.store.walk();
-    const due = await this.#pullAll(remote, stats);
+    const due = await this.#pullAll(remote, stats, true);
     remote = await this.store.walk();
     // Data this client signed for but no longer has (deleted here), or its own data still
     // waiting for pullers: still pending for someone, so it comes back here to be carried over.
@@ -256,7 +279,13 @@ export class LegacyRepository {
     const me = this.opts.clientName;
     if (e.lock) return false;
     const p = await this.store.readPlaceholder(e.path);
-    if (!p || p.pusher === me || p.pullers.includes(me)) return true;
+    if (!p || p.pusher === me) return true;
+    if (p.pullers.includes(me)) {
+      // Signed, but the count was reached and the data is still here: the puller that
+      // completed it was stopped before deleting it (this one or another). Nobody else would.
+      if (new Set(p.pullers).size < this.#pullerCount) return true;
+      return await this.#finishRelease(e, p, stats);
+    }
     const row = this.state.get(e.path);
     const version = versionOf(p);
     if (row && row.remote === version) {
@@ -335,6 +364,26 @@ export class LegacyRepository {
     }
   }
 
+  /** Deletes the data of a version whose puller list is complete (under a lock, re-checked). */
+  async #finishRelease(e: LegacyEntry, p: Placeholder, stats: RoundStats): Promise<boolean> {
+    if (!(await this.store.acquire(e.path, "r"))) return false;
+    stats.relayWrites++;
+    try {
+      const fresh = await this.store.readPlaceholder(e.path);
+      if (
+        fresh && versionOf(fresh) === versionOf(p) &&
+        new Set(fresh.pullers).size >= this.#pullerCount
+      ) {
+        await this.store.deleteData(e.path);
+        stats.relayWrites++;
+      }
+      return true;
+    } finally {
+      await this.store.release(e.path);
+      stats.relayWrites++;
+    }
+  }
+
   /**
    * Appends this client to the puller list and, when that completes `puller count`, deletes
    * the data: Escale frees space this way. Counting names (not the placeholder's lines, as
@@ -355,9 +404,8 @@ export class LegacyRepository {
     const abs = await safeLocalPath(this.opts.localPath, dest, true);
     const tmp = tempPathFor(abs);
     this.emit({ type: "file-start", direction: "down", path: dest, size: 0 });
-    // Escale's `checksum` option names any hashlib algorithm; the common ones are checked.
-    const algorithm = DIGEST_BY_LENGTH[p.checksum?.length ?? 128];
-    const hash = createHash(algorithm ?? "sha512");
+    // Escale's `checksum` option names any hashlib algorithm (sha512 unless set).
+    const hash = new LegacyChecksum(p.checksum);
     let size = 0;
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
     try {
@@ -367,7 +415,7 @@ export class LegacyRepository {
         let w = 0;
         while (w < chunk.length) w += await file.write(chunk.subarray(w));
       }
-      if (algorithm && p.checksum !== undefined && hash.digest("hex") !== p.checksum) {
+      if (!(await hash.matches(tmp))) {
         throw new EscaleError(
           "integrity",
           `${this.store.relay.name}/${path}: content does not match its placeholder's checksum`,
@@ -440,14 +488,6 @@ export class LegacyRepository {
     }
   }
 }
-
-const DIGEST_BY_LENGTH: Record<number, string> = {
-  128: "sha512",
-  96: "sha384",
-  64: "sha256",
-  40: "sha1",
-  32: "md5",
-};
 
 function isLocalProblem(e: unknown): boolean {
   return isKind(e, "local-io") || isKind(e, "hostile") || isKind(e, "integrity");

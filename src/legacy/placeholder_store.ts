@@ -15,21 +15,34 @@ export interface LegacyEntry {
   lock?: RelayEntry;
 }
 
+/**
+ * How long a lock written on a relay without atomic create waits before it is read back, and
+ * the longest check-then-write an escale client may take there and still go on (`acquire`).
+ * Every escale client must use the same value. It costs this much per transfer on FTP, WebDAV
+ * and rclone relays; a link too slow to read and write a lock in this time waits its turn.
+ */
+export const LOCK_SETTLE_MS = 3000;
+
 /** Placeholders and locks are a few hundred bytes; anything far larger is not one. */
 const SMALL_LIMIT = 1024 * 1024;
 
 /**
  * Escale 0.7's placeholder layout on top of any Relay that can list folders: walks the tree,
  * reads and writes placeholders, data (Fernet when a key is given) and locks. Locks are written
- * the way Python clients read them, and verified after writing, which Escale never did: two
- * writers cannot both believe they hold one.
+ * the way Python clients read them, and taken soundly between escale clients on every backend
+ * (`acquire`), which Escale never did.
  */
 export class PlaceholderStore {
   constructor(
     readonly relay: Relay,
     readonly me: string,
     readonly fernet?: Fernet,
+    /** see `acquire`; only tests change it */
+    readonly settleMs = LOCK_SETTLE_MS,
   ) {}
+
+  /** Where `acquire` says why it backed off from a slow lock (the repository's log). */
+  warn: (message: string) => void = () => {};
 
   /** Every resource of the relay, by path; names that could escape the tree are skipped. */
   async walk(): Promise<Map<string, LegacyEntry>> {
@@ -96,22 +109,43 @@ export class PlaceholderStore {
 
   /**
    * Takes the lock of `path` for `mode` ("w" upload, "r" download), or answers false when
-   * another client holds it. Escale's check-then-write is kept (Python clients do the same), made
-   * atomic where the backend can create-if-absent, and the lock is read back: a client whose
-   * lock was overwritten by another writer backs off instead of both going on.
+   * the lock exists (even this client's). Escale's check-then-write is kept (Python clients do
+   * the same, and read the same file), made sound between escale clients:
+   * - where the backend creates atomically (`createIfAbsent`), a free lock is written
+   *   create-if-absent: of two escale writers, one gets "exists";
+   * - elsewhere (FTP, WebDAV, rclone) the lock is read back only `settleMs` after it was written
+   *   (Fischer's timed mutual exclusion): every escale writer whose own check-to-write took at
+   *   most `settleMs` has landed by then, so all of them read the same last lock and one wins. A
+   *   writer slower than that cannot vouch for its check and withdraws (its lock stays, so a
+   *   winner it overwrote stays covered for Python clients; its next round's repair removes it).
+   * The read-back also catches a Python client's lock written before it; one written after is
+   * not caught (Python never reads back), so escale vs Python is as safe as Python vs Python.
    */
   async acquire(path: string, mode: "r" | "w"): Promise<boolean> {
     const key = lockKey(path);
-    const held = await this.readLock(path);
-    if (held && held.owner !== this.me) return false;
+    const atomic = this.relay.capabilities.createIfAbsent;
+    const checked = performance.now();
+    // Even a lock of ours: the round's repair removes those a killed run left, so one seen here
+    // is a lock this client withdrew (below), which may cover a winner it overwrote.
+    if ((await this.readLock(path)) !== null) return false;
     const body = formatLock({ owner: this.me, mode });
     try {
-      await this.relay.write(key, utf8.encode(body), {
-        ifAbsent: held === null && this.relay.capabilities.createIfAbsent,
-      });
+      await this.relay.write(key, utf8.encode(body), { ifAbsent: atomic });
     } catch (e) {
       if (isKind(e, "exists")) return false;
       throw e;
+    }
+    if (!atomic) {
+      const took = performance.now() - checked;
+      if (took > this.settleMs) {
+        this.warn(
+          `${path}: reading and writing its lock took ${
+            Math.round(took)
+          } ms, more than the ${this.settleMs} ms another escale client waits for it; trying again next round`,
+        );
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, this.settleMs));
     }
     const back = await this.#readSmall(key);
     return back === body;

@@ -108,6 +108,8 @@ const KILLS: [string, "peerA" | "peerB", string][] = [
   ["pusher, while writing a placeholder", "peerA", "write:stall:3:placeholder$"],
   ["puller, while reading data", "peerB", "read:stall:2:(^|/)[^./][^/]*$"],
   ["puller, while signing a placeholder", "peerB", "write:stall:2:placeholder$"],
+  // Signed, so the next rounds skip the version: they must still delete the data it left.
+  ["puller, while deleting released data", "peerB", "delete:stall:1:(^|/)[^./][^/]*$"],
 ];
 
 Deno.test("cli legacy: SIGKILL mid-round leaves a relay Escale can read, and the next runs finish", async (t) => {

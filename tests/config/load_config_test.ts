@@ -170,7 +170,7 @@ Deno.test("broken configurations fail with file:line and kind config", async () 
       [base(s, "push only = yes", "pull only = yes"), 5, "cannot both be yes"],
       [base(s, "mode = download", "push only = yes"), 5, "contradicts mode download"],
       [base(s, "user = a", "username = b"), 5, "are the same option 'user'"],
-      [base(s, "encryption = blowfish"), 4, "encryption = yes"],
+      [base(s, "encryption = blowfish"), 4, "must move to Fernet together"],
       [base(s, "encryption = native"), 4, "one authenticated cipher"],
       [base(s, "encryption = rot13"), 4, "yes or no"],
       [base(s, "encryption = yes"), 4, "no 'passphrase'"],

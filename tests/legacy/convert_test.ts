@@ -152,3 +152,28 @@ Deno.test("legacy convert: another client's lock stops it before anything change
     }
   });
 });
+
+Deno.test("legacy convert: a client that never sends is refused before anything changes", async () => {
+  for (const c of ["placeholder-plain", "index-1"]) {
+    await withDir(async (dir) => {
+      await copyTree(`${FIXTURES}${c}/after-upload/relay`, `${dir}/relay`);
+      const relay = new FileRelay(`${dir}/relay`);
+      await Deno.mkdir(`${dir}/B`);
+      const b = new LegacyClient(`${dir}/B`, relay, `${dir}/b.db`, {
+        clientName: "peerB",
+        mode: "download",
+        index: c === "index-1" ? { kind: "single" } : undefined,
+      });
+      try {
+        const before = await snapshot(`${dir}/relay`);
+        const e = await failure(convertToNative(b.repo, { mode: "none" }));
+        assertEquals(e.kind, "config");
+        assert(e.message.includes(`"mode = download" never sends`), e.message);
+        assertEquals(await snapshot(`${dir}/relay`), before);
+        assertEquals(await snapshot(`${dir}/B`), {});
+      } finally {
+        b.close();
+      }
+    });
+  }
+});

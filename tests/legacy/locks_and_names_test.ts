@@ -48,6 +48,71 @@ Deno.test("legacy locks: a lock overwritten right after ours is detected, so two
   );
 });
 
+/** A relay without create-if-absent (FTP, WebDAV, rclone). */
+class NoAtomicRelay extends MemoryRelay {
+  override readonly capabilities = { ...new MemoryRelay().capabilities, createIfAbsent: false };
+}
+
+function gatedWrites(relay: Relay, gate: Promise<unknown>): Relay {
+  return new Proxy(relay, {
+    get(t, p) {
+      if (p === "write") {
+        return async (k: string, body: Body, o?: WriteOptions) => {
+          await gate;
+          return await t.write(k, body, o);
+        };
+      }
+      const v = Reflect.get(t, p, t);
+      return typeof v === "function" ? v.bind(t) : v;
+    },
+  });
+}
+
+Deno.test("legacy locks: two escale writers checking at once on a relay without atomic create never both win", async () => {
+  const relay = new NoAtomicRelay();
+  let aWrote!: () => void;
+  const aDone = new Promise<void>((r) => aWrote = r);
+  const a = new PlaceholderStore(
+    new Proxy(relay, {
+      get(t, p) {
+        if (p === "write") {
+          return (k: string, body: Body, o?: WriteOptions) => t.write(k, body, o).finally(aWrote);
+        }
+        const v = Reflect.get(t, p, t);
+        return typeof v === "function" ? v.bind(t) : v;
+      },
+    }) as Relay,
+    "peerA",
+    undefined,
+    400,
+  );
+  // B checks with A (both see no lock); B's write lands only after A's write and A's read-back
+  // would have come at once: the race Escale loses (/tmp/audit14/scratch/race_test.ts).
+  const b = new PlaceholderStore(gatedWrites(relay, aDone), "peerB", undefined, 400);
+  const won = await Promise.all([a.acquire("x.txt", "w"), b.acquire("x.txt", "w")]);
+  assertEquals(won, [false, true]);
+});
+
+Deno.test("legacy locks: an escale writer slower than the settle delay withdraws", async () => {
+  const relay = new NoAtomicRelay();
+  const a = new PlaceholderStore(relay, "peerA", undefined, 50);
+  let open!: () => void;
+  const gate = new Promise<void>((r) => open = r);
+  const b = new PlaceholderStore(gatedWrites(relay, gate), "peerB", undefined, 50);
+  const bWon = b.acquire("x.txt", "w");
+  // A checks and writes after B's check, before B's write lands; A's read-back sees its lock.
+  assertEquals(await a.acquire("x.txt", "w"), true);
+  open();
+  // B's write took longer than the settle delay, so A may have won meanwhile: B does not go on.
+  assertEquals(await bWon, false);
+  // Its lock stays (it may cover A for Python clients), and it does not take it back this round.
+  assertEquals(
+    new TextDecoder().decode(relay.objects.get(".x.txt.lock")!.data),
+    "lock%1.0\nowner: peerB\nmode: w",
+  );
+  assertEquals(await b.acquire("x.txt", "w"), false);
+});
+
 Deno.test("legacy locks: Python clients' locks are honoured, then the files move once they are gone", async () => {
   await withDir(async (dir) => {
     await copyTree(`${FIXTURES}placeholder-plain/after-upload/relay`, `${dir}/relay`);

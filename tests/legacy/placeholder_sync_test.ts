@@ -1,5 +1,6 @@
 // Round trips against the snapshots of relays written by the real Python Escale 0.7.13
 // (tests/fixtures/escale-legacy): escale reads what Escale wrote, and writes what Escale writes.
+import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../assert.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { Fernet } from "../../src/legacy/fernet.ts";
@@ -220,4 +221,128 @@ Deno.test("legacy: a file edited on both sides keeps both (the older under a con
       b.close();
     }
   });
+});
+
+Deno.test("legacy: include/exclude rules and escale's own files hold for pulls and pushes", async () => {
+  await withDir(async (dir) => {
+    await copyTree(`${FIXTURES}placeholder-plain/after-upload/relay`, `${dir}/relay`);
+    await Deno.mkdir(`${dir}/B`);
+    const noJpg = {
+      acceptFile: (p: string) => !p.endsWith(".jpg"),
+      acceptDir: (p: string) => p !== "sub/deep",
+    };
+    const b = new LegacyClient(`${dir}/B`, new FileRelay(`${dir}/relay`), `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "download",
+      filter: noJpg,
+      ownFiles: ["hello.txt"],
+    });
+    try {
+      assertEquals((await b.round()).downloaded, 2);
+      assertEquals(Object.keys(await snapshot(`${dir}/B`)), [
+        "docs été/résumé ü.txt",
+        "sub/notes.md",
+      ]);
+      // What this client does not take stays for those that want it, unsigned.
+      for (const f of ["photos.2020/p.jpg", "sub/deep/data.bin", "hello.txt"]) {
+        assert(await Deno.stat(`${dir}/relay/${f}`).then(() => true, () => false), f);
+        const slash = f.lastIndexOf("/");
+        const ph = `${f.slice(0, slash + 1)}.${f.slice(slash + 1)}.placeholder`;
+        assertEquals(
+          parsePlaceholder(await Deno.readTextFile(`${dir}/relay/${ph}`), f).pullers,
+          [],
+        );
+      }
+    } finally {
+      b.close();
+    }
+  });
+  await withDir(async (dir) => {
+    await pushedTree(`${dir}/A`);
+    const a = new LegacyClient(`${dir}/A`, new FileRelay(`${dir}/relay`), `${dir}/a.db`, {
+      clientName: "peerA",
+      mode: "upload",
+      filter: { acceptFile: (p: string) => !p.endsWith(".jpg"), acceptDir: () => true },
+      ownFiles: ["hello.txt"],
+    });
+    try {
+      assertEquals((await a.round()).uploaded, 3);
+      const keys = Object.keys(await snapshot(`${dir}/relay`));
+      assert(!keys.some((k) => k.includes("p.jpg") || k.includes("hello.txt")), keys.join(" "));
+    } finally {
+      a.close();
+    }
+  });
+});
+
+Deno.test("legacy: a puller stopped between signing and deleting the data deletes it next round", async () => {
+  await withDir(async (dir) => {
+    await copyTree(`${FIXTURES}placeholder-plain/after-upload/relay`, `${dir}/relay`);
+    await Deno.mkdir(`${dir}/B`);
+    const relay = new FileRelay(`${dir}/relay`);
+    const b = new LegacyClient(`${dir}/B`, relay, `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "download",
+    });
+    try {
+      assertEquals((await b.round()).downloaded, 5);
+      // As if the run had been killed after signing hello.txt, before deleting its data.
+      await Deno.copyFile(
+        `${FIXTURES}placeholder-plain/after-upload/relay/hello.txt`,
+        `${dir}/relay/hello.txt`,
+      );
+      const s = await b.round();
+      assertEquals(s.downloaded, 0);
+      assertEquals(
+        await snapshot(`${dir}/relay`),
+        await snapshot(`${FIXTURES}placeholder-plain/after-pull/relay`),
+      );
+    } finally {
+      b.close();
+    }
+  });
+});
+
+Deno.test("legacy: checksums of the other algorithms Escale's `checksum` option allows are checked", async () => {
+  // As Python Escale writes them with `checksum = blake2b` (or sha3_512, blake2s, …): hexdigest()
+  // of the plaintext, and nothing in the placeholder names the algorithm.
+  for (const algorithm of ["blake2b512", "sha3-512", "blake2s256", "sha3-256", "sha224", "md5"]) {
+    await withDir(async (dir) => {
+      await copyTree(`${FIXTURES}placeholder-plain/after-upload/relay`, `${dir}/relay`);
+      const rewrite = async (data: string, placeholder: string, content: Uint8Array) => {
+        const text = await Deno.readTextFile(`${dir}/relay/${placeholder}`);
+        const sum = createHash(algorithm).update(content).digest("hex");
+        await Deno.writeTextFile(
+          `${dir}/relay/${placeholder}`,
+          text.replace(/^checksum: .*$/m, `checksum: ${sum}`),
+        );
+        await Deno.writeFile(`${dir}/relay/${data}`, content);
+      };
+      await rewrite(
+        "hello.txt",
+        ".hello.txt.placeholder",
+        await Deno.readFile(`${FIXTURES}tree/hello.txt`),
+      );
+      // Data that matches no algorithm of its checksum's length is still refused.
+      await rewrite("sub/notes.md", "sub/.notes.md.placeholder", new TextEncoder().encode("other"));
+      await Deno.writeTextFile(`${dir}/relay/sub/notes.md`, "tampered");
+      await Deno.mkdir(`${dir}/B`);
+      const b = new LegacyClient(`${dir}/B`, new FileRelay(`${dir}/relay`), `${dir}/b.db`, {
+        clientName: "peerB",
+        mode: "download",
+      });
+      try {
+        const s = await b.round();
+        assertEquals([s.downloaded, s.problems], [4, 1], algorithm);
+        assertEquals(
+          await Deno.readFile(`${dir}/B/hello.txt`),
+          await Deno.readFile(`${FIXTURES}tree/hello.txt`),
+        );
+        assert(!(await Deno.stat(`${dir}/B/sub/notes.md`).then(() => true, () => false)));
+        assert(b.lines.some((l) => l.includes("does not match its placeholder's checksum")));
+      } finally {
+        b.close();
+      }
+    });
+  }
 });

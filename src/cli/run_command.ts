@@ -336,9 +336,10 @@ async function runSectionRounds(
     log,
   });
   let failures = 0;
+  // One sink for all the rounds of this repository: its events number the rounds 1, 2, …
+  const sink = out.sink(s.name);
   try {
     while (!signal.aborted) {
-      const sink = out.sink(s.name);
       try {
         sink?.begin(s.name);
         repo ??= (await openRepository(cfg, s, { force: opts.force, signal }, log)).repo;

@@ -237,6 +237,27 @@ Deno.test("ci: flag mistakes are one-line usage errors (exit 2), and the summary
     assertEquals(secret.code, 2);
     assert(/unknown option '--password'/.test(secret.stderr), secret.stderr);
     assert(!secret.stderr.includes("hunter2"), secret.stderr);
+    // Nor inside the relay's address: a password there would be on the command line too.
+    const inRelay = await escale([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      "ftp://ci:Sekr3tPW@127.0.0.1:1/builds",
+      "--summary",
+      `${dir}/relay-summary.json`,
+    ], env);
+    assertEquals(inRelay.code, 2, inRelay.stderr);
+    assert(
+      /^escale: '--relay' holds a password, .*: give the password in ESCALE_PASSWORD or a file named by --password-file .*\n$/
+        .test(inRelay.stderr),
+      inRelay.stderr,
+    );
+    const relaySummary = await Deno.readTextFile(`${dir}/relay-summary.json`);
+    assertEquals(JSON.parse(relaySummary).exitCode, 2);
+    for (const o of [inRelay.stderr, inRelay.stdout, relaySummary]) {
+      assert(!o.includes("Sekr3tPW"), o);
+    }
     const missingKey = await escale([
       "run",
       "--local",

@@ -19,6 +19,7 @@ async function scratch(): Promise<string> {
 
 interface Summary {
   exitCode: number;
+  error?: string;
   repositories: {
     name: string;
     client: string;
@@ -210,7 +211,30 @@ Deno.test("ci: flag mistakes are one-line usage errors (exit 2), and the summary
     );
     assertEquals(noRelay.code, 2, noRelay.stderr);
     assertEquals(noRelay.stderr.trim(), "escale: no relay: give --relay URL (or ESCALE_RELAY)");
-    assertEquals((await readSummary(`${dir}/s.json`)).exitCode, 2);
+    const noRelaySummary = await readSummary(`${dir}/s.json`);
+    assertEquals([noRelaySummary.exitCode, noRelaySummary.error], [
+      2,
+      "no relay: give --relay URL (or ESCALE_RELAY)",
+    ]);
+
+    // The parser's own errors get their summary too, whatever the order of the flags.
+    const parsing: [string[], RegExp][] = [
+      [
+        ["--timeout", "abc", "--summary", `${dir}/p1.json`],
+        /^option '--timeout <duration>' argument 'abc' is invalid/,
+      ],
+      [["--summary", `${dir}/p2.json`, "--nosuch"], /^unknown option '--nosuch'$/],
+      [[`--summary=${dir}/p3.json`, "--passwd=hunter2"], /^unknown option '--passwd=…'$/],
+      [["--summary", `${dir}/p4.json`, "surplus"], /^too many arguments for 'run'/],
+    ];
+    for (const [i, [args, error]] of parsing.entries()) {
+      const r = await escale(["run", "--local", `${dir}/out`, ...args], env);
+      assertEquals(r.code, 2, r.stderr);
+      const s = await readSummary(`${dir}/p${i + 1}.json`);
+      assertEquals([s.exitCode, s.repositories], [2, []], args.join(" "));
+      assert(error.test(s.error ?? ""), s.error);
+      assert(!r.stderr.includes("hunter2") && !JSON.stringify(s).includes("hunter2"), r.stderr);
+    }
 
     const badMode = await escale(
       ["run", "--local", `${dir}/out`, "--relay", `${dir}/home`, "--mode", "sideways"],

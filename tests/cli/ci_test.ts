@@ -28,6 +28,9 @@ interface Summary {
     rounds: number;
     sent: { files: number; bytes: number };
     received: { files: number; bytes: number };
+    deleted: number;
+    moved: number;
+    conflicts: number;
     released: number;
     wait?: { for: string[]; done: boolean; missing: string[]; message: string };
   }[];
@@ -365,6 +368,67 @@ Deno.test("ci: a waiting run stopped by SIGTERM exits 130 and still writes its s
     assertEquals(r.code, 130, r.stderr);
     const s = await readSummary(`${dir}/s.json`);
     assertEquals([s.exitCode, s.repositories[0].sent.files], [130, 1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ci: the summary counts bytes, local deletions and conflicts as the round's events do", async () => {
+  const dir = await scratch();
+  try {
+    await Deno.mkdir(`${dir}/relay`);
+    const env = { HOME: `${dir}/home`, ESCALE_RELAY: `${dir}/relay` };
+    const round = async (local: string, client: string, summary: string) => {
+      const r = await escale([
+        "run",
+        "--once",
+        "--json",
+        "--local",
+        `${dir}/${local}`,
+        "--client-name",
+        client,
+        "--summary",
+        `${dir}/${summary}`,
+      ], env);
+      assertEquals(r.code, 0, r.stderr);
+      const ends = r.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((e) =>
+        e.event === "round-end"
+      );
+      assertEquals(ends.length, 1, r.stdout);
+      return {
+        s: (await readSummary(`${dir}/${summary}`)).repositories[0],
+        totals: ends[0].totals,
+      };
+    };
+    await Deno.writeTextFile(`${dir}/out/x.txt`, "x".repeat(100));
+    await Deno.writeTextFile(`${dir}/out/y.txt`, "y".repeat(50));
+    const first = await round("out", "a", "a1.json");
+    assertEquals([first.s.sent, first.s.received], [{ files: 2, bytes: 150 }, {
+      files: 0,
+      bytes: 0,
+    }]);
+    const got = await round("in", "b", "b1.json");
+    assertEquals([got.s.received, got.s.deleted, got.s.conflicts], [
+      { files: 2, bytes: 150 },
+      0,
+      0,
+    ]);
+
+    // a deletes y.txt and edits x.txt; b edits x.txt too before it hears of it.
+    await Deno.remove(`${dir}/out/y.txt`);
+    await Deno.writeTextFile(`${dir}/out/x.txt`, "a".repeat(30));
+    await Deno.writeTextFile(`${dir}/in/x.txt`, "b".repeat(40));
+    await round("out", "a", "a2.json");
+    const { s, totals } = await round("in", "b", "b2.json");
+    assertEquals([s.deleted, s.conflicts], [1, 1], JSON.stringify(s));
+    assertEquals(s.received, { files: totals.filesDown, bytes: totals.bytesDown });
+    assertEquals([s.deleted, s.conflicts, s.moved], [
+      totals.deleted,
+      totals.conflicts,
+      totals.moved,
+    ]);
+    // keep-both: b's edit stays, a's version arrives beside it as a conflict copy.
+    assertEquals(s.received, { files: 1, bytes: 30 });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,6 +4,7 @@
 // the run summary, `refresh = no`, and flag errors.
 import { assert, assertEquals } from "../assert.ts";
 import { conf, escale } from "./cli_helpers.ts";
+import { RESERVED_ENV, settingEnvNames } from "../../src/config/setting_flags.ts";
 import { EscaleProcess } from "./escale_process.ts";
 import { readTree } from "../engine/sandbox.ts";
 import { startWebDavServer } from "../servers/webdav_server.ts";
@@ -431,5 +432,71 @@ Deno.test("ci: the summary counts bytes, local deletions and conflicts as the ro
     assertEquals(s.received, { files: 1, bytes: 30 });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * The `escale run` command lines of a text (shell lines continued with `\`, YAML folded `>`
+ * scalars joined), each as the words after `run`, up to a `#` comment.
+ */
+function runCommandLines(text: string): string[][] {
+  const lines = text.replace(/\\\n\s*/g, " ").split("\n");
+  const joined: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    if (/(^|\s)>\s*$/.test(line)) {
+      const indent = line.search(/\S/);
+      while (i + 1 < lines.length && lines[i + 1].search(/\S/) > indent) line += " " + lines[++i];
+    }
+    joined.push(line);
+  }
+  const out: string[][] = [];
+  for (const line of joined) {
+    const m = /\bescale["']?\s+run\b([^#]*)/.exec(line);
+    if (m) out.push(m[1].trim().split(/\s+/));
+  }
+  return out;
+}
+
+Deno.test("ci: docs/ci.md and `escale run --help` use only flags and variables that exist", async () => {
+  const help = await escale(["run", "--help"]);
+  assertEquals(help.code, 0, help.stderr);
+  // run's flags, from its own option list: `  -c, --config <file>  …`, `  --once  …`
+  const flags = new Set(["--help"]);
+  for (const m of help.stdout.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z-]*)/gm)) flags.add(m[1]);
+  for (const f of ["--relay", "--local", "--wait-delivered", "--summary", "--password-file"]) {
+    assert(flags.has(f), `the option list was read: ${f}`);
+  }
+  const variables = new Set([...settingEnvNames(), ...RESERVED_ENV]);
+  const doc = await Deno.readTextFile(new URL("../../docs/ci.md", import.meta.url));
+  const fenced = [...doc.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((m) => m[1]).join("\n");
+  const examples = help.stdout.slice(help.stdout.indexOf("Examples:"));
+  for (const [where, text] of [["docs/ci.md", fenced], ["run --help", examples]]) {
+    const commands = runCommandLines(text);
+    assert(commands.length >= 2, `${where}: the examples were found`);
+    for (const words of commands) {
+      for (const w of words.filter((w) => w.startsWith("--"))) {
+        const flag = w.replace(/=.*/, "");
+        assert(
+          flags.has(flag),
+          `${where}: ${flag} is not a flag of escale run: ${words.join(" ")}`,
+        );
+      }
+    }
+  }
+  // The flags the prose of docs/ci.md names, as `--flag …`.
+  for (const m of doc.matchAll(/`(--[a-z][a-z-]*)/g)) {
+    assert(flags.has(m[1]), `docs/ci.md: ${m[1]} is not a flag of escale run`);
+  }
+  // Every variable of docs/ci.md and of the help's examples; in the option list, those an option
+  // reads (`$ESCALE_…`; the `on failure` hook's own ESCALE_SECTION… are set, not read).
+  const named = [
+    ...[...doc.matchAll(/\bESCALE_[A-Z0-9_]+\b/g)].map((m) => ["docs/ci.md", m[0]]),
+    ...[...examples.matchAll(/\bESCALE_[A-Z0-9_]+\b/g)].map((m) => ["run --help", m[0]]),
+    ...[...help.stdout.matchAll(/\$(ESCALE_[A-Z0-9_]+)\b/g)].map((m) => ["run --help", m[1]]),
+  ];
+  assert(named.length > 10, "the variables were found");
+  for (const [where, name] of named) {
+    assert(variables.has(name), `${where}: escale reads no ${name}`);
   }
 });

@@ -1,7 +1,8 @@
 // CI artifact relaying as a pipeline does it: two separate escale processes without any
 // configuration file, a pusher that waits until its output was delivered and a puller started
 // later that waits for it, over a real WebDAV server; and the waits' timeout (exit code 10),
-// the run summary, `refresh = no`, and flag errors.
+// a relay still unreachable at that timeout (exit code 3), the run summary, `refresh = no`, flag
+// errors, and the flags and variables the CI examples use.
 import { assert, assertEquals } from "../assert.ts";
 import { conf, escale } from "./cli_helpers.ts";
 import { RESERVED_ENV, settingEnvNames } from "../../src/config/setting_flags.ts";
@@ -498,5 +499,43 @@ Deno.test("ci: docs/ci.md and `escale run --help` use only flags and variables t
   assert(named.length > 10, "the variables were found");
   for (const [where, name] of named) {
     assert(variables.has(name), `${where}: escale reads no ${name}`);
+  }
+});
+
+Deno.test("ci: a wait retries an unreachable relay until --timeout, then exits 3, not 10", async () => {
+  const dir = await scratch();
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  try {
+    await Deno.writeTextFile(`${dir}/out/a.txt`, "a");
+    const r = await escale([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      `ftp://ci@127.0.0.1:${port}/builds`,
+      "--mode",
+      "upload",
+      "--wait-delivered",
+      "--timeout",
+      "3",
+      "--summary",
+      `${dir}/s.json`,
+    ], {
+      HOME: `${dir}/home`,
+      ESCALE_PASSWORD: "unused-pw",
+      ESCALE_REFRESH: "1",
+      // One connection attempt per round: a refused one is over long before the timeout.
+      ESCALE_MAX_RETRIES: "0",
+    });
+    assertEquals(r.code, 3, r.stderr);
+    // Not given up at the first failure: retried while the timeout allowed it.
+    assert(/retrying in \d+ s/.test(r.stderr), r.stderr);
+    assert(/cannot connect to 127\.0\.0\.1:\d+: Connection refused/.test(r.stderr), r.stderr);
+    const s = await readSummary(`${dir}/s.json`);
+    assertEquals([s.exitCode, s.repositories[0].exitCode, s.repositories[0].rounds], [3, 3, 0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -12,6 +12,7 @@ import {
 import { ConsoleLogger } from "../log/console_logger.ts";
 import type { Level } from "../log/logger.ts";
 import { runCommand } from "./run_command.ts";
+import { withoutOptionValues, writeUsageSummary } from "./run_summary.ts";
 import { accessCommand } from "./access_command.ts";
 import { evictCommand } from "./evict_command.ts";
 import { registerInit } from "./init_command.ts";
@@ -82,7 +83,10 @@ export function buildProgram(setCode: (n: number) => void): Command {
     )
     .version(VERSION, "-V, --version", "print the version and exit")
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) })
+    .configureOutput({
+      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+      outputError: (s, write) => write(withoutOptionValues(s)),
+    })
     .exitOverride()
     .addHelpText("after", exitCodeHelp());
 
@@ -345,6 +349,7 @@ export async function main(argv: string[]): Promise<number> {
         e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
         e.code === "commander.help"
       ) return ExitCode.ok;
+      writeUsageSummary(argv, ExitCode.usage, e.message);
       return ExitCode.usage;
     }
     console.error(`escale: ${describeError(e)}`);

@@ -191,23 +191,27 @@ function checkWaitFlags(cfg: LoadedConfig, wait: WaitOptions | undefined): void 
 
 /** `escale run`: every selected section, concurrently; one round each or forever. */
 export async function runCommand(opts: RunOptions, consoleLog: Logger): Promise<number> {
+  // The pipeline still gets its summary when the run fails before any round.
+  const failedEarly = (e: unknown) => {
+    try {
+      if (opts.summary) new RunSummary().write(opts.summary, exitCodeOf(e), describeError(e));
+    } catch { /* the error that stopped the run matters more */ }
+    return e;
+  };
   let cfg: LoadedConfig;
   try {
     cfg = await loadRunConfig(opts);
     checkWaitFlags(cfg, opts.wait);
   } catch (e) {
-    // The pipeline still gets its summary: the run failed before any round.
-    try {
-      if (opts.summary) new RunSummary().write(opts.summary, exitCodeOf(e));
-    } catch { /* the error that stopped the run matters more */ }
-    throw e;
+    throw failedEarly(e);
   }
   const out = await openOutputs(cfg, opts, consoleLog);
   const tally = opts.summary ? new RunSummary(out.secrets) : null;
   const log = out.log;
   for (const w of cfg.warnings) log.log("warn", w);
   if (cfg.sections.length === 0) {
-    throw new EscaleError("config", `${cfg.file}: no repository section to run`);
+    out.close();
+    throw failedEarly(new EscaleError("config", `${cfg.file}: no repository section to run`));
   }
   // A signal interrupts every relay operation at once (InterruptibleRelay), so the run unwinds
   // through its own cleanup and ends with 130. What does not listen (a hash of a big file, a
@@ -336,9 +340,10 @@ async function runSectionRounds(
     log,
   });
   let failures = 0;
+  // One sink for all the rounds of this repository: its events number the rounds 1, 2, …
+  const sink = out.sink(s.name);
   try {
     while (!signal.aborted) {
-      const sink = out.sink(s.name);
       try {
         sink?.begin(s.name);
         repo ??= (await openRepository(cfg, s, { force: opts.force, signal }, log)).repo;

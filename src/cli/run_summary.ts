@@ -1,5 +1,5 @@
 import { emptyStats, type RoundStats } from "../engine/context.ts";
-import { localIoError } from "../errors/errors.ts";
+import { localIoError, oneLine } from "../errors/errors.ts";
 import { redactSecrets } from "../log/redact.ts";
 
 /**
@@ -8,6 +8,8 @@ import { redactSecrets } from "../log/redact.ts";
  * so a reader never sees half of it. Fields:
  *
  * - `version` (1), `exitCode` (the process's), `started`, `ended` (ISO 8601 UTC), `seconds`
+ * - `error` (one line), when the run stopped before any repository ran: a wrong flag, a refused
+ *   configuration
  * - `repositories`: per repository `name`, `client`, `mode`, `exitCode`, `error` (one line, when
  *   it failed), `rounds` (completed), the sums over those rounds: `sent` / `received`
  *   ({files, bytes}), `deleted` and `moved` (local files), `conflicts`, `published` (files and
@@ -80,11 +82,12 @@ export class RunSummary {
     };
   }
 
-  toJSON(exitCode: number): Record<string, unknown> {
+  toJSON(exitCode: number, error?: string): Record<string, unknown> {
     const ended = new Date();
     return {
       version: 1,
       exitCode,
+      ...(error ? { error: redactSecrets(oneLine(error), this.secrets) } : {}),
       started: this.#started.toISOString(),
       ended: ended.toISOString(),
       seconds: Math.round(ended.getTime() - this.#started.getTime()) / 1000,
@@ -103,10 +106,10 @@ export class RunSummary {
   }
 
   /** Writes the summary to `path` (mode 0644: it holds no secret), atomically. */
-  write(path: string, exitCode: number): void {
+  write(path: string, exitCode: number, error?: string): void {
     const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
     try {
-      Deno.writeTextFileSync(tmp, JSON.stringify(this.toJSON(exitCode), null, 2) + "\n");
+      Deno.writeTextFileSync(tmp, JSON.stringify(this.toJSON(exitCode, error), null, 2) + "\n");
       Deno.renameSync(tmp, path);
     } catch (e) {
       try {
@@ -123,4 +126,44 @@ export interface RepoTally {
   round(s: RoundStats): void;
   ended(code: number, error?: string): void;
   waited(w: RepoSummary["wait"]): void;
+}
+
+/**
+ * The `--summary FILE` of a `run` command line, found without the parser, for when parsing
+ * failed: the last `--summary FILE` or `--summary=FILE` before `--`, as commander takes it. A
+ * value that looks like a flag is not taken as a file name.
+ */
+export function summaryPathOf(argv: readonly string[]): string | undefined {
+  if (argv[0] !== "run") return undefined;
+  let path: string | undefined;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") break;
+    if (a === "--summary") {
+      const next = argv[++i];
+      if (next !== undefined && !next.startsWith("-")) path = next;
+    } else if (a.startsWith("--summary=")) path = a.slice("--summary=".length) || path;
+  }
+  return path;
+}
+
+/**
+ * A parser message without the values of unknown options: `--passwd=hunter2` is shown as
+ * `--passwd=…`, since a mistyped secret flag is still a secret.
+ */
+export function withoutOptionValues(message: string): string {
+  return message.replace(/(unknown option '[^'=]*)=[^']*'/g, "$1=…'");
+}
+
+/**
+ * `run` stopped on its command line (commander's error): the pipeline still gets the summary it
+ * asked for, with the exit code and the parser's message. Never throws: the usage error matters
+ * more than a summary that cannot be written.
+ */
+export function writeUsageSummary(argv: readonly string[], exitCode: number, message: string) {
+  const path = summaryPathOf(argv);
+  if (!path) return;
+  try {
+    new RunSummary().write(path, exitCode, withoutOptionValues(message.replace(/^error: /, "")));
+  } catch { /* see above */ }
 }

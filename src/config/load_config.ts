@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { ConfigError } from "../errors/errors.ts";
-import { redactAddress } from "./address.ts";
+import { parseAddress, type ParsedAddress, redactAddress } from "./address.ts";
+import { rcloneCredentialParams } from "../relay/rclone/rclone_remote.ts";
 import { compilePattern } from "./filters.ts";
 import { type IniDocument, type IniEntry, type IniSection, parseIni } from "./ini_parser.ts";
 import { interpolate, InterpolationProblem } from "./interpolate.ts";
@@ -134,6 +135,38 @@ class Loader {
       const entry = { key: o.source, rawKey: o.source, value: o.value, line: OVERRIDE_LINE + i };
       return { ...o, spec, entry };
     });
+    for (const o of this.overrides) {
+      if (o.spec.key === "host address" && o.source.startsWith("--")) this.checkFlagAddress(o);
+    }
+  }
+
+  /**
+   * A relay address given as a flag must not carry a password: every user of the machine can read
+   * a command line (ps, /proc). The same address in a variable or a file is fine.
+   */
+  checkFlagAddress(o: SettingOverride): void {
+    const seen = "and every user of this machine can read a command line";
+    let addr: ParsedAddress;
+    try {
+      addr = parseAddress(o.value);
+    } catch (e) {
+      if (e instanceof ValueProblem) return; // reported where the address is read
+      throw e;
+    }
+    if (addr.kind === "url" && addr.password) {
+      throw new ConfigError(
+        `'${o.source}' holds a password, ${seen}: give the password in ESCALE_PASSWORD or a ` +
+          "file named by --password-file (or the whole address in ESCALE_RELAY)",
+      );
+    }
+    const params = addr.kind === "bare" ? rcloneCredentialParams(addr.text) : [];
+    if (params.length > 0) {
+      throw new ConfigError(
+        `'${o.source}' holds a credential (${params.join(", ")}), ${seen}: give the connection ` +
+          "string in ESCALE_RELAY, or define the remote in an rclone configuration file " +
+          "(--rclone-config)",
+      );
+    }
   }
 
   /** The flag or variable behind a line, when the line is an override's. */

@@ -2,6 +2,7 @@ import { describeError, localIoError } from "../errors/errors.ts";
 import { unpublishable } from "../protocol/sync_path.ts";
 import type { FileRow, StateDb } from "../state/state_db.ts";
 import { hashFile, LOCAL_TEMP_PREFIX, sameStat } from "./local_fs.ts";
+import { trackChild } from "../util/child_processes.ts";
 
 export interface PathFilter {
   acceptFile(relPath: string): boolean;
@@ -213,12 +214,15 @@ async function walkWithFind(o: ScanOptions): Promise<Walk | null> {
   if (Deno.build.os === "windows") return null;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("find", {
-      args: [o.root, "-mindepth", "1", "-type", "f", "-printf", "%T@ %i %s %P\\0"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+    // Registered, so that a run that must end at once stops it too (util/child_processes).
+    child = trackChild(
+      new Deno.Command("find", {
+        args: [o.root, "-mindepth", "1", "-type", "f", "-printf", "%T@ %i %s %P\\0"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "null",
+      }).spawn(),
+    );
   } catch {
     return null;
   }

@@ -1,4 +1,5 @@
 import { EscaleError } from "../errors/errors.ts";
+import { trackChild } from "./child_processes.ts";
 import { command } from "./spawn.ts";
 
 type Pair = { writable: WritableStream<Uint8Array>; readable: ReadableStream<Uint8Array> };
@@ -19,12 +20,14 @@ export function bzip2Program(
   let child: Deno.ChildProcess;
   try {
     // Through util/spawn: escale may start only a few programs by name (src/cli/permissions.json).
-    child = command("bzip2", {
-      args: direction === "compress" ? ["-c"] : ["-dc"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = trackChild(
+      command("bzip2", {
+        args: direction === "compress" ? ["-c"] : ["-dc"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
   } catch (e) {
     throw new EscaleError(
       "usage",

@@ -1,5 +1,6 @@
 /**
- * The child processes this process started and has not seen exit (rclone, the failure hook).
+ * The child processes this process started and has not seen exit (rclone, the failure hook,
+ * find, bzip2).
  * Whoever starts one registers it, so that a run that has to end at once (a signal, a step that
  * will not finish) can stop them all: `Deno.exit` leaves children running, and an `rclone rcd`
  * left behind would serve the relay, with its credentials, until the machine restarts.
@@ -11,6 +12,11 @@ export function trackChild(child: Deno.ChildProcess): Deno.ChildProcess {
   live.add(child);
   child.status.then(() => live.delete(child), () => live.delete(child));
   return child;
+}
+
+/** How many registered children have not exited yet. */
+export function liveChildren(): number {
+  return live.size;
 }
 
 /**

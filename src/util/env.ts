@@ -1,6 +1,6 @@
 /**
  * The named environment variables that are set. escale may read only the variables its
- * permission set lists (scripts/permissions.txt), so code that hands "the environment" on
+ * permission set lists (src/cli/permissions.json), so code that hands "the environment" on
  * (to the configuration loader, for HOME and the AWS fallbacks) asks for those by name.
  */
 export function readEnv(names: readonly string[]): Record<string, string> {

@@ -1,6 +1,6 @@
 /**
  * Builds the Deno.Command for a program escale starts. escale runs with a permission set that
- * lets it start only the programs it needs by name (scripts/permissions.txt: find, ps, kill,
+ * lets it start only the programs it needs by name (src/cli/permissions.json: find, ps, kill,
  * setsid, rclone and env). A program the user chose (an `on failure` hook, an `rclone binary`
  * other than `rclone`) is started through env(1), which the set allows, because Deno checks
  * `--allow-run` against names fixed when the process starts.

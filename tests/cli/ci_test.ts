@@ -1,9 +1,11 @@
 // CI artifact relaying as a pipeline does it: two separate escale processes without any
 // configuration file, a pusher that waits until its output was delivered and a puller started
 // later that waits for it, over a real WebDAV server; and the waits' timeout (exit code 10),
-// the run summary, `refresh = no`, and flag errors.
+// a relay still unreachable at that timeout (exit code 3), the run summary, `refresh = no`, flag
+// errors, and the flags and variables the CI examples use.
 import { assert, assertEquals } from "../assert.ts";
 import { conf, escale } from "./cli_helpers.ts";
+import { RESERVED_ENV, settingEnvNames } from "../../src/config/setting_flags.ts";
 import { EscaleProcess } from "./escale_process.ts";
 import { readTree } from "../engine/sandbox.ts";
 import { startWebDavServer } from "../servers/webdav_server.ts";
@@ -19,6 +21,7 @@ async function scratch(): Promise<string> {
 
 interface Summary {
   exitCode: number;
+  error?: string;
   repositories: {
     name: string;
     client: string;
@@ -27,6 +30,9 @@ interface Summary {
     rounds: number;
     sent: { files: number; bytes: number };
     received: { files: number; bytes: number };
+    deleted: number;
+    moved: number;
+    conflicts: number;
     released: number;
     wait?: { for: string[]; done: boolean; missing: string[]; message: string };
   }[];
@@ -210,7 +216,30 @@ Deno.test("ci: flag mistakes are one-line usage errors (exit 2), and the summary
     );
     assertEquals(noRelay.code, 2, noRelay.stderr);
     assertEquals(noRelay.stderr.trim(), "escale: no relay: give --relay URL (or ESCALE_RELAY)");
-    assertEquals((await readSummary(`${dir}/s.json`)).exitCode, 2);
+    const noRelaySummary = await readSummary(`${dir}/s.json`);
+    assertEquals([noRelaySummary.exitCode, noRelaySummary.error], [
+      2,
+      "no relay: give --relay URL (or ESCALE_RELAY)",
+    ]);
+
+    // The parser's own errors get their summary too, whatever the order of the flags.
+    const parsing: [string[], RegExp][] = [
+      [
+        ["--timeout", "abc", "--summary", `${dir}/p1.json`],
+        /^option '--timeout <duration>' argument 'abc' is invalid/,
+      ],
+      [["--summary", `${dir}/p2.json`, "--nosuch"], /^unknown option '--nosuch'$/],
+      [[`--summary=${dir}/p3.json`, "--passwd=hunter2"], /^unknown option '--passwd=…'$/],
+      [["--summary", `${dir}/p4.json`, "surplus"], /^too many arguments for 'run'/],
+    ];
+    for (const [i, [args, error]] of parsing.entries()) {
+      const r = await escale(["run", "--local", `${dir}/out`, ...args], env);
+      assertEquals(r.code, 2, r.stderr);
+      const s = await readSummary(`${dir}/p${i + 1}.json`);
+      assertEquals([s.exitCode, s.repositories], [2, []], args.join(" "));
+      assert(error.test(s.error ?? ""), s.error);
+      assert(!r.stderr.includes("hunter2") && !JSON.stringify(s).includes("hunter2"), r.stderr);
+    }
 
     const badMode = await escale(
       ["run", "--local", `${dir}/out`, "--relay", `${dir}/home`, "--mode", "sideways"],
@@ -237,6 +266,27 @@ Deno.test("ci: flag mistakes are one-line usage errors (exit 2), and the summary
     assertEquals(secret.code, 2);
     assert(/unknown option '--password'/.test(secret.stderr), secret.stderr);
     assert(!secret.stderr.includes("hunter2"), secret.stderr);
+    // Nor inside the relay's address: a password there would be on the command line too.
+    const inRelay = await escale([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      "ftp://ci:Sekr3tPW@127.0.0.1:1/builds",
+      "--summary",
+      `${dir}/relay-summary.json`,
+    ], env);
+    assertEquals(inRelay.code, 2, inRelay.stderr);
+    assert(
+      /^escale: '--relay' holds a password, .*: give the password in ESCALE_PASSWORD or a file named by --password-file .*\n$/
+        .test(inRelay.stderr),
+      inRelay.stderr,
+    );
+    const relaySummary = await Deno.readTextFile(`${dir}/relay-summary.json`);
+    assertEquals(JSON.parse(relaySummary).exitCode, 2);
+    for (const o of [inRelay.stderr, inRelay.stdout, relaySummary]) {
+      assert(!o.includes("Sekr3tPW"), o);
+    }
     const missingKey = await escale([
       "run",
       "--local",
@@ -320,6 +370,171 @@ Deno.test("ci: a waiting run stopped by SIGTERM exits 130 and still writes its s
     assertEquals(r.code, 130, r.stderr);
     const s = await readSummary(`${dir}/s.json`);
     assertEquals([s.exitCode, s.repositories[0].sent.files], [130, 1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ci: the summary counts bytes, local deletions and conflicts as the round's events do", async () => {
+  const dir = await scratch();
+  try {
+    await Deno.mkdir(`${dir}/relay`);
+    const env = { HOME: `${dir}/home`, ESCALE_RELAY: `${dir}/relay` };
+    const round = async (local: string, client: string, summary: string) => {
+      const r = await escale([
+        "run",
+        "--once",
+        "--json",
+        "--local",
+        `${dir}/${local}`,
+        "--client-name",
+        client,
+        "--summary",
+        `${dir}/${summary}`,
+      ], env);
+      assertEquals(r.code, 0, r.stderr);
+      const ends = r.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((e) =>
+        e.event === "round-end"
+      );
+      assertEquals(ends.length, 1, r.stdout);
+      return {
+        s: (await readSummary(`${dir}/${summary}`)).repositories[0],
+        totals: ends[0].totals,
+      };
+    };
+    await Deno.writeTextFile(`${dir}/out/x.txt`, "x".repeat(100));
+    await Deno.writeTextFile(`${dir}/out/y.txt`, "y".repeat(50));
+    const first = await round("out", "a", "a1.json");
+    assertEquals([first.s.sent, first.s.received], [{ files: 2, bytes: 150 }, {
+      files: 0,
+      bytes: 0,
+    }]);
+    const got = await round("in", "b", "b1.json");
+    assertEquals([got.s.received, got.s.deleted, got.s.conflicts], [
+      { files: 2, bytes: 150 },
+      0,
+      0,
+    ]);
+
+    // a deletes y.txt and edits x.txt; b edits x.txt too before it hears of it.
+    await Deno.remove(`${dir}/out/y.txt`);
+    await Deno.writeTextFile(`${dir}/out/x.txt`, "a".repeat(30));
+    await Deno.writeTextFile(`${dir}/in/x.txt`, "b".repeat(40));
+    await round("out", "a", "a2.json");
+    const { s, totals } = await round("in", "b", "b2.json");
+    assertEquals([s.deleted, s.conflicts], [1, 1], JSON.stringify(s));
+    assertEquals(s.received, { files: totals.filesDown, bytes: totals.bytesDown });
+    assertEquals([s.deleted, s.conflicts, s.moved], [
+      totals.deleted,
+      totals.conflicts,
+      totals.moved,
+    ]);
+    // keep-both: b's edit stays, a's version arrives beside it as a conflict copy.
+    assertEquals(s.received, { files: 1, bytes: 30 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * The `escale run` command lines of a text (shell lines continued with `\`, YAML folded `>`
+ * scalars joined), each as the words after `run`, up to a `#` comment.
+ */
+function runCommandLines(text: string): string[][] {
+  const lines = text.replace(/\\\n\s*/g, " ").split("\n");
+  const joined: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    if (/(^|\s)>\s*$/.test(line)) {
+      const indent = line.search(/\S/);
+      while (i + 1 < lines.length && lines[i + 1].search(/\S/) > indent) line += " " + lines[++i];
+    }
+    joined.push(line);
+  }
+  const out: string[][] = [];
+  for (const line of joined) {
+    const m = /\bescale["']?\s+run\b([^#]*)/.exec(line);
+    if (m) out.push(m[1].trim().split(/\s+/));
+  }
+  return out;
+}
+
+Deno.test("ci: docs/ci.md and `escale run --help` use only flags and variables that exist", async () => {
+  const help = await escale(["run", "--help"]);
+  assertEquals(help.code, 0, help.stderr);
+  // run's flags, from its own option list: `  -c, --config <file>  …`, `  --once  …`
+  const flags = new Set(["--help"]);
+  for (const m of help.stdout.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z-]*)/gm)) flags.add(m[1]);
+  for (const f of ["--relay", "--local", "--wait-delivered", "--summary", "--password-file"]) {
+    assert(flags.has(f), `the option list was read: ${f}`);
+  }
+  const variables = new Set([...settingEnvNames(), ...RESERVED_ENV]);
+  const doc = await Deno.readTextFile(new URL("../../docs/ci.md", import.meta.url));
+  const fenced = [...doc.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((m) => m[1]).join("\n");
+  const examples = help.stdout.slice(help.stdout.indexOf("Examples:"));
+  for (const [where, text] of [["docs/ci.md", fenced], ["run --help", examples]]) {
+    const commands = runCommandLines(text);
+    assert(commands.length >= 2, `${where}: the examples were found`);
+    for (const words of commands) {
+      for (const w of words.filter((w) => w.startsWith("--"))) {
+        const flag = w.replace(/=.*/, "");
+        assert(
+          flags.has(flag),
+          `${where}: ${flag} is not a flag of escale run: ${words.join(" ")}`,
+        );
+      }
+    }
+  }
+  // The flags the prose of docs/ci.md names, as `--flag …`.
+  for (const m of doc.matchAll(/`(--[a-z][a-z-]*)/g)) {
+    assert(flags.has(m[1]), `docs/ci.md: ${m[1]} is not a flag of escale run`);
+  }
+  // Every variable of docs/ci.md and of the help's examples; in the option list, those an option
+  // reads (`$ESCALE_…`; the `on failure` hook's own ESCALE_SECTION… are set, not read).
+  const named = [
+    ...[...doc.matchAll(/\bESCALE_[A-Z0-9_]+\b/g)].map((m) => ["docs/ci.md", m[0]]),
+    ...[...examples.matchAll(/\bESCALE_[A-Z0-9_]+\b/g)].map((m) => ["run --help", m[0]]),
+    ...[...help.stdout.matchAll(/\$(ESCALE_[A-Z0-9_]+)\b/g)].map((m) => ["run --help", m[1]]),
+  ];
+  assert(named.length > 10, "the variables were found");
+  for (const [where, name] of named) {
+    assert(variables.has(name), `${where}: escale reads no ${name}`);
+  }
+});
+
+Deno.test("ci: a wait retries an unreachable relay until --timeout, then exits 3, not 10", async () => {
+  const dir = await scratch();
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  try {
+    await Deno.writeTextFile(`${dir}/out/a.txt`, "a");
+    const r = await escale([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--relay",
+      `ftp://ci@127.0.0.1:${port}/builds`,
+      "--mode",
+      "upload",
+      "--wait-delivered",
+      "--timeout",
+      "3",
+      "--summary",
+      `${dir}/s.json`,
+    ], {
+      HOME: `${dir}/home`,
+      ESCALE_PASSWORD: "unused-pw",
+      ESCALE_REFRESH: "1",
+      // One connection attempt per round: a refused one is over long before the timeout.
+      ESCALE_MAX_RETRIES: "0",
+    });
+    assertEquals(r.code, 3, r.stderr);
+    // Not given up at the first failure: retried while the timeout allowed it.
+    assert(/retrying in \d+ s/.test(r.stderr), r.stderr);
+    assert(/cannot connect to 127\.0\.0\.1:\d+: Connection refused/.test(r.stderr), r.stderr);
+    const s = await readSummary(`${dir}/s.json`);
+    assertEquals([s.exitCode, s.repositories[0].exitCode, s.repositories[0].rounds], [3, 3, 0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -144,3 +144,68 @@ Deno.test("every option has a flag and a variable; none takes a name escale read
     assert(!flags.includes(taken), `--${taken} belongs to run`);
   }
 });
+
+Deno.test("a password inside --relay is refused; in ESCALE_RELAY or a file it is taken", async () => {
+  await withScratch(async (s) => {
+    const load = (flags: Record<string, string>, env: Record<string, string> = {}) =>
+      loadConfig(null, {
+        env: { HOME: s.dir },
+        cwd: s.dir,
+        overrides: overridesOf({ local: s.local, ...flags }, env),
+      });
+    const refused = async (relay: string, message: string, secret: string) => {
+      const e = await assertConfigError(() => load({ relay }), {});
+      assertEquals(e.message, message, relay);
+      assert(!e.message.includes(secret), "the message does not show the secret");
+    };
+    const url =
+      "'--relay' holds a password, and every user of this machine can read a command line: give " +
+      "the password in ESCALE_PASSWORD or a file named by --password-file (or the whole address " +
+      "in ESCALE_RELAY)";
+    await refused("ftp://ci:Sekr3tPW@127.0.0.1:1/builds", url, "Sekr3tPW");
+    await refused("https://ci:Sekr3t%2FPW@dav.example.org/builds", url, "Sekr3t");
+    const rclone = (params: string) =>
+      `'--relay' holds a credential (${params}), and every user of this machine can read a ` +
+      "command line: give the connection string in ESCALE_RELAY, or define the remote in an " +
+      "rclone configuration file (--rclone-config)";
+    await refused(
+      ":webdav,url='http://h/dav',user=ci,pass=0bScUrEd:builds",
+      rclone("pass"),
+      "0bSc",
+    );
+    await refused(
+      ":s3,provider=AWS,access_key_id=AKIA1,secret_access_key=Zz9Secret,Session-Token=T0k:b",
+      rclone("secret_access_key, Session-Token"),
+      "Zz9Secret",
+    );
+    await refused(":webdav,url='https://ci:Pw77@h/dav':x", rclone("url"), "Pw77");
+
+    // Nothing secret: a user name, rclone's yes/no and path parameters, an empty password.
+    for (
+      const relay of [
+        "ftp://ci@127.0.0.1:1/builds",
+        "ftp://ci:@127.0.0.1:1/builds",
+        ":s3,provider=AWS,env_auth=true:bucket/builds",
+        ":sftp,host=h,user=ci,key_file=/etc/ci.key:builds",
+        ":webdav,url='http://h/dav',user=ci:builds",
+      ]
+    ) {
+      const protocol = relay.startsWith(":") ? "rclone" : "ftp";
+      const cfg = await load({ relay, protocol });
+      assertEquals(cfg.sections[0].relay.protocol, protocol, relay);
+    }
+    // The environment is the process's own: the same addresses are taken from it.
+    const fromEnv = await load({}, { ESCALE_RELAY: "ftp://ci:Sekr3tPW@127.0.0.1:1/builds" });
+    assertEquals(fromEnv.sections[0].relay.password, "Sekr3tPW", "ESCALE_RELAY");
+    const rcloneEnv = await load({ protocol: "rclone" }, {
+      ESCALE_RELAY: ":webdav,url='http://h/dav',pass=x:b",
+    });
+    assertEquals(rcloneEnv.sections[0].relay.protocol, "rclone", "ESCALE_RELAY, rclone");
+    // And from a file, even with other flags on top.
+    const fromFile = await s.load(
+      `[A]\nlocal path = ${s.local}\nhost address = ftp://ci:Sekr3tPW@127.0.0.1:1/builds\n`,
+      { overrides: overridesOf({ mode: "upload" }) },
+    );
+    assertEquals(fromFile.sections[0].relay.password, "Sekr3tPW", "file");
+  });
+});

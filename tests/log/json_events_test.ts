@@ -2,6 +2,8 @@ import { assert, assertEquals } from "../assert.ts";
 import { JsonEventWriter } from "../../src/log/json_events.ts";
 import { emptyStats } from "../../src/log/round_events.ts";
 import { Sandbox } from "../engine/sandbox.ts";
+import { escale } from "../cli/cli_helpers.ts";
+import { EscaleProcess } from "../cli/escale_process.ts";
 
 /** An in-memory writer that, like a pipe, may accept only part of what it is given. */
 class Capture {
@@ -265,4 +267,43 @@ Deno.test("JsonEventWriter: a wait's checks are 'waiting' events, secrets hidden
     },
   );
   assertEquals([waits[1].done, "left" in waits[1], "next" in waits[1]], [true, false, false]);
+});
+
+Deno.test("escale run --json: a waiting run numbers its rounds 1, 2, … in one repository", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "escale-json-rounds-" }));
+  try {
+    for (const d of ["relay", "out", "in", "home"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(`${dir}/out/a.txt`, "a");
+    const env = { HOME: `${dir}/home`, ESCALE_RELAY: `${dir}/relay`, ESCALE_REFRESH: "1" };
+    const puller = ["run", "--once", "--local", `${dir}/in`, "--mode", "download"];
+    const lab = await escale([...puller, "--client-name", "lab"], env);
+    assertEquals(lab.code, 0, lab.stderr);
+    const pusher = new EscaleProcess([
+      "run",
+      "--local",
+      `${dir}/out`,
+      "--mode",
+      "upload",
+      "--client-name",
+      "ci",
+      "--wait-delivered",
+      "--json",
+    ], env);
+    // The first round published and found lab missing; lab's next run acknowledges, and a
+    // later round of the pusher sees it.
+    await pusher.waitForStderr(/waiting: not yet received by lab/);
+    const again = await escale([...puller, "--client-name", "lab"], env);
+    assertEquals(again.code, 0, again.stderr);
+    const r = await pusher.ended(180_000);
+    assertEquals(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l)) as Ev[];
+    const starts = events.filter((e) => e.event === "round-start").map((e) => e.round);
+    assert(starts.length >= 2, `two rounds or more: ${r.stdout}`);
+    assertEquals(starts, starts.map((_, i) => i + 1), "round-start numbers");
+    // `waiting` events come between rounds.
+    const rounds = events.filter((e) => e.event !== "waiting");
+    assertEquals(checkRounds(rounds).map((e) => e.round), starts, "round-end numbers");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

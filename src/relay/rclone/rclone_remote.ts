@@ -87,6 +87,58 @@ export function rcloneRemoteSecrets(remote: string): string[] {
 }
 
 /**
+ * rclone's parameters that are a credential (a password, a secret key, a token), in its backends
+ * as of 1.60; `_` and `-` are the same in a parameter name. Narrower than SECRET_KEY, which also
+ * hides `key_file` (a path) and `env_auth` (a yes/no) from the output: this list says what must
+ * not be on a command line at all.
+ */
+const CREDENTIAL_PARAMS = new Set([
+  "pass",
+  "password",
+  "password2",
+  "api_password",
+  "file_password",
+  "folder_password",
+  "link_password",
+  "plex_password",
+  "key_file_pass",
+  "secret",
+  "client_secret",
+  "secret_access_key",
+  "application_credential_secret",
+  "session_token",
+  "token",
+  "access_token",
+  "auth_token",
+  "bearer_token",
+  "permanent_token",
+  "refresh_token",
+  "plex_token",
+  "api_key",
+  "key",
+  "key_pem",
+  "library_key",
+  "private_access_key",
+  "sas_url",
+  "service_account_credentials",
+  "sse_customer_key",
+  "sse_customer_key_base64",
+]);
+
+/**
+ * The names of the parameters of a connection string that carry a credential: one of
+ * CREDENTIAL_PARAMS, or a URL with `user:password@` (`url='http://u:pw@host/dav'`).
+ */
+export function rcloneCredentialParams(text: string): string[] {
+  const s = scan(text);
+  if (!s) return [];
+  return s.params.filter((p) =>
+    (CREDENTIAL_PARAMS.has(p.key.toLowerCase().replaceAll("-", "_")) && p.raw !== "") ||
+    /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/.test(p.value)
+  ).map((p) => p.key);
+}
+
+/**
  * The environment variable that sets `key` of remote `section`, as rclone derives it:
  * RCLONE_CONFIG_ + the section upper-cased + _ + the key upper-cased with "-" as "_".
  */

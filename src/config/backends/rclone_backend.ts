@@ -27,7 +27,7 @@ export const rcloneBackend: Backend = {
   implied: { rclone: "rclone" },
   // deno-fmt-ignore
   options: [
-    o("rclone binary", [], string, "rclone", "rclone executable."),
+    o("rclone binary", [], string, "rclone", "rclone executable.", { local: true }),
     o("rclone config", [], path, undefined, "rclone configuration file."),
   ],
   setup: {
@@ -97,4 +97,8 @@ export const rcloneBackend: Backend = {
   },
   describe: (s) => `${s.rcloneRemote}:${s.directory}`,
   editable: (s) => ({ address: `${s.rcloneRemote}:`, relayPath: s.directory }),
+  // The binary is this machine's, not the relay's.
+  optionValues(s) {
+    return s.rcloneConfig ? [["rclone config", s.rcloneConfig]] : [];
+  },
 };

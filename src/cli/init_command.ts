@@ -11,7 +11,7 @@ import { type IniDocument, parseIni } from "../config/ini_parser.ts";
 import { hostnameOr } from "../util/hostname.ts";
 import { loadConfig, readConfigIfAny, readSection } from "../config/load_config.ts";
 import { isDownloadOnly, MODE_HELP, MODES, parseMode } from "../config/modes.ts";
-import { lookupOption } from "../config/options.ts";
+import { lookupOption, optionDefault } from "../config/options.ts";
 import type { Backend } from "../config/backends/backend.ts";
 import { backendFor, backendOf, BACKENDS } from "../config/backends/registry.ts";
 import { addressProblem } from "../config/backends/relay_address.ts";
@@ -917,7 +917,7 @@ class Wizard {
       given: o.mode,
       parse: parseMode,
       options: MODES.map((m) => ({ value: m, label: m, hint: MODE_HELP[m] })),
-      defaultValue: cur.mode ?? "shared",
+      defaultValue: cur.mode ?? optionDefault<Mode>("mode")!,
     });
     set.push(["mode", mode]);
     if (!isDownloadOnly(mode)) {

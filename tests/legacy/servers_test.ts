@@ -175,6 +175,7 @@ Deno.test("legacy over S3 (moto): read what Escale wrote, write what Escale writ
           pathStyle: true,
           accessKeyId: s.accessKeyId,
           secretAccessKey: s.secretAccessKey,
+          partRetries: 3,
         }).open(),
       inBucket(s),
     );

@@ -40,11 +40,13 @@ export interface S3Options {
   /** requests worth running at once, default 8 */
   parallel?: number;
   /**
-   * retries of one part of a multipart upload, or of its completion (the section's `max
-   * retries`, default 4): a part is replayed from memory, where replaying the whole write from
-   * the retry layer above would send every part again
+   * retries of one part of a multipart upload in memory, or of its completion: the section's
+   * `max retries`. A part is replayed from memory here (replaying the whole write from the retry
+   * layer above would send every part again); a part that outlives its retries fails the write
+   * for good (multipart_upload.ts), so no request is tried more than `max retries` + 1 times.
+   * Streamed parts are not retried here: the retry layer sends the object again.
    */
-  partRetries?: number;
+  partRetries: number;
 }
 
 const MIB = 1024 * 1024;
@@ -90,7 +92,7 @@ export class S3Relay implements Relay {
       throw new RelayError("config", `S3 part size must be between 5 MiB and 5 GiB`);
     }
     this.#partSize = partSize;
-    this.#partRetries = opts.partRetries ?? 4;
+    this.#partRetries = opts.partRetries;
     const endpoint = opts.endpoint.replace(/\/+$/, "");
     this.name = `s3://${opts.bucket}/${this.#root ? this.#root + "/" : ""} (${endpoint})`;
     this.#s3 = new S3Client({

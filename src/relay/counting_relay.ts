@@ -32,11 +32,13 @@ export class CountingRelay implements Relay {
     bytesWritten: 0,
   };
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly received?: () => number;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
 
   constructor(readonly inner: Relay) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
+    if (inner.received) this.received = () => inner.received!();
     if (inner.listFolders) {
       this.listFolders = (dir) => {
         this.counters.lists++;

@@ -83,6 +83,7 @@ export class HttpSession {
   readonly #secrets: string[];
   readonly #close: () => void;
   readonly #transport: Transport;
+  #received = 0;
   /** for stream bodies of known size */
   readonly #sized: Transport;
 
@@ -271,8 +272,15 @@ export class HttpSession {
     return {
       status: res.status,
       headers: res.headers,
-      body: watchDownload(res.body, () => arm(this.timeoutMs), release, mapRead),
+      body: watchDownload(res.body, () => arm(this.timeoutMs), release, mapRead, (n) => {
+        this.#received += n;
+      }),
     };
+  }
+
+  /** Bytes of answer bodies received so far (Relay.received). */
+  get received(): number {
+    return this.#received;
   }
 
   /** Reads a whole (small) answer: XML listings and error documents, at most `limit` bytes. */
@@ -557,6 +565,7 @@ function watchDownload(
   progress: () => void,
   done: () => void,
   mapError: (e: unknown) => unknown,
+  count: (bytes: number) => void,
 ): ReadableStream<Uint8Array> {
   const chunks = fullChunks(src, progress);
   return new ReadableStream<Uint8Array>({
@@ -568,6 +577,7 @@ function watchDownload(
           c.close();
           return;
         }
+        count(chunk.length);
         c.enqueue(chunk);
       } catch (e) {
         done();

@@ -20,11 +20,13 @@ export class InterruptibleRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly received?: () => number;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
 
   constructor(readonly inner: Relay, readonly signal: AbortSignal) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
+    if (inner.received) this.received = () => inner.received!();
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#race(dir, () => inner.listFolders!(dir));
     }

@@ -86,6 +86,7 @@ export class RetryRelay implements Relay {
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly received?: () => number;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   readonly #opts: RetryOptions;
   readonly #retries: number;
@@ -96,6 +97,7 @@ export class RetryRelay implements Relay {
     this.capabilities = inner.capabilities;
     this.#opts = opts;
     this.#retries = opts.retries;
+    if (inner.received) this.received = () => inner.received!();
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
     }

@@ -61,6 +61,7 @@ export class FtpRelay implements Relay {
   readonly #o: FtpRelayOptions;
   readonly #shared: FtpShared = { noEpsv: false, noMlsd: false, tlsDataWorked: false };
   readonly #pool: FtpPool;
+  #received = 0;
   #caCerts?: string[];
   /** absolute path of the relay folder on the server, without a trailing slash ("" is "/") */
   #base = "";
@@ -83,7 +84,6 @@ export class FtpRelay implements Relay {
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: connections,
-      bufferBytes: READ_CHUNK + FTP_CHUNK,
       tempObjects: true,
     };
     this.#pool = new FtpPool(
@@ -326,6 +326,7 @@ export class FtpRelay implements Relay {
       opts.signal?.aborted
         ? new RelayError("interrupted", `${this.name}: reading ${key}: interrupted`, key)
         : e;
+    const count = (n: number) => void (this.#received += n);
     return new ReadableStream<Uint8Array>({
       async pull(ctl) {
         try {
@@ -343,6 +344,7 @@ export class FtpRelay implements Relay {
             got += n;
           }
           left -= got;
+          count(got);
           if (got) ctl.enqueue(got === buf.length ? buf : buf.subarray(0, got));
           if (end) {
             await dc.finish(false);
@@ -546,6 +548,10 @@ export class FtpRelay implements Relay {
       if (r.code === 550 && isKind(err, "not-found")) return;
       throw err;
     });
+  }
+
+  received(): number {
+    return this.#received;
   }
 
   async close(): Promise<void> {

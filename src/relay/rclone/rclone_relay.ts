@@ -11,7 +11,7 @@ import {
   tempKeyFor,
   type WriteOptions,
 } from "../relay.ts";
-import { bytesStream } from "../../util/streams.ts";
+import { bytesStream, tap } from "../../util/streams.ts";
 import { RcloneDaemon } from "./rclone_daemon.ts";
 import {
   parseRcloneRemote,
@@ -80,10 +80,10 @@ export class RcloneRelay implements Relay {
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
-    bufferBytes: 256 * 1024,
     tempObjects: true,
   };
   readonly #o: RcloneRelayOptions;
+  #received = 0;
   /** the relay folder as an rclone path, e.g. "mydrive:escale" or ":local:/srv/relay" */
   readonly #fs: string;
   #setup: RcloneSetup;
@@ -278,7 +278,12 @@ export class RcloneRelay implements Relay {
     return { key, size: item.Size ?? 0, mtime: mtimeOf(item) };
   }
 
+  /** Counted as rclone hands the bytes over: the range goes to rclone (HTTP Range, --offset). */
   async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    return tap(await this.#read(key, opts), (c) => void (this.#received += c.length));
+  }
+
+  async #read(key: string, opts: ReadOptions): Promise<ReadableStream<Uint8Array>> {
     checkKey(key);
     opts.signal?.throwIfAborted();
     if (opts.length !== undefined && opts.length <= 0) {
@@ -503,6 +508,10 @@ export class RcloneRelay implements Relay {
       if (e instanceof RelayError && e.kind === "not-found") return;
       throw e;
     }
+  }
+
+  received(): number {
+    return this.#received;
   }
 
   async close(): Promise<void> {

@@ -114,7 +114,6 @@ export class S3Relay implements Relay {
       rangeRead: true,
       maxKeyLength: 1024 - (this.#root ? this.#root.length + 1 : 0),
       parallel: Math.max(1, opts.parallel ?? 8),
-      bufferBytes: partSize * (INFLIGHT + 1),
       tempObjects: false,
     };
   }
@@ -345,6 +344,10 @@ export class S3Relay implements Relay {
       return;
     }
     throw await this.#s3.fail(res, what, key);
+  }
+
+  received(): number {
+    return this.#s3.http.received;
   }
 
   close(): Promise<void> {

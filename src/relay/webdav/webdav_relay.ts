@@ -109,7 +109,6 @@ export class WebDavRelay implements Relay {
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: Math.max(1, opts.parallel ?? 4),
-      bufferBytes: 256 * 1024,
       tempObjects: true,
     };
   }
@@ -331,6 +330,10 @@ export class WebDavRelay implements Relay {
     ]);
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return;
     throw await this.#fail(res, what, key);
+  }
+
+  received(): number {
+    return this.#http.received;
   }
 
   close(): Promise<void> {

@@ -27,7 +27,7 @@ export interface HttpOptions {
   certFile?: string;
   keyFile?: string;
   /** inactivity limit per request: no response headers, or no body bytes moving, for this long */
-  timeoutMs?: number;
+  timeoutMs: number;
   /** connections kept open to the server */
   parallel?: number;
   /** strings that must never reach a message (passwords, secret keys, tokens) */
@@ -54,8 +54,6 @@ export interface HttpResponse {
   /** null for HEAD; otherwise must be read to the end or cancelled (use `discard`) */
   body: ReadableStream<Uint8Array> | null;
 }
-
-export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
  * Uploads from memory get extra time on top of the inactivity limit, because their progress is
@@ -89,7 +87,7 @@ export class HttpSession {
 
   constructor(url: string, opts: HttpOptions) {
     this.label = opts.label;
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = opts.timeoutMs;
     this.#secrets = (opts.secrets ?? []).filter((s) => s.length >= 3);
     const ca = opts.caFile ? readPem(opts.caFile, "CA file", this.label) : undefined;
     const cert = opts.certFile

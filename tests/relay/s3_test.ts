@@ -24,6 +24,7 @@ function options(s: S3Server, extra: Partial<S3Options> = {}): S3Options {
     partSize: 5 * MIB,
     partRetries: 3,
     ...extra,
+    timeoutMs: extra.timeoutMs ?? 30_000,
   };
 }
 
@@ -511,8 +512,18 @@ Deno.test("s3 addressing: path style and virtual-host style URLs", () => {
     secretAccessKey: "example-secret",
     label: "test",
   };
-  const path = new S3Client({ ...base, endpoint: "http://127.0.0.1:9000", pathStyle: true });
-  const vhost = new S3Client({ ...base, endpoint: "s3.example.com", pathStyle: false });
+  const path = new S3Client({
+    timeoutMs: 30_000,
+    ...base,
+    endpoint: "http://127.0.0.1:9000",
+    pathStyle: true,
+  });
+  const vhost = new S3Client({
+    timeoutMs: 30_000,
+    ...base,
+    endpoint: "s3.example.com",
+    pathStyle: false,
+  });
   try {
     const key = "pre/a b+c/ü(1)";
     assert(

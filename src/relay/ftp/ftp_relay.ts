@@ -33,8 +33,8 @@ export interface FtpRelayOptions {
   verifySsl?: boolean;
   /** PROT C after AUTH TLS: for servers that demand TLS session reuse, which Deno cannot do */
   clearDataChannel?: boolean;
-  /** longest wait for any single network read or write, default 30 s */
-  timeoutMs?: number;
+  /** longest wait for any single network read or write (the section's `timeout`) */
+  timeoutMs: number;
   /** control connections in the pool, default 4 */
   connections?: number;
 }
@@ -97,7 +97,7 @@ export class FtpRelay implements Relay {
           caCerts: this.#caCerts,
           verifySsl: opts.verifySsl ?? true,
           clearDataChannel: opts.clearDataChannel ?? false,
-          timeoutMs: opts.timeoutMs ?? 30_000,
+          timeoutMs: opts.timeoutMs,
           label: this.name,
         }, this.#shared),
       connections,

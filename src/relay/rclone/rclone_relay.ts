@@ -32,8 +32,8 @@ import {
 } from "./rclone_process.ts";
 
 export interface RcloneRelayOptions {
-  /** the rclone program, default "rclone" */
-  binary?: string;
+  /** the rclone program (`rclone binary`) */
+  binary: string;
   /**
    * remote name ("mydrive" or "mydrive:"), an on-the-fly remote such as ":local:", or a
    * connection string (":webdav,url='http://…',user=u,pass=OBSCURED:"). Its parameters are
@@ -46,8 +46,8 @@ export interface RcloneRelayOptions {
   configFile?: string;
   /** added to the environment of every rclone process (e.g. RCLONE_CONFIG_<NAME>_TYPE) */
   env?: Record<string, string>;
-  /** rclone's connect and idle I/O timeouts, default 60 s */
-  timeoutMs?: number;
+  /** rclone's connect and idle I/O timeouts (the section's `timeout`) */
+  timeoutMs: number;
   /** metadata calls through a long-lived `rclone rcd` (default) rather than one process each */
   daemon?: boolean;
 }
@@ -119,10 +119,10 @@ export class RcloneRelay implements Relay {
     this.#fs = `${section}:${inner}`;
     this.name = `rclone:${spec.name}:${inner}`;
     this.#setup = {
-      binary: opts.binary ?? "rclone",
+      binary: opts.binary,
       configFile: opts.configFile ?? "",
       env,
-      timeoutMs: opts.timeoutMs ?? 60_000,
+      timeoutMs: opts.timeoutMs,
       label: this.name,
       remoteName: spec.name,
       alias: section === spec.name ? undefined : { internal: section, shown: spec.name },

@@ -33,8 +33,8 @@ export interface S3Options {
   caFile?: string;
   /** default true */
   verifySsl?: boolean;
-  /** inactivity limit per request, default 30 s */
-  timeoutMs?: number;
+  /** inactivity limit per request (the section's `timeout`) */
+  timeoutMs: number;
   /** bytes per upload part and largest single PUT, default 8 MiB, at least 5 MiB (S3's minimum) */
   partSize?: number;
   /** requests worth running at once, default 8 */
@@ -61,11 +61,13 @@ const PART_BACKOFF: Omit<RetryOptions, "retries"> = { baseDelayMs: 200, maxDelay
  *
  * Deno's fetch sends stream bodies chunked, which S3 refuses, so uploads are cut into in-memory
  * parts: an object that fits in one part is a single PUT, a larger one a multipart upload whose
- * parts are retried one by one and which is aborted on failure. Either way an object becomes
- * visible only once complete. Create-if-absent is `If-None-Match: *` (on the completion for
- * multipart), which AWS honours atomically (moto only one request at a time: `escale ctl
- * test-relay` shows it); servers that ignore it (s3rver, older MinIO) would make it a plain
- * overwrite.
+ * parts are retried one by one and which is aborted on failure. A part retried here is not sent
+ * again by the retry layer above once its own retries are spent (multipart_upload.ts), so a
+ * section's `max retries` bounds the attempts of every request, not of every request per attempt
+ * of the object. Either way an object becomes visible only once complete. Create-if-absent is
+ * `If-None-Match: *` (on the completion for multipart), which AWS honours atomically (moto only
+ * one request at a time: `escale ctl test-relay` shows it); servers that ignore it (s3rver, older
+ * MinIO) would make it a plain overwrite.
  *
  * Memory bound per write: partSize × (INFLIGHT + 1), 24 MiB with the defaults (a larger part
  * size is chosen when a known size would need more than 10,000 parts).

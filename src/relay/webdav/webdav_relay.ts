@@ -20,7 +20,7 @@ import {
 } from "../relay.ts";
 import { type DavResource, parseMultistatus, PROPFIND_BODY } from "./propfind.ts";
 
-/** TLS, timeout and connection settings as the HTTP client takes them (timeout default 30 s). */
+/** TLS, timeout and connection settings as the HTTP client takes them. */
 export interface WebDavOptions extends
   Pick<
     HttpOptions,

@@ -1,6 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { parseAddress } from "../config/address.ts";
 import {
   editSection,
   sectionNameProblem,
@@ -12,9 +11,10 @@ import { type IniDocument, parseIni } from "../config/ini_parser.ts";
 import { hostnameOr } from "../util/hostname.ts";
 import { loadConfig, readConfigIfAny, readSection } from "../config/load_config.ts";
 import { isDownloadOnly, MODE_HELP, MODES, parseMode } from "../config/modes.ts";
-import { lookupOption } from "../config/options.ts";
+import { lookupOption, optionDefault } from "../config/options.ts";
 import type { Backend } from "../config/backends/backend.ts";
 import { backendFor, backendOf, BACKENDS } from "../config/backends/registry.ts";
+import { addressProblem } from "../config/backends/relay_address.ts";
 import { resolvePassphrase } from "../config/secrets.ts";
 import type { Mode, RelayProtocol, RelaySettings } from "../config/settings.ts";
 import type { ParseContext } from "../config/value_types.ts";
@@ -105,10 +105,10 @@ const MANAGED = [
   "port",
   "user",
   "password",
-  "bucket",
-  "endpoint",
-  "access key id",
-  "secret access key",
+  ...BACKENDS.flatMap((b) => [
+    ...b.setup.addressOptions ?? [],
+    ...b.setup.loginKeys ? [b.setup.loginKeys.user, b.setup.loginKeys.password] : [],
+  ]),
   "encryption",
   "passphrase",
   "mode",
@@ -356,7 +356,9 @@ function currentValues(
     if (
       r.protocol !== "file" && rawAddress !== undefined &&
       (rawProtocol === undefined || rawProtocol === r.protocol) &&
-      !["port", "bucket", "endpoint"].some((k) => s.get(k) !== undefined) &&
+      !["port", ...backendOf(r.protocol).setup.addressOptions ?? []].some((k) =>
+        s.get(k) !== undefined
+      ) &&
       addressProblem(backendOf(r.protocol), rawAddress) === undefined
     ) {
       cur.address = rawAddress;
@@ -370,30 +372,6 @@ function currentValues(
     cur.relayPath = s.get<string>("host directory")?.value;
   }
   return cur;
-}
-
-function addressProblem(backend: Backend, text: string): string | undefined {
-  const t = text.trim();
-  if (t === "") return "the address is required";
-  let a: ReturnType<typeof parseAddress>;
-  try {
-    a = parseAddress(t);
-  } catch (e) {
-    if (e instanceof ValueProblem) return `the address ${e.message}`;
-    throw e;
-  }
-  if (a.kind === "path") return "this is a local path; choose the local folder service for it";
-  if (a.kind === "url") {
-    if (a.password !== undefined) {
-      return "the address must not hold a password: it is asked separately and kept in a file";
-    }
-    if (a.user !== undefined) return "give the user name separately, not in the address";
-    if (!backend.schemes.includes(a.scheme)) {
-      return `a ${backend.id} address cannot start with ${a.scheme}://`;
-    }
-    if (a.host === "" && backend.setup.login !== "none") return "the address names no server";
-  }
-  return backend.setup.checkAddress?.(t, a);
 }
 
 function userProblem(user: string): string | undefined {
@@ -939,7 +917,7 @@ class Wizard {
       given: o.mode,
       parse: parseMode,
       options: MODES.map((m) => ({ value: m, label: m, hint: MODE_HELP[m] })),
-      defaultValue: cur.mode ?? "shared",
+      defaultValue: cur.mode ?? optionDefault<Mode>("mode")!,
     });
     set.push(["mode", mode]);
     if (!isDownloadOnly(mode)) {
@@ -1087,12 +1065,12 @@ class Wizard {
     password: string | undefined,
   ): RelaySettings {
     // The credential file is not written yet: the check gets the answers instead.
-    const keys = backendOf(service).setup.login === "keys";
+    const keys = backendOf(service).setup.loginKeys;
     const inject: Record<string, string> = {};
     if (user !== "") {
       if (keys) {
-        inject["access key id"] = user;
-        inject["secret access key"] = password ?? "";
+        inject[keys.user] = user;
+        inject[keys.password] = password ?? "";
       } else inject["user"] = user;
     }
     let settings: RelaySettings;

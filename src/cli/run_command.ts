@@ -4,6 +4,7 @@ import type { SettingOverride } from "../config/setting_flags.ts";
 import { modeRules } from "../engine/modes.ts";
 import { isTransient } from "../errors/errors.ts";
 import { type RepoTally, RunSummary } from "./run_summary.ts";
+import { optionDefault } from "../config/options.ts";
 import { formatDuration, RunWait, type WaitOptions } from "./run_waits.ts";
 import { logFileOf } from "./state_location.ts";
 import type { LoadedConfig, SectionSettings } from "../config/settings.ts";
@@ -333,8 +334,8 @@ async function runSectionRounds(
   let rounds = 0;
   const notifier = new Notifier({
     maintainer: s.maintainer,
-    smtpHost: (s.options["smtp host"] as string | undefined) ?? "localhost",
-    smtpPort: (s.options["smtp port"] as number | undefined) ?? 25,
+    smtpHost: (s.options["smtp host"] as string | undefined) ?? optionDefault("smtp host"),
+    smtpPort: (s.options["smtp port"] as number | undefined) ?? optionDefault("smtp port"),
     onFailure: s.options["on failure"] as string | undefined,
     secrets: out.secrets,
     log,

@@ -22,9 +22,14 @@ export interface OptionSpec {
   unused?: string;
   /** `default` describes a value computed at run time (the host name), rather than being one */
   described?: boolean;
+  /** how this machine reaches the relay (a program's path), not where the relay is: moving the
+   * relay (`escale migrate`) keeps it */
+  local?: boolean;
 }
 
-export type Extra = Partial<Pick<OptionSpec, "secret" | "unused" | "scope" | "described">>;
+export type Extra = Partial<
+  Pick<OptionSpec, "secret" | "unused" | "scope" | "described" | "local">
+>;
 
 export function o(
   key: string,

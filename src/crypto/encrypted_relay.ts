@@ -42,12 +42,7 @@ export class EncryptedRelay implements Relay {
     this.#keys = keys;
     this.#plain = new Set(opts.plainKeys ?? ["escale.json"]);
     this.name = inner.name;
-    this.capabilities = {
-      ...inner.capabilities,
-      // One partial segment on the way in, one sealed segment and a header on the way out.
-      bufferBytes: inner.capabilities.bufferBytes + 2 * (keys.segmentSize + TAG_SIZE) +
-        HEADER_SIZE,
-    };
+    this.capabilities = inner.capabilities;
   }
 
   #size(e: RelayEntry): RelayEntry {

@@ -96,9 +96,13 @@ const KIND_EXIT: Record<ErrorKind, number> = {
 
 export class EscaleError extends Error {
   readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+  /** a transient failure that was already retried as often as `max retries` allows, below the
+   * retry layer (S3 parts): retrying it again would multiply the attempts */
+  readonly retried: boolean;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; retried?: boolean }) {
     super(message, options);
     this.kind = kind;
+    this.retried = options?.retried ?? false;
     this.name = "EscaleError";
   }
   get exitCode(): number {
@@ -123,7 +127,12 @@ export class ConfigError extends EscaleError {
 /** Errors raised by relay backends, already mapped to the shared kinds. */
 export class RelayError extends EscaleError {
   readonly key?: string;
-  constructor(kind: ErrorKind, message: string, key?: string, options?: { cause?: unknown }) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    key?: string,
+    options?: { cause?: unknown; retried?: boolean },
+  ) {
     super(kind, message, options);
     this.key = key;
     this.name = "RelayError";
@@ -134,9 +143,10 @@ export function isKind(e: unknown, kind: ErrorKind): boolean {
   return e instanceof EscaleError && e.kind === kind;
 }
 
-/** Retrying helps only for these kinds. */
+/** Retrying helps only for these kinds, and only when it has not been done already. */
 export function isTransient(e: unknown): boolean {
-  return e instanceof EscaleError && (e.kind === "transient" || e.kind === "unreachable");
+  return e instanceof EscaleError && (e.kind === "transient" || e.kind === "unreachable") &&
+    !e.retried;
 }
 
 /** The one-line message shown to the user for any thrown value. */

@@ -19,9 +19,9 @@ export interface Failure {
 export interface NotifierOptions {
   /** `maintainer`: one or more addresses, comma-separated, `Name <a@b>` accepted */
   maintainer?: string;
-  /** `smtp host`, default localhost */
+  /** `smtp host` (needed with a maintainer; its default is the option table's) */
   smtpHost?: string;
-  /** `smtp port`, default 25 */
+  /** `smtp port` (needed with a maintainer) */
   smtpPort?: number;
   /** `on failure`: a command line, split into words and run without a shell */
   onFailure?: string;
@@ -155,8 +155,10 @@ export class Notifier {
       `Time: ${new Date().toISOString()}`,
       "",
     ].join("\n");
-    const host = this.#opts.smtpHost || "localhost";
-    const port = this.#opts.smtpPort ?? 25;
+    const { smtpHost: host, smtpPort: port } = this.#opts;
+    if (!host || port === undefined) {
+      throw new Error("Notifier: a maintainer needs smtpHost and smtpPort");
+    }
     try {
       await sendMail({
         host,

@@ -28,10 +28,10 @@ const NAMES: Record<Level, string> = {
 export interface RotatingLogOptions {
   /** the log file; its folder is created (mode 0700) when missing */
   path: string;
-  /** `log level`: debug, info, warning (or warn), error, critical; default debug like Escale */
-  level?: string;
+  /** `log level`: debug, info, warning (or warn), error, critical */
+  level: string;
   /** `log rotate`: backups kept as `path.1` … `path.N`; 0 restarts the file when full */
-  rotate?: number;
+  rotate: number;
   /** size at which the file is rotated; default 1 MiB */
   maxBytes?: number;
   /** logger name at the start of each line; default `escale` */
@@ -145,7 +145,7 @@ export class RotatingLog implements Logger {
 
   /** Opens (creating it and its folder) the log file; a local-io EscaleError if it cannot. */
   static open(opts: RotatingLogOptions): RotatingLog {
-    const threshold = THRESHOLDS[(opts.level ?? "debug").toLowerCase()];
+    const threshold = THRESHOLDS[opts.level.toLowerCase()];
     if (threshold === undefined) {
       throw new EscaleError(
         "config",
@@ -159,7 +159,7 @@ export class RotatingLog implements Logger {
     const out = new LogFile(
       opts.path,
       opts.maxBytes ?? LOG_FILE_BYTES,
-      Math.max(0, Math.floor(opts.rotate ?? 3)),
+      Math.max(0, Math.floor(opts.rotate)),
       onError,
     );
     try {

@@ -1,22 +1,29 @@
-import { parseAddress } from "../config/address.ts";
 import type { SectionEdit } from "../config/config_writer.ts";
+import { backendOf, BACKENDS } from "../config/backends/registry.ts";
+import { addressProblem, parseRelayAddress } from "../config/backends/relay_address.ts";
 import type { RelaySettings } from "../config/settings.ts";
+import { ValueProblem } from "../config/value_problem.ts";
 import { EscaleError } from "../errors/errors.ts";
 
-/** The relay keys `escale migrate` rewrites; every other key of the section stays as written. */
-export const RELAY_KEYS = [
+/** The options every backend reads (options.ts); each backend's own come from its descriptor. */
+const COMMON_RELAY_KEYS = [
   "protocol",
   "host address",
   "host directory",
   "port",
   "user",
   "password",
-  "bucket",
-  "endpoint",
-  "region",
-  "path style",
-  "access key id",
-  "secret access key",
+  "verify ssl",
+  "ca file",
+  "certfile",
+  "keyfile",
+  "ssl version",
+];
+
+/** The relay keys `escale migrate` rewrites; every other key of the section stays as written. */
+export const RELAY_KEYS: readonly string[] = [
+  ...COMMON_RELAY_KEYS,
+  ...BACKENDS.flatMap((b) => b.options.filter((o) => !o.local).map((o) => o.key)),
 ];
 
 export interface Destination {
@@ -36,64 +43,61 @@ export interface DestinationFlags {
 }
 
 /**
- * A migration destination given as an address, in the forms `escale init` accepts: a folder,
- * `ftp://` or `ftps://`, `http(s)://` (WebDAV), `s3://bucket/prefix` (with `endpoint` and
- * `region` when not AWS), `rclone:REMOTE:PATH`. The password (from --password-file) goes to
- * the credential file, never to the configuration or the command line.
+ * A migration destination given as an address, in the forms `escale init` and `host address`
+ * accept (relay_address.ts): a folder, a URL whose scheme names the backend, or
+ * `PROTOCOL:ADDRESS` (`rclone:REMOTE:PATH`, `s3:https://endpoint/bucket/prefix`). A user may be
+ * in the address; the password (from --password-file) goes to the credential file, never to the
+ * configuration or the command line. `--endpoint` and `--region` set the backend's options of
+ * those names.
  */
 export function destinationOf(text: string, flags: DestinationFlags): Destination {
-  const t = text.trim();
-  const rclone = /^rclone:([^:]+):(.*)$/.exec(t);
-  if (rclone) {
-    return {
-      set: [["protocol", "rclone"], ["host address", `${rclone[1]}:`], [
-        "host directory",
-        rclone[2],
-      ]],
-      shown: t,
-    };
+  let r;
+  try {
+    r = parseRelayAddress(text);
+  } catch (e) {
+    if (e instanceof ValueProblem) throw new EscaleError("usage", e.message);
+    throw e;
   }
-  const a = parseAddress(t);
-  if (a.kind === "path") {
-    return { set: [["protocol", "file"], ["host directory", a.path]], shown: a.path };
+  const { backend, parsed } = r;
+  let address = r.address;
+  let user = flags.user;
+  if (parsed.kind === "url") {
+    if (parsed.password !== undefined) {
+      // Process arguments are visible to every user of the machine (ps).
+      throw new EscaleError(
+        "usage",
+        "the address must not hold a password: give it with --password-file (it goes to the credential file)",
+      );
+    }
+    if (parsed.user !== undefined) {
+      user = parsed.user;
+      address = address.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/]*@/, "$1");
+    }
   }
-  if (a.kind !== "url" || a.host === "") {
-    throw new EscaleError(
-      "usage",
-      `${
-        a.kind === "bare" ? JSON.stringify(a.text) : "the destination"
-      } is not a relay address: give an absolute folder, ftp://, ftps://, http(s):// (WebDAV), s3://bucket/prefix or rclone:REMOTE:PATH`,
-    );
-  }
-  const protocol = a.scheme === "ftp" || a.scheme === "ftps"
-    ? a.scheme
-    : ["http", "https", "webdav", "webdavs", "dav", "davs"].includes(a.scheme)
-    ? "webdav"
-    : a.scheme === "s3"
-    ? "s3"
-    : null;
-  if (!protocol) {
-    throw new EscaleError("usage", `${a.scheme}:// is not a relay protocol escale knows`);
-  }
-  const port = a.port ? `:${a.port}` : "";
-  const shown = `${a.scheme}://${a.host}${port}${a.path}`;
-  const set: [string, string][] = [["protocol", protocol]];
-  if (protocol === "s3") {
-    set.push(["host address", `s3://${a.host}${a.path.replace(/\/+$/, "")}`]);
-    if (flags.endpoint) set.push(["endpoint", flags.endpoint]);
-    if (flags.region) set.push(["region", flags.region]);
+  const set: [string, string][] = [["protocol", r.protocol]];
+  if (backend.setup.address === undefined) {
+    // A folder backend: the folder itself (file:///x is the folder /x).
+    const folder = parsed.kind === "url" ? parsed.path : address;
+    if (folder === "") throw new EscaleError("usage", "the destination names no folder");
+    set.push(["host directory", folder]);
   } else {
-    set.push(["host address", `${a.scheme}://${a.host}${port}`]);
-    if (a.path !== "" && a.path !== "/") set.push(["host directory", a.path]);
+    const problem = addressProblem(backend, address);
+    if (problem) throw new EscaleError("usage", `${problem} (${backend.id} destination)`);
+    set.push(["host address", address]);
   }
-  if (a.password !== undefined) {
-    // Process arguments are visible to every user of the machine (ps).
-    throw new EscaleError(
-      "usage",
-      "the address must not hold a password: give it with --password-file (it goes to the credential file)",
-    );
+  for (
+    const [flag, key, value] of [["--endpoint", "endpoint", flags.endpoint], [
+      "--region",
+      "region",
+      flags.region,
+    ]] as const
+  ) {
+    if (value === undefined) continue;
+    if (!backend.options.some((o) => o.key === key)) {
+      throw new EscaleError("usage", `${flag} does not apply to a ${backend.id} destination`);
+    }
+    set.push([key, value]);
   }
-  const user = a.user ?? flags.user;
   const password = flags.password;
   if (password !== undefined && user === undefined) {
     throw new EscaleError("usage", "a password needs a user name (--user or user@ in the address)");
@@ -101,59 +105,36 @@ export function destinationOf(text: string, flags: DestinationFlags): Destinatio
   if (user !== undefined && password === undefined) {
     throw new EscaleError("usage", `give the password of ${user} with --password-file`);
   }
+  const shown = backend.setup.address === undefined ? set[1][1] : address;
   return {
     set,
     credential: user !== undefined ? { user, password: password! } : undefined,
-    shown: flags.endpoint && protocol === "s3" ? `${shown} (endpoint ${flags.endpoint})` : shown,
+    shown: flags.endpoint ? `${shown} (endpoint ${flags.endpoint})` : shown,
   };
 }
 
 /** The relay keys that describe `s` (a relay read from another configuration file). */
 export function destinationFromSettings(s: RelaySettings): Destination {
+  const backend = backendOf(s.protocol);
+  const { address, relayPath } = backend.editable(s);
   const set: [string, string][] = [["protocol", s.protocol]];
-  const port = s.port ? `:${s.port}` : "";
-  let shown: string;
-  switch (s.protocol) {
-    case "file":
-      set.push(["host directory", s.directory]);
-      shown = s.directory;
-      break;
-    case "ftp":
-    case "ftps":
-      set.push(["host address", `${s.protocol}://${s.host}${port}`]);
-      if (s.directory) set.push(["host directory", s.directory]);
-      shown = `${s.protocol}://${s.host}${port}/${s.directory.replace(/^\//, "")}`;
-      break;
-    case "webdav":
-      set.push(["host address", `${s.scheme ?? "https"}://${s.host}${port}`]);
-      set.push(["host directory", s.directory]);
-      shown = `${s.scheme ?? "https"}://${s.host}${port}${s.directory}`;
-      break;
-    case "s3":
-      set.push(["bucket", s.bucket!]);
-      if (s.directory) set.push(["host directory", s.directory]);
-      if (s.endpoint) set.push(["endpoint", s.endpoint]);
-      if (s.region) set.push(["region", s.region]);
-      if (s.pathStyle !== undefined) set.push(["path style", s.pathStyle ? "yes" : "no"]);
-      shown = `s3://${s.bucket}/${s.directory}${s.endpoint ? ` (endpoint ${s.endpoint})` : ""}`;
-      break;
-    case "rclone":
-      set.push(["host address", `${s.rcloneRemote}:`], ["host directory", s.directory]);
-      if (s.rcloneConfig) set.push(["rclone config", s.rcloneConfig]);
-      shown = `rclone:${s.rcloneRemote}:${s.directory}`;
-      break;
+  if (backend.setup.address === undefined) set.push(["host directory", address]);
+  else {
+    set.push(["host address", address]);
+    if (relayPath) set.push(["host directory", relayPath]);
   }
+  set.push(...backend.optionValues(s));
   if (s.verifySsl === false) set.push(["verify ssl", "no"]);
   if (s.caFile) set.push(["ca file", s.caFile]);
   if (s.certFile) set.push(["certfile", s.certFile]);
   if (s.keyFile) set.push(["keyfile", s.keyFile]);
-  if (s.ftpsClearData) set.push(["ftps clear data", "yes"]);
+  if (s.sslVersion) set.push(["ssl version", s.sslVersion]);
   return {
     set,
     credential: s.user !== undefined && s.password !== undefined
       ? { user: s.user, password: s.password }
       : undefined,
-    shown,
+    shown: backend.describe(s),
   };
 }
 

@@ -31,6 +31,11 @@ function longKey(r: Relay, dir: string): string {
   return key;
 }
 
+const MIB = 1024 * 1024;
+
+/** What a range read may receive beyond the range: a backend's read-ahead buffer. */
+const RANGE_SLACK = 256 * 1024;
+
 function fail(msg: string): never {
   throw new Error(msg);
 }
@@ -114,6 +119,25 @@ const checks: Check[] = [
     if (!same(a, data.subarray(1000, 6000))) fail("offset+length range differs");
     const b = await collect(await r.read(`${d}/ranged`, { offset: 299_990 }));
     if (!same(b, data.subarray(299_990))) fail("open-ended range differs");
+  }],
+  ["a range read transfers the range, not the bytes it skips", async (r, d) => {
+    if (!r.capabilities.rangeRead) return "the backend does not claim range reads";
+    if (!r.received) return "the relay does not count the bytes it receives";
+    const data = pattern(3 * MIB + 7, 5);
+    await r.write(`${d}/far`, data);
+    for (const [offset, length] of [[2 * MIB, 1000], [3 * MIB, undefined]] as const) {
+      const before = r.received();
+      const got = await collect(await r.read(`${d}/far`, { offset, length }));
+      const moved = r.received() - before;
+      const want = data.subarray(offset, length === undefined ? undefined : offset + length);
+      if (!same(got, want)) fail(`the range at ${offset} differs`);
+      // One read-ahead buffer beyond the range is fair; the megabytes before it are not.
+      if (moved > want.length + RANGE_SLACK) {
+        fail(
+          `reading ${want.length} bytes at offset ${offset} received ${moved} bytes: the skipped bytes were transferred`,
+        );
+      }
+    }
   }],
   ["stat reports size and absence", async (r, d) => {
     await r.write(`${d}/sized`, pattern(1234));

@@ -33,6 +33,7 @@ export class CountingRelay implements Relay {
     bytesWritten: 0,
   };
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly received?: () => number;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   readonly listUploads?: () => Promise<UnfinishedUpload[]>;
   readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
@@ -40,6 +41,7 @@ export class CountingRelay implements Relay {
   constructor(readonly inner: Relay) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
+    if (inner.received) this.received = () => inner.received!();
     if (inner.listFolders) {
       this.listFolders = (dir) => {
         this.counters.lists++;

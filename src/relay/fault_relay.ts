@@ -36,6 +36,7 @@ export class FaultRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly received?: () => number;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   readonly listUploads?: () => Promise<UnfinishedUpload[]>;
   readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
@@ -45,6 +46,7 @@ export class FaultRelay implements Relay {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
     this.arm(rules);
+    if (inner.received) this.received = () => inner.received!();
     if (inner.listFolders) {
       this.listFolders = async (dir) => {
         await this.#before("list", dir);

@@ -11,6 +11,7 @@ import {
   tempKeyFor,
   type WriteOptions,
 } from "./relay.ts";
+import { tap } from "../util/streams.ts";
 
 /**
  * A relay in a local or mounted directory (`protocol = file`). Writes go to a temporary file in
@@ -24,11 +25,10 @@ export class FileRelay implements Relay {
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
-    // one 1 MiB read (limitStream)
-    bufferBytes: 1024 * 1024,
     tempObjects: true,
   };
   readonly #root: string;
+  #received = 0;
 
   constructor(root: string) {
     this.#root = root.replace(/\/+$/, "") || "/";
@@ -150,7 +150,8 @@ export class FileRelay implements Relay {
       f.close();
       throw mapFsError(e, key, key);
     }
-    return limitStream(f, opts.length ?? Infinity);
+    // Counted as read from the file: the seek skipped the rest.
+    return tap(limitStream(f, opts.length ?? Infinity), (c) => void (this.#received += c.length));
   }
 
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
@@ -231,6 +232,10 @@ export class FileRelay implements Relay {
       if (e instanceof Deno.errors.NotFound) return;
       throw mapFsError(e, key, key);
     }
+  }
+
+  received(): number {
+    return this.#received;
   }
 
   close(): Promise<void> {

@@ -27,7 +27,7 @@ export interface HttpOptions {
   certFile?: string;
   keyFile?: string;
   /** inactivity limit per request: no response headers, or no body bytes moving, for this long */
-  timeoutMs?: number;
+  timeoutMs: number;
   /** connections kept open to the server */
   parallel?: number;
   /** strings that must never reach a message (passwords, secret keys, tokens) */
@@ -55,8 +55,6 @@ export interface HttpResponse {
   body: ReadableStream<Uint8Array> | null;
 }
 
-export const DEFAULT_TIMEOUT_MS = 30_000;
-
 /**
  * Uploads from memory get extra time on top of the inactivity limit, because their progress is
  * invisible to us: a body of n bytes may take n / MIN_UPLOAD_RATE seconds more.
@@ -83,12 +81,13 @@ export class HttpSession {
   readonly #secrets: string[];
   readonly #close: () => void;
   readonly #transport: Transport;
+  #received = 0;
   /** for stream bodies of known size */
   readonly #sized: Transport;
 
   constructor(url: string, opts: HttpOptions) {
     this.label = opts.label;
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = opts.timeoutMs;
     this.#secrets = (opts.secrets ?? []).filter((s) => s.length >= 3);
     const ca = opts.caFile ? readPem(opts.caFile, "CA file", this.label) : undefined;
     const cert = opts.certFile
@@ -271,8 +270,15 @@ export class HttpSession {
     return {
       status: res.status,
       headers: res.headers,
-      body: watchDownload(res.body, () => arm(this.timeoutMs), release, mapRead),
+      body: watchDownload(res.body, () => arm(this.timeoutMs), release, mapRead, (n) => {
+        this.#received += n;
+      }),
     };
+  }
+
+  /** Bytes of answer bodies received so far (Relay.received). */
+  get received(): number {
+    return this.#received;
   }
 
   /** Reads a whole (small) answer: XML listings and error documents, at most `limit` bytes. */
@@ -557,6 +563,7 @@ function watchDownload(
   progress: () => void,
   done: () => void,
   mapError: (e: unknown) => unknown,
+  count: (bytes: number) => void,
 ): ReadableStream<Uint8Array> {
   const chunks = fullChunks(src, progress);
   return new ReadableStream<Uint8Array>({
@@ -568,6 +575,7 @@ function watchDownload(
           c.close();
           return;
         }
+        count(chunk.length);
         c.enqueue(chunk);
       } catch (e) {
         done();

@@ -21,6 +21,7 @@ export class InterruptibleRelay implements Relay {
   readonly name: string;
   readonly capabilities: RelayCapabilities;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly received?: () => number;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   readonly listUploads?: () => Promise<UnfinishedUpload[]>;
   readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
@@ -28,6 +29,7 @@ export class InterruptibleRelay implements Relay {
   constructor(readonly inner: Relay, readonly signal: AbortSignal) {
     this.name = inner.name;
     this.capabilities = inner.capabilities;
+    if (inner.received) this.received = () => inner.received!();
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#race(dir, () => inner.listFolders!(dir));
     }

@@ -19,9 +19,9 @@ export class MemoryRelay implements Relay {
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 8,
-    bufferBytes: Number.MAX_SAFE_INTEGER,
     tempObjects: false,
   };
+  #received = 0;
   readonly objects = new Map<string, { data: Uint8Array; mtime: number }>();
 
   constructor(name = "memory") {
@@ -64,6 +64,7 @@ export class MemoryRelay implements Relay {
     const end = opts.length === undefined
       ? o.data.length
       : Math.min(o.data.length, start + opts.length);
+    this.#received += end - start;
     return Promise.resolve(bytesStream(o.data.slice(start, end)));
   }
 
@@ -80,6 +81,10 @@ export class MemoryRelay implements Relay {
     checkKey(key);
     this.objects.delete(key);
     return Promise.resolve();
+  }
+
+  received(): number {
+    return this.#received;
   }
 
   close(): Promise<void> {

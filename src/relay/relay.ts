@@ -14,7 +14,7 @@
  *   share one request, and the listing `open()` took may answer those of the relay folder for a
  *   few seconds (shared_listings.ts).
  * - Errors are `RelayError`s of the shared kinds (see src/errors/errors.ts).
- * - Bodies stream both ways; a backend buffers at most `capabilities.bufferBytes` per transfer.
+ * - Bodies stream both ways; a backend holds a bounded part of a body in memory per transfer.
  *   A write body may be opened more than once (a backend's own retry); each opening streams anew.
  */
 
@@ -35,8 +35,6 @@ export interface RelayCapabilities {
   maxKeyLength: number;
   /** requests worth running in parallel against this backend */
   parallel: number;
-  /** bytes a single transfer may hold in memory (documented bound) */
-  bufferBytes: number;
   /** writes go through a temporary object named by `tempKeyFor`, then a rename */
   tempObjects: boolean;
 }
@@ -104,6 +102,12 @@ export interface Relay {
   listUploads?(): Promise<UnfinishedUpload[]>;
   /** Ends an unfinished upload, freeing its parts; one already gone is no error. */
   abortUpload?(upload: UnfinishedUpload): Promise<void>;
+  /**
+   * Bytes received from the storage so far (answer bodies, data connections, file reads), counted
+   * where they arrive, before any cutting to a range: how the conformance suite checks that a
+   * backend claiming `rangeRead` does not transfer the bytes a range skips. Wrappers pass it on.
+   */
+  received?(): number;
   close(): Promise<void>;
 }
 

@@ -87,6 +87,7 @@ export class RetryRelay implements Relay {
   readonly capabilities: RelayCapabilities;
   readonly inner: Relay;
   readonly listFolders?: (dir: string) => Promise<string[]>;
+  readonly received?: () => number;
   readonly listTemporary?: (dir: string) => AsyncIterable<RelayEntry>;
   readonly listUploads?: () => Promise<UnfinishedUpload[]>;
   readonly abortUpload?: (upload: UnfinishedUpload) => Promise<void>;
@@ -99,6 +100,7 @@ export class RetryRelay implements Relay {
     this.capabilities = inner.capabilities;
     this.#opts = opts;
     this.#retries = opts.retries;
+    if (inner.received) this.received = () => inner.received!();
     if (inner.listFolders) {
       this.listFolders = (dir) => this.#run(`listing ${dir || "/"}`, () => inner.listFolders!(dir));
     }

@@ -135,7 +135,12 @@ Deno.test("legacy over WebDAV (Apache): read what Escale wrote, write what Escal
   try {
     await roundTrips(
       (folder) =>
-        new WebDavRelay({ url: `${s.url}${folder}/`, user: s.user, password: s.password }).open(),
+        new WebDavRelay({
+          timeoutMs: 30_000,
+          url: `${s.url}${folder}/`,
+          user: s.user,
+          password: s.password,
+        }).open(),
       onDisk((folder) => `${s.dataDir}/${folder}`),
     );
   } finally {
@@ -149,6 +154,8 @@ for (const daemon of [true, false]) {
     try {
       await roundTrips(async (folder) => {
         const r = new RcloneRelay({
+          timeoutMs: 60_000,
+          binary: "rclone",
           remote: "escaletest",
           directory: `${root}/${folder}`,
           env: { RCLONE_CONFIG: "/dev/null", RCLONE_CONFIG_ESCALETEST_TYPE: "local" },
@@ -168,6 +175,7 @@ Deno.test("legacy over S3 (moto): read what Escale wrote, write what Escale writ
     await roundTrips(
       (folder) =>
         new S3Relay({
+          timeoutMs: 30_000,
           endpoint: s.endpoint,
           region: s.region,
           bucket: s.bucket,
@@ -175,6 +183,7 @@ Deno.test("legacy over S3 (moto): read what Escale wrote, write what Escale writ
           pathStyle: true,
           accessKeyId: s.accessKeyId,
           secretAccessKey: s.secretAccessKey,
+          partRetries: 3,
         }).open(),
       inBucket(s),
     );

@@ -12,7 +12,7 @@ Deno.test("RotatingLog: Escale-like line format, children, level names, folder a
   const dir = Deno.makeTempDirSync();
   try {
     const path = `${dir}/sub/deeper/escale.log`;
-    const log = RotatingLog.open({ path, now: fixed });
+    const log = RotatingLog.open({ level: "debug", rotate: 3, path, now: fixed });
     log.log("info", "started");
     const a = log.child("photos");
     a.log("debug", "scanned 3 files");
@@ -48,7 +48,7 @@ Deno.test("RotatingLog: level filter from the configuration's names", () => {
     ];
     for (const [level, want] of cases) {
       const path = `${dir}/${level}.log`;
-      const log = RotatingLog.open({ path, level, now: fixed });
+      const log = RotatingLog.open({ rotate: 3, path, level, now: fixed });
       for (const l of ["debug", "info", "warn", "error"] as const) log.log(l, l);
       log.close();
       const got = read(path).trim().split("\n").map((s) => /\[([A-Z]+)\]/.exec(s)![1]);
@@ -56,7 +56,7 @@ Deno.test("RotatingLog: level filter from the configuration's names", () => {
     }
     let err: unknown;
     try {
-      RotatingLog.open({ path: `${dir}/x.log`, level: "loud" });
+      RotatingLog.open({ path: `${dir}/x.log`, level: "loud", rotate: 3 });
     } catch (e) {
       err = e;
     }
@@ -70,7 +70,7 @@ Deno.test("RotatingLog: rotates at the size limit and keeps `rotate` backups", (
   const dir = Deno.makeTempDirSync();
   try {
     const path = `${dir}/r.log`;
-    const log = RotatingLog.open({ path, rotate: 2, maxBytes: 200, now: fixed });
+    const log = RotatingLog.open({ level: "debug", path, rotate: 2, maxBytes: 200, now: fixed });
     // Each line is 100 bytes: two fit in a file.
     const line = (n: number) => `${String(n).padStart(3, "0")} ${"x".repeat(100 - 29 - 4)}`;
     for (let n = 1; n <= 9; n++) log.log("info", line(n));
@@ -100,7 +100,7 @@ Deno.test("RotatingLog: rotate = 0 restarts the file instead of growing it", () 
   const dir = Deno.makeTempDirSync();
   try {
     const path = `${dir}/r.log`;
-    const log = RotatingLog.open({ path, rotate: 0, maxBytes: 300, now: fixed });
+    const log = RotatingLog.open({ level: "debug", path, rotate: 0, maxBytes: 300, now: fixed });
     for (let n = 0; n < 50; n++) log.log("info", `line ${n} ${"y".repeat(40)}`);
     log.close();
     assert(Deno.statSync(path).size <= 300);
@@ -117,7 +117,7 @@ Deno.test("RotatingLog: an existing world-readable log is narrowed to 0600", () 
     const path = `${dir}/old.log`;
     Deno.writeTextFileSync(path, "old line\n", { mode: 0o644 });
     Deno.chmodSync(path, 0o644);
-    const log = RotatingLog.open({ path, now: fixed });
+    const log = RotatingLog.open({ level: "debug", rotate: 3, path, now: fixed });
     log.log("info", "new");
     log.close();
     assertEquals(Deno.statSync(path).mode! & 0o777, 0o600);
@@ -131,7 +131,7 @@ Deno.test("RotatingLog: every line is on disk when log() returns, even after clo
   const dir = Deno.makeTempDirSync();
   try {
     const path = `${dir}/sync.log`;
-    const log = RotatingLog.open({ path, now: fixed });
+    const log = RotatingLog.open({ level: "debug", rotate: 3, path, now: fixed });
     log.log("info", "first");
     assert(read(path).includes("first"), "written synchronously");
     log.close();
@@ -147,7 +147,7 @@ Deno.test("RotatingLog: follows a file removed or rotated by another process", (
   const dir = Deno.makeTempDirSync();
   try {
     const path = `${dir}/shared.log`;
-    const log = RotatingLog.open({ path, now: fixed });
+    const log = RotatingLog.open({ level: "debug", rotate: 3, path, now: fixed });
     log.log("info", "one");
     Deno.renameSync(path, `${path}.1`);
     log.log("info", "two");
@@ -167,7 +167,13 @@ Deno.test("RotatingLog: a write failure is reported once and never thrown", () =
   try {
     const path = `${dir}/logs/x.log`;
     const errors: unknown[] = [];
-    const log = RotatingLog.open({ path, now: fixed, onError: (e) => errors.push(e) });
+    const log = RotatingLog.open({
+      level: "debug",
+      rotate: 3,
+      path,
+      now: fixed,
+      onError: (e) => errors.push(e),
+    });
     log.log("info", "ok");
     // The folder disappears and a file takes its place: the log cannot be reopened.
     Deno.removeSync(`${dir}/logs`, { recursive: true });
@@ -190,7 +196,7 @@ Deno.test("RotatingLog: a log that cannot be opened is a local-io EscaleError", 
     Deno.writeTextFileSync(`${dir}/file`, "");
     let err: unknown;
     try {
-      RotatingLog.open({ path: `${dir}/file/x.log` });
+      RotatingLog.open({ path: `${dir}/file/x.log`, level: "debug", rotate: 3 });
     } catch (e) {
       err = e;
     }
@@ -207,7 +213,7 @@ Deno.test("RotatingLog: nothing is lost when the process exits abruptly", async 
     const path = `${dir}/exit.log`;
     const mod = new URL("../../src/log/rotating_log.ts", import.meta.url).href;
     const code = `import { RotatingLog } from ${JSON.stringify(mod)};
-      const log = RotatingLog.open({ path: ${JSON.stringify(path)} });
+      const log = RotatingLog.open({ path: ${JSON.stringify(path)}, level: "debug", rotate: 3 });
       for (let i = 0; i < 1000; i++) log.log("info", "line " + i);
       Deno.exit(3);`;
     const out = await new Deno.Command(Deno.execPath(), {

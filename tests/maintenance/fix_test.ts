@@ -44,6 +44,8 @@ Deno.test("fix on S3 (moto): aborts the unfinished multipart upload of a killed 
     pathStyle: true,
     accessKeyId: s.accessKeyId,
     secretAccessKey: s.secretAccessKey,
+    timeoutMs: 30_000,
+    partRetries: 1,
   }).open();
   // As the commands see it: through the retries and the interruption.
   const relay: Relay = new InterruptibleRelay(

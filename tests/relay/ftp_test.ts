@@ -160,7 +160,13 @@ Deno.test("ftp: a server without AUTH TLS is refused, never used in clear text",
 });
 
 Deno.test("ftp: an unreachable server is an unreachable error", async () => {
-  const r = new FtpRelay({ host: "127.0.0.1", port: freePort(), directory: "", tls: "none" });
+  const r = new FtpRelay({
+    timeoutMs: 30_000,
+    host: "127.0.0.1",
+    port: freePort(),
+    directory: "",
+    tls: "none",
+  });
   const e = await failure(r.open());
   await r.close();
   assert(e.kind === "unreachable", `${e.kind}: ${e.message}`);

@@ -24,6 +24,8 @@ for (const daemon of [true, false]) {
   Deno.test(`rclone: a local remote from env vars passes the conformance suite (daemon ${daemon})`, async (t) => {
     const dir = await Deno.makeTempDir();
     const r = new RcloneRelay({
+      timeoutMs: 60_000,
+      binary: "rclone",
       remote: "escaletest",
       directory: `${dir}/relay`,
       env: { ...NO_CONFIG, RCLONE_CONFIG_ESCALETEST_TYPE: "local" },
@@ -47,7 +49,13 @@ for (const daemon of [true, false]) {
 
 Deno.test("rclone: an on-the-fly :local: remote works with a config file given", async () => {
   const dir = await Deno.makeTempDir();
-  const r = new RcloneRelay({ remote: ":local:", directory: dir, configFile: "/dev/null" });
+  const r = new RcloneRelay({
+    timeoutMs: 60_000,
+    binary: "rclone",
+    remote: ":local:",
+    directory: dir,
+    configFile: "/dev/null",
+  });
   try {
     await r.open();
     await r.write("a b/ünï", utf8.encode("spaces and unicode"));
@@ -66,6 +74,8 @@ Deno.test("rclone: an on-the-fly :local: remote works with a config file given",
 Deno.test("rclone: an ftp remote on ProFTPD passes the conformance suite", async (t) => {
   const s = await startFtpServer();
   const r = new RcloneRelay({
+    timeoutMs: 60_000,
+    binary: "rclone",
     remote: "relayftp",
     directory: "relay",
     env: {
@@ -88,7 +98,14 @@ Deno.test("rclone: an ftp remote on ProFTPD passes the conformance suite", async
 
 Deno.test("rclone: an unknown remote is one clear configuration error", async () => {
   for (const daemon of [true, false]) {
-    const r = new RcloneRelay({ remote: "nosuchremote:", directory: "x", env: NO_CONFIG, daemon });
+    const r = new RcloneRelay({
+      timeoutMs: 60_000,
+      binary: "rclone",
+      remote: "nosuchremote:",
+      directory: "x",
+      env: NO_CONFIG,
+      daemon,
+    });
     const e = await failure(r.open());
     await r.close();
     assert(e.kind === "config" && e.exitCode === 2, `${e.kind}: ${e.message}`);
@@ -105,7 +122,13 @@ Deno.test("rclone: a failed open stops its rclone rcd", async () => {
   const dir = await Deno.makeTempDir();
   const { binary, pids } = await recordingRclone(dir);
   try {
-    const r = new RcloneRelay({ binary, remote: "nosuchremote:", directory: "x", env: NO_CONFIG });
+    const r = new RcloneRelay({
+      timeoutMs: 60_000,
+      binary,
+      remote: "nosuchremote:",
+      directory: "x",
+      env: NO_CONFIG,
+    });
     const e = await failure(r.open());
     assert(e.kind === "config", `${e.kind}: ${e.message}`);
     assert((await Deno.readTextFile(pids)).trim() !== "", "rclone never ran");
@@ -124,6 +147,7 @@ Deno.test("rclone: wrong FTP credentials are an auth error without the password"
   try {
     for (const daemon of [true, false]) {
       const r = new RcloneRelay({
+        binary: "rclone",
         remote: "badftp",
         directory: "relay",
         timeoutMs: 10_000,
@@ -150,6 +174,7 @@ Deno.test("rclone: wrong FTP credentials are an auth error without the password"
 Deno.test("rclone: a connection string's secrets never reach the relay name or messages", async () => {
   const secret = "Hidden-Pass-In-Remote";
   const r = new RcloneRelay({
+    binary: "rclone",
     remote: `:ftp,host=127.0.0.1,port=1,user=u,pass=${secret}:`,
     directory: "x",
     env: NO_CONFIG,
@@ -188,7 +213,13 @@ Deno.test("rclone: :local:/path and a remote given without its colon work", asyn
   try {
     // As the configuration hands them over: the remote without its trailing colon.
     for (const [remote, directory] of [[":local", `${dir}/a`], [`:local:${dir}`, "b"]]) {
-      const r = new RcloneRelay({ remote, directory, env: NO_CONFIG });
+      const r = new RcloneRelay({
+        timeoutMs: 60_000,
+        binary: "rclone",
+        remote,
+        directory,
+        env: NO_CONFIG,
+      });
       try {
         await r.open();
         await r.write("k", utf8.encode(remote));
@@ -215,6 +246,7 @@ Deno.test("rclone: a WebDAV connection string passes the conformance suite, its 
     for (const daemon of [true, false]) {
       await t.step(`daemon ${daemon}`, async (t) => {
         const r = new RcloneRelay({
+          timeoutMs: 60_000,
           binary,
           remote,
           directory: `cs-${daemon}`,
@@ -241,6 +273,7 @@ Deno.test("rclone: a WebDAV connection string passes the conformance suite, its 
     }
     const wrong = await obscure("Not-The-Password-91");
     const bad = new RcloneRelay({
+      timeoutMs: 60_000,
       binary,
       remote: `:webdav,url='${dav.url}',user=${dav.user},pass=${wrong}`,
       directory: "x",
@@ -261,6 +294,7 @@ Deno.test("rclone: a WebDAV connection string passes the conformance suite, its 
 
 Deno.test("rclone: a missing binary is a configuration error", async () => {
   const r = new RcloneRelay({
+    timeoutMs: 60_000,
     binary: "/nonexistent/rclone",
     remote: ":local:",
     directory: "/tmp",
@@ -275,6 +309,8 @@ Deno.test("rclone: an abort signal interrupts a read and a write", async () => {
   try {
     for (const daemon of [true, false]) {
       const r = new RcloneRelay({
+        timeoutMs: 60_000,
+        binary: "rclone",
         remote: ":local:",
         directory: `${dir}/${daemon}`,
         configFile: "/dev/null",

@@ -22,7 +22,9 @@ function options(s: S3Server, extra: Partial<S3Options> = {}): S3Options {
     accessKeyId: s.accessKeyId,
     secretAccessKey: s.secretAccessKey,
     partSize: 5 * MIB,
+    partRetries: 3,
     ...extra,
+    timeoutMs: extra.timeoutMs ?? 30_000,
   };
 }
 
@@ -231,11 +233,41 @@ Deno.test("s3 relay retries parts, pages listings and maps S3 error codes", asyn
     await t.step("a part failing every time aborts the upload", async () => {
       failPart2 = 100;
       const e = await assertRejects(() => r.write("doomed", () => chunks(pattern(11 * MIB, 6))));
-      assert(e instanceof EscaleError && e.kind === "transient", `got ${e}`);
+      assert(e instanceof EscaleError && e.kind === "unreachable", `got ${e}`);
       assert((await r.stat("doomed")) === null, "object visible");
       assert((await openUploads(s)) === 0, "the failed upload was not aborted");
       failPart2 = 0;
     });
+    await t.step(
+      "under the retry layer, a failing part is tried max retries + 1 times in all",
+      async () => {
+        // max retries = 2 for both layers, as openRelayStack sets them.
+        const inner = new S3Relay(
+          options(s, { endpoint: proxy.endpoint, prefix: "faults", partRetries: 2 }),
+        );
+        const rr = new RetryRelay(inner, { retries: 2, baseDelayMs: 1 });
+        try {
+          const data = pattern(11 * MIB, 7);
+          for (
+            const [name, size] of [["in memory", undefined], ["streamed", data.length]] as const
+          ) {
+            partTries.clear();
+            failPart2 = 100;
+            const e = await assertRejects(() =>
+              rr.write(`doomed-${size}`, () => chunks(data), { size })
+            );
+            assert(e instanceof EscaleError && e.kind === "unreachable", `${name}: got ${e}`);
+            assert(e.message.includes("still failing after 3 attempts"), `${name}: ${e.message}`);
+            assertEquals(partTries.get("2"), 3, `${name}: tries of part 2`);
+            assert((await rr.stat(`doomed-${size}`)) === null, `${name}: object visible`);
+          }
+          failPart2 = 0;
+          assert((await openUploads(s)) === 0, "a failed upload was not aborted");
+        } finally {
+          await rr.close();
+        }
+      },
+    );
     await t.step("S3 error codes decide the kind, not the status", async () => {
       const cases: [string, string][] = [
         ["quota", "space"],
@@ -456,6 +488,7 @@ Deno.test("s3 relay failures end in one clear line of the right kind, without se
       accessKeyId: "AKIAEXAMPLE",
       secretAccessKey: secret,
       timeoutMs: 2000,
+      partRetries: 2,
     });
     await expectKind(r.open(), "transient", "cannot reach the server");
     const rr = new RetryRelay(r, { retries: 2, baseDelayMs: 10 });
@@ -479,8 +512,18 @@ Deno.test("s3 addressing: path style and virtual-host style URLs", () => {
     secretAccessKey: "example-secret",
     label: "test",
   };
-  const path = new S3Client({ ...base, endpoint: "http://127.0.0.1:9000", pathStyle: true });
-  const vhost = new S3Client({ ...base, endpoint: "s3.example.com", pathStyle: false });
+  const path = new S3Client({
+    timeoutMs: 30_000,
+    ...base,
+    endpoint: "http://127.0.0.1:9000",
+    pathStyle: true,
+  });
+  const vhost = new S3Client({
+    timeoutMs: 30_000,
+    ...base,
+    endpoint: "s3.example.com",
+    pathStyle: false,
+  });
   try {
     const key = "pre/a b+c/ü(1)";
     assert(

@@ -13,7 +13,13 @@ import { WanProxy } from "../../bench/wan_proxy.ts";
 import { PROFILES } from "../../bench/wan_link.ts";
 
 function relay(s: WebDavServer, extra: Partial<ConstructorParameters<typeof WebDavRelay>[0]> = {}) {
-  return new WebDavRelay({ url: s.url, user: s.user, password: s.password, ...extra });
+  return new WebDavRelay({
+    url: s.url,
+    user: s.user,
+    password: s.password,
+    ...extra,
+    timeoutMs: extra.timeoutMs ?? 30_000,
+  });
 }
 
 /**
@@ -146,7 +152,7 @@ Deno.test("webdav relay failures end in one clear line of the right kind, withou
       await r.close();
     });
     await t.step("missing credentials are an auth error", async () => {
-      const r = new WebDavRelay({ url: s.url });
+      const r = new WebDavRelay({ timeoutMs: 30_000, url: s.url });
       await expectKind(r.open(), "auth", "401");
       await r.close();
     });
@@ -154,7 +160,7 @@ Deno.test("webdav relay failures end in one clear line of the right kind, withou
       const u = new URL(s.url);
       u.username = s.user;
       u.password = s.password;
-      const r = await new WebDavRelay({ url: u.href }).open();
+      const r = await new WebDavRelay({ timeoutMs: 30_000, url: u.href }).open();
       assert(!r.name.includes(s.password), `name shows the password: ${r.name}`);
       await r.write("via-url", utf8.encode("ok"));
       await r.delete("via-url");
@@ -329,7 +335,11 @@ Deno.test("webdav relay failures end in one clear line of the right kind, withou
         }
       })();
       const port = (server.addr as Deno.NetAddr).port;
-      const r = new WebDavRelay({ url: `http://127.0.0.1:${port}/`, password: s.password });
+      const r = new WebDavRelay({
+        timeoutMs: 30_000,
+        url: `http://127.0.0.1:${port}/`,
+        password: s.password,
+      });
       assert((await r.stat("x")) === null, "stat after a resend");
       assert(seen.get("PROPFIND") === 2, `PROPFIND sent ${seen.get("PROPFIND")} times`);
       await expectKind(r.write("a", utf8.encode("x")), "transient", "cannot reach the server");

@@ -13,6 +13,11 @@ export interface BackendSetup {
   address?: string;
   /** who logs in: a user and password, S3 access keys, or nothing to ask */
   login: "user" | "keys" | "none";
+  /** for `login: "keys"`: the backend's options that hold the key pair */
+  loginKeys?: { user: string; password: string };
+  /** the backend's options that complete the address (an S3 bucket, say): a new address
+   * replaces them */
+  addressOptions?: readonly string[];
   /** a problem with an address the generic checks accept (for the wizard's prompt) */
   checkAddress?(text: string, parsed: ParsedAddress): string | undefined;
 }
@@ -50,4 +55,7 @@ export interface Backend {
   describe(s: RelaySettings): string;
   /** the address and folder `escale init` offers when it edits a section with these settings */
   editable(s: RelaySettings): { address: string; relayPath?: string };
+  /** the backend's own options that, with `editable`, give `s` again (`escale migrate
+   * --to-config` copies a relay from another configuration this way) */
+  optionValues(s: RelaySettings): [string, string][];
 }

@@ -53,4 +53,5 @@ export const fileBackend: Backend = {
   open: (s) => Promise.resolve(new FileRelay(s.directory)),
   describe: (s) => s.directory,
   editable: (s) => ({ address: s.directory }),
+  optionValues: () => [],
 };

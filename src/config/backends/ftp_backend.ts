@@ -44,6 +44,7 @@ export const ftpBackend: Backend = {
   open: openFtp,
   describe,
   editable,
+  optionValues: () => [],
 };
 
 /** FTP over explicit TLS (AUTH TLS). */
@@ -70,4 +71,5 @@ export const ftpsBackend: Backend = {
   open: openFtp,
   describe,
   editable,
+  optionValues: (s) => s.ftpsClearData ? [["ftps clear data", "yes"]] : [],
 };

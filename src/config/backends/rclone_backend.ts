@@ -19,6 +19,9 @@ export const RCLONE_ALIASES = [
   "yandex",
 ] as const;
 
+// deno-fmt-ignore
+const BINARY = o("rclone binary", [], string, "rclone", "rclone executable.", { local: true });
+
 /** Any remote rclone knows, through an `rclone rcd` child (or one `rclone` run per request). */
 export const rcloneBackend: Backend = {
   id: "rclone",
@@ -27,7 +30,7 @@ export const rcloneBackend: Backend = {
   implied: { rclone: "rclone" },
   // deno-fmt-ignore
   options: [
-    o("rclone binary", [], string, "rclone", "rclone executable."),
+    BINARY,
     o("rclone config", [], path, undefined, "rclone configuration file."),
   ],
   setup: {
@@ -88,7 +91,8 @@ export const rcloneBackend: Backend = {
   async open(s) {
     const { RcloneRelay } = await import("../../relay/rclone/rclone_relay.ts");
     return new RcloneRelay({
-      binary: s.rcloneBinary,
+      // Settings made by other means than the loader (tests, init's answers): the table's default.
+      binary: s.rcloneBinary ?? BINARY.default!,
       remote: s.rcloneRemote!,
       directory: s.directory,
       configFile: s.rcloneConfig,
@@ -97,4 +101,8 @@ export const rcloneBackend: Backend = {
   },
   describe: (s) => `${s.rcloneRemote}:${s.directory}`,
   editable: (s) => ({ address: `${s.rcloneRemote}:`, relayPath: s.directory }),
+  // The binary is this machine's, not the relay's.
+  optionValues(s) {
+    return s.rcloneConfig ? [["rclone config", s.rcloneConfig]] : [];
+  },
 };

@@ -32,6 +32,8 @@ export const s3Backend: Backend = {
     hint: "AWS or any S3-compatible service",
     address: "S3 bucket (s3://bucket[/prefix], or https://endpoint/bucket[/prefix])",
     login: "keys",
+    loginKeys: { user: "access key id", password: "secret access key" },
+    addressOptions: ["bucket", "endpoint"],
   },
   resolve(input, { addr, addrLine }) {
     let bucket: string | undefined;
@@ -154,4 +156,10 @@ export const s3Backend: Backend = {
     address: s.endpoint ? `${s.endpoint}/${s.bucket}` : `s3://${s.bucket}`,
     relayPath: s.directory,
   }),
+  optionValues(s) {
+    const out: [string, string][] = [];
+    if (s.region) out.push(["region", s.region]);
+    if (s.pathStyle !== undefined) out.push(["path style", s.pathStyle ? "yes" : "no"]);
+    return out;
+  },
 };

@@ -61,4 +61,5 @@ export const webdavBackend: Backend = {
     address: `${s.scheme}://${withPort(s.host ?? "", s.port, s.scheme === "http" ? 80 : 443)}`,
     relayPath: s.directory === "/" ? "" : s.directory,
   }),
+  optionValues: () => [],
 };

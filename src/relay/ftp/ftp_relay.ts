@@ -33,8 +33,8 @@ export interface FtpRelayOptions {
   verifySsl?: boolean;
   /** PROT C after AUTH TLS: for servers that demand TLS session reuse, which Deno cannot do */
   clearDataChannel?: boolean;
-  /** longest wait for any single network read or write, default 30 s */
-  timeoutMs?: number;
+  /** longest wait for any single network read or write (the section's `timeout`) */
+  timeoutMs: number;
   /** control connections in the pool, default 4 */
   connections?: number;
 }
@@ -61,6 +61,7 @@ export class FtpRelay implements Relay {
   readonly #o: FtpRelayOptions;
   readonly #shared: FtpShared = { noEpsv: false, noMlsd: false, tlsDataWorked: false };
   readonly #pool: FtpPool;
+  #received = 0;
   #caCerts?: Promise<string[]>;
   /** see UnopenedRelay; true when the relay folder is an absolute path */
   readonly requestsBeforeOpen: boolean;
@@ -85,7 +86,6 @@ export class FtpRelay implements Relay {
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: connections,
-      bufferBytes: READ_CHUNK + FTP_CHUNK,
       tempObjects: true,
     };
     this.#pool = new FtpPool(
@@ -100,7 +100,7 @@ export class FtpRelay implements Relay {
             caCerts: await this.#certificates(),
             verifySsl: opts.verifySsl ?? true,
             clearDataChannel: opts.clearDataChannel ?? false,
-            timeoutMs: opts.timeoutMs ?? 30_000,
+            timeoutMs: opts.timeoutMs,
             label: this.name,
           },
           this.#shared,
@@ -348,6 +348,7 @@ export class FtpRelay implements Relay {
       opts.signal?.aborted
         ? new RelayError("interrupted", `${this.name}: reading ${key}: interrupted`, key)
         : e;
+    const count = (n: number) => void (this.#received += n);
     return new ReadableStream<Uint8Array>({
       async pull(ctl) {
         try {
@@ -365,6 +366,7 @@ export class FtpRelay implements Relay {
             got += n;
           }
           left -= got;
+          count(got);
           if (got) ctl.enqueue(got === buf.length ? buf : buf.subarray(0, got));
           if (end) {
             await dc.finish(false);
@@ -568,6 +570,10 @@ export class FtpRelay implements Relay {
       if (r.code === 550 && isKind(err, "not-found")) return;
       throw err;
     });
+  }
+
+  received(): number {
+    return this.#received;
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,7 @@ import {
   tempKeyFor,
   type WriteOptions,
 } from "../relay.ts";
-import { bytesStream } from "../../util/streams.ts";
+import { bytesStream, tap } from "../../util/streams.ts";
 import { RcloneDaemon } from "./rclone_daemon.ts";
 import {
   parseRcloneRemote,
@@ -32,8 +32,8 @@ import {
 } from "./rclone_process.ts";
 
 export interface RcloneRelayOptions {
-  /** the rclone program, default "rclone" */
-  binary?: string;
+  /** the rclone program (`rclone binary`) */
+  binary: string;
   /**
    * remote name ("mydrive" or "mydrive:"), an on-the-fly remote such as ":local:", or a
    * connection string (":webdav,url='http://…',user=u,pass=OBSCURED:"). Its parameters are
@@ -46,8 +46,8 @@ export interface RcloneRelayOptions {
   configFile?: string;
   /** added to the environment of every rclone process (e.g. RCLONE_CONFIG_<NAME>_TYPE) */
   env?: Record<string, string>;
-  /** rclone's connect and idle I/O timeouts, default 60 s */
-  timeoutMs?: number;
+  /** rclone's connect and idle I/O timeouts (the section's `timeout`) */
+  timeoutMs: number;
   /** metadata calls through a long-lived `rclone rcd` (default) rather than one process each */
   daemon?: boolean;
 }
@@ -80,10 +80,10 @@ export class RcloneRelay implements Relay {
     rangeRead: true,
     maxKeyLength: 1024,
     parallel: 4,
-    bufferBytes: 256 * 1024,
     tempObjects: true,
   };
   readonly #o: RcloneRelayOptions;
+  #received = 0;
   /** the relay folder as an rclone path, e.g. "mydrive:escale" or ":local:/srv/relay" */
   readonly #fs: string;
   #setup: RcloneSetup;
@@ -119,10 +119,10 @@ export class RcloneRelay implements Relay {
     this.#fs = `${section}:${inner}`;
     this.name = `rclone:${spec.name}:${inner}`;
     this.#setup = {
-      binary: opts.binary ?? "rclone",
+      binary: opts.binary,
       configFile: opts.configFile ?? "",
       env,
-      timeoutMs: opts.timeoutMs ?? 60_000,
+      timeoutMs: opts.timeoutMs,
       label: this.name,
       remoteName: spec.name,
       alias: section === spec.name ? undefined : { internal: section, shown: spec.name },
@@ -278,7 +278,12 @@ export class RcloneRelay implements Relay {
     return { key, size: item.Size ?? 0, mtime: mtimeOf(item) };
   }
 
+  /** Counted as rclone hands the bytes over: the range goes to rclone (HTTP Range, --offset). */
   async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    return tap(await this.#read(key, opts), (c) => void (this.#received += c.length));
+  }
+
+  async #read(key: string, opts: ReadOptions): Promise<ReadableStream<Uint8Array>> {
     checkKey(key);
     opts.signal?.throwIfAborted();
     if (opts.length !== undefined && opts.length <= 0) {
@@ -503,6 +508,10 @@ export class RcloneRelay implements Relay {
       if (e instanceof RelayError && e.kind === "not-found") return;
       throw e;
     }
+  }
+
+  received(): number {
+    return this.#received;
   }
 
   async close(): Promise<void> {

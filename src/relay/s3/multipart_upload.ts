@@ -1,4 +1,4 @@
-import { RelayError } from "../../errors/errors.ts";
+import { isTransient, oneLine, RelayError } from "../../errors/errors.ts";
 import { type RetryOptions, withRetries } from "../retry_relay.ts";
 import type { StreamPart } from "./part_streams.ts";
 import type { S3Client } from "./s3_client.ts";
@@ -35,6 +35,10 @@ export interface MultipartJob {
  * after another as the source is read, and the first failure of one fails the upload (the retry
  * layer above sends the object again from a fresh opening of its body). Any failure aborts the
  * upload so that no invisible parts linger and cost storage.
+ *
+ * A part or completion retried here that still fails is marked `retried`, so that the retry layer
+ * above does not send the object again: every request is tried at most `max retries` + 1 times,
+ * never that many times per attempt of the object.
  */
 export async function uploadMultipart(job: MultipartJob): Promise<void> {
   const { s3, fullKey, key } = job;
@@ -108,7 +112,35 @@ async function uploadPart(
   };
   // A streamed part cannot be read again; its failure is the upload's (see above).
   if (!("data" in part)) return await send();
-  return await withRetries(what, send, { ...job.retry, signal: job.signal });
+  return await retriedHere(job, what, send);
+}
+
+/** `fn` with the part's retries; a transient failure that outlives them is final (see above). */
+async function retriedHere<T>(
+  job: MultipartJob,
+  what: string,
+  fn: (attempt: number) => Promise<T>,
+): Promise<T> {
+  let attempts = 0;
+  try {
+    return await withRetries(what, (attempt) => {
+      attempts = attempt;
+      return fn(attempt);
+    }, { ...job.retry, signal: job.signal });
+  } catch (e) {
+    if (!isTransient(e) || job.signal?.aborted) throw e;
+    const err = e as RelayError;
+    const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+    throw new RelayError(
+      "unreachable",
+      `${oneLine(err.message)} (still failing after ${tries})`,
+      err.key,
+      {
+        cause: e,
+        retried: true,
+      },
+    );
+  }
 }
 
 async function complete(
@@ -129,7 +161,7 @@ async function complete(
   );
   const headers: Record<string, string> = { "content-type": "application/xml" };
   if (job.ifAbsent) headers["if-none-match"] = "*";
-  await withRetries(what, async (attempt) => {
+  await retriedHere(job, what, async (attempt) => {
     const res = await s3.send("POST", s3.objectUrl(fullKey, { uploadId }), {
       headers,
       body,
@@ -152,7 +184,7 @@ async function complete(
     if (doc.name === "Error") {
       throw s3.errorFor(500, doc.text("Code"), doc.text("Message"), what, key);
     }
-  }, { ...job.retry, signal: job.signal });
+  });
 }
 
 async function landed(job: MultipartJob, total: number): Promise<boolean> {

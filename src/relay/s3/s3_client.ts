@@ -14,7 +14,7 @@ export interface S3ClientOptions {
   sessionToken?: string;
   caFile?: string;
   verifySsl?: boolean;
-  timeoutMs?: number;
+  timeoutMs: number;
   parallel?: number;
   /** how messages name the relay */
   label: string;

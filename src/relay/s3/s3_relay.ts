@@ -34,18 +34,20 @@ export interface S3Options {
   caFile?: string;
   /** default true */
   verifySsl?: boolean;
-  /** inactivity limit per request, default 30 s */
-  timeoutMs?: number;
+  /** inactivity limit per request (the section's `timeout`) */
+  timeoutMs: number;
   /** bytes per upload part and largest single PUT, default 8 MiB, at least 5 MiB (S3's minimum) */
   partSize?: number;
   /** requests worth running at once, default 8 */
   parallel?: number;
   /**
-   * retries of one part of a multipart upload, or of its completion (the section's `max
-   * retries`, default 4): a part is replayed from memory, where replaying the whole write from
-   * the retry layer above would send every part again
+   * retries of one part of a multipart upload in memory, or of its completion: the section's
+   * `max retries`. A part is replayed from memory here (replaying the whole write from the retry
+   * layer above would send every part again); a part that outlives its retries fails the write
+   * for good (multipart_upload.ts), so no request is tried more than `max retries` + 1 times.
+   * Streamed parts are not retried here: the retry layer sends the object again.
    */
-  partRetries?: number;
+  partRetries: number;
 }
 
 const MIB = 1024 * 1024;
@@ -60,11 +62,13 @@ const PART_BACKOFF: Omit<RetryOptions, "retries"> = { baseDelayMs: 200, maxDelay
  *
  * Deno's fetch sends stream bodies chunked, which S3 refuses, so uploads are cut into in-memory
  * parts: an object that fits in one part is a single PUT, a larger one a multipart upload whose
- * parts are retried one by one and which is aborted on failure. Either way an object becomes
- * visible only once complete. Create-if-absent is `If-None-Match: *` (on the completion for
- * multipart), which AWS honours atomically (moto only one request at a time: `escale ctl
- * test-relay` shows it); servers that ignore it (s3rver, older MinIO) would make it a plain
- * overwrite.
+ * parts are retried one by one and which is aborted on failure. A part retried here is not sent
+ * again by the retry layer above once its own retries are spent (multipart_upload.ts), so a
+ * section's `max retries` bounds the attempts of every request, not of every request per attempt
+ * of the object. Either way an object becomes visible only once complete. Create-if-absent is
+ * `If-None-Match: *` (on the completion for multipart), which AWS honours atomically (moto only
+ * one request at a time: `escale ctl test-relay` shows it); servers that ignore it (s3rver, older
+ * MinIO) would make it a plain overwrite.
  *
  * Memory bound per write: partSize × (INFLIGHT + 1), 24 MiB with the defaults (a larger part
  * size is chosen when a known size would need more than 10,000 parts).
@@ -91,7 +95,7 @@ export class S3Relay implements Relay {
       throw new RelayError("config", `S3 part size must be between 5 MiB and 5 GiB`);
     }
     this.#partSize = partSize;
-    this.#partRetries = opts.partRetries ?? 4;
+    this.#partRetries = opts.partRetries;
     const endpoint = opts.endpoint.replace(/\/+$/, "");
     this.name = `s3://${opts.bucket}/${this.#root ? this.#root + "/" : ""} (${endpoint})`;
     this.#s3 = new S3Client({
@@ -113,7 +117,6 @@ export class S3Relay implements Relay {
       rangeRead: true,
       maxKeyLength: 1024 - (this.#root ? this.#root.length + 1 : 0),
       parallel: Math.max(1, opts.parallel ?? 8),
-      bufferBytes: partSize * (INFLIGHT + 1),
       tempObjects: false,
     };
   }
@@ -422,6 +425,10 @@ export class S3Relay implements Relay {
       return;
     }
     throw await this.#s3.fail(res, what, upload.key);
+  }
+
+  received(): number {
+    return this.#s3.http.received;
   }
 
   close(): Promise<void> {

@@ -20,7 +20,7 @@ import {
 } from "../relay.ts";
 import { type DavResource, parseMultistatus, PROPFIND_BODY } from "./propfind.ts";
 
-/** TLS, timeout and connection settings as the HTTP client takes them (timeout default 30 s). */
+/** TLS, timeout and connection settings as the HTTP client takes them. */
 export interface WebDavOptions extends
   Pick<
     HttpOptions,
@@ -109,7 +109,6 @@ export class WebDavRelay implements Relay {
       rangeRead: true,
       maxKeyLength: 1024,
       parallel: Math.max(1, opts.parallel ?? 4),
-      bufferBytes: 256 * 1024,
       tempObjects: true,
     };
   }
@@ -331,6 +330,10 @@ export class WebDavRelay implements Relay {
     ]);
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return;
     throw await this.#fail(res, what, key);
+  }
+
+  received(): number {
+    return this.#http.received;
   }
 
   close(): Promise<void> {

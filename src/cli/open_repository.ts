@@ -8,6 +8,7 @@ import { type EncryptionSetting, openStore, readOpening } from "../protocol/open
 import type { Relay } from "../relay/relay.ts";
 import { ensureStateDir, lockPath, logFileOf } from "./state_location.ts";
 import { StateLock } from "../state/state_lock.ts";
+import { StateDb } from "../state/state_db.ts";
 import { openRelayStackWith } from "./open_relay.ts";
 import { detectLayout, type RelayLayout } from "../legacy/detect_layout.ts";
 import type { Header } from "../protocol/format.ts";
@@ -15,7 +16,7 @@ import { chooseFormat, type RelayFormat } from "../legacy/choose_format.ts";
 import { chooseIndex } from "../legacy/choose_index.ts";
 import { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { Fernet } from "../legacy/fernet.ts";
-import { ConfigError } from "../errors/errors.ts";
+import { ConfigError, EscaleError } from "../errors/errors.ts";
 
 export interface RunFlags {
   force?: boolean;
@@ -102,6 +103,7 @@ export async function openRepository(
       const repo = LegacyRepository.open(legacyOpts, relay, `${statePath}.escale-0.7`, log);
       return { repo, relay };
     }
+    if (!flags.force && !(await opening)) refuseLostRelay(relay.name, statePath);
     const { store, header } = await openStore(relay, enc, opening);
     const repo = Repository.open(opts, store, header.created, statePath, log);
     return { repo, relay };
@@ -151,4 +153,30 @@ function checkLegacyClientName(name: string): void {
       } cannot be written on an Escale 0.7 relay (no ':', control characters or surrounding spaces); set another "client name"`,
     );
   }
+}
+
+/**
+ * A relay without a header that this client synchronised with before was wiped or lost: creating
+ * a new one would make every client publish its whole tree again and bring back what was deleted
+ * before the loss. `escale fix` on an up-to-date client rebuilds it as it was; `--force` starts a
+ * new relay anyway.
+ */
+function refuseLostRelay(name: string, statePath: string): void {
+  try {
+    Deno.statSync(statePath);
+  } catch {
+    return; // never synchronised here
+  }
+  const state = StateDb.open(statePath);
+  let known: string | undefined;
+  try {
+    known = state.relayId();
+  } finally {
+    state.close();
+  }
+  if (known === undefined) return;
+  throw new EscaleError(
+    "safety",
+    `${name} holds no relay, but this client synchronised with it (relay created ${known}): it was wiped or lost; run "escale fix" on the most up-to-date client to rebuild it, or "escale run --force" to start a new relay`,
+  );
 }

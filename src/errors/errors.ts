@@ -34,7 +34,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [ExitCode.integrity, "relay data failed verification (tampered, truncated, hostile names)"],
   [
     ExitCode.safety,
-    "safety stop: a round would delete too much, or restore into a relay in use (--force)",
+    "safety stop: a round would delete too much, a restore into a relay in use, or a relay this client knew was wiped (--force)",
   ],
   [ExitCode.space, "relay or local disk out of space (server quota, disk full)"],
   [ExitCode.busy, "another escale process is already synchronising the repository"],

@@ -67,6 +67,38 @@ Deno.test("cli fix: a deleted relay is rebuilt; nothing is downloaded again and 
   }
 });
 
+Deno.test("cli run: a client that synchronised with a relay now wiped stops (exit 7) instead of creating a new one; fix rebuilds it, --force starts afresh", async () => {
+  const dir = await setup();
+  try {
+    await Deno.writeTextFile(`${dir}/A/kept.txt`, "k");
+    await Deno.writeTextFile(`${dir}/A/gone.txt`, "deleted before the loss");
+    for (const c of ["A", "B", "A", "B"]) await round(dir, c);
+    await Deno.remove(`${dir}/A/gone.txt`);
+    await round(dir, "A"); // the deletion B never sees
+    await Deno.remove(`${dir}/relay`, { recursive: true });
+    await Deno.mkdir(`${dir}/relay`);
+    // B (a cron client) runs first: it must not re-create the relay with gone.txt in it.
+    const b = await escale(["run", "--once", "-c", `${dir}/B.conf`]);
+    assertEquals(b.code, 7, b.stderr);
+    const lines = b.stderr.trim().split("\n");
+    assert(lines.some((l) => l.includes("wiped or lost") && l.includes("escale fix")), b.stderr);
+    assertEquals([...Deno.readDirSync(`${dir}/relay`)].length, 0, "the refused client wrote");
+    // A brand-new client (no state) may create a relay, so C is not affected; A rebuilds.
+    const fix = await escale(["fix", "-c", `${dir}/A.conf`]);
+    assertEquals(fix.code, 0, fix.stderr);
+    for (const c of ["B", "A", "B"]) await round(dir, c);
+    assertEquals(await readTree(`${dir}/B`), { "kept.txt": "k" });
+    // --force starts a new relay when that is what the user wants.
+    await Deno.remove(`${dir}/relay`, { recursive: true });
+    await Deno.mkdir(`${dir}/relay`);
+    const forced = await escale(["run", "--once", "--force", "-c", `${dir}/B.conf`]);
+    assertEquals(forced.code, 0, forced.stderr);
+    assert([...Deno.readDirSync(`${dir}/relay`)].some((e) => e.name === "escale.json"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli fix: removes expired leases, old temporary objects and settled orphan data; keeps the rest", async () => {
   const dir = await setup();
   try {

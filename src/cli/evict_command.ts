@@ -3,7 +3,7 @@ import { loadOneSection } from "./load_one_section.ts";
 import type { Logger } from "../log/logger.ts";
 import { withLease } from "../protocol/lease.ts";
 import { openRepository } from "./open_repository.ts";
-import { LegacyRepository } from "../legacy/legacy_repository.ts";
+import { Repository } from "../engine/repository.ts";
 
 /**
  * `escale ctl evict CLIENT`: removes a client that will not come back (its record, and the
@@ -19,7 +19,7 @@ export async function evictCommand(
   const { cfg, section } = await loadOneSection(opts);
   const { repo } = await openRepository(cfg, section, {}, log);
   try {
-    if (repo instanceof LegacyRepository) {
+    if (!(repo instanceof Repository)) {
       throw new EscaleError(
         "usage",
         `${section.name}: its relay is an Escale 0.7 relay, which has no client records to evict`,

@@ -11,24 +11,18 @@ import {
 } from "../errors/errors.ts";
 import { ConsoleLogger } from "../log/console_logger.ts";
 import type { Level } from "../log/logger.ts";
-import { runCommand } from "./run_command.ts";
 import { withoutOptionValues, writeUsageSummary } from "./run_summary.ts";
-import { accessCommand } from "./access_command.ts";
-import { evictCommand } from "./evict_command.ts";
-import { registerInit } from "./init_command.ts";
+import { registerInit } from "./init_register.ts";
 import { registerMaintenance } from "./maintenance_commands.ts";
-import { testRelayCommand } from "./test_relay_command.ts";
-import {
-  type ServiceOptions,
-  startCommand,
-  statusCommand,
-  stopCommand,
-} from "./service_command.ts";
-import { generateKeyFile } from "../crypto/secret_source.ts";
+import type { ServiceOptions } from "./service_command.ts";
 import { stopChildren } from "../util/child_processes.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 export const VERSION = denoJson.version;
+
+// Each command's implementation is imported when the command runs (`await import` with a literal
+// specifier, so deno bundle and deno compile still include it): `--version`, `--help` and `run`
+// do not load the code of init, the maintenance commands, ctl and the rest.
 
 export function exitCodeHelp(): string {
   return "\nExit codes:\n" +
@@ -154,6 +148,7 @@ See docs/ci.md.
 ${exitCodeHelp()}`,
     )
     .action(async (o) => {
+      const { runCommand } = await import("./run_command.ts");
       const given = o as Record<string, unknown>;
       const overrides = collectOverrides((f) => {
         const option = settings.find((x) => x.flag === f)!.option;
@@ -221,24 +216,26 @@ Examples:
       .option("--json", "machine-readable output (status)")
       .action(async (o) => await fn(o));
   const print = (l: string) => console.log(l);
+  const services = () => import("./service_command.ts");
   service(
     "start",
     "start escale in the background for this configuration (a pid file prevents a second instance)",
-    (o) => startCommand(o, print),
+    async (o) => (await services()).startCommand(o, print),
   );
   service(
     "stop",
     "stop the background instance: SIGTERM interrupts its current step, SIGKILL after --timeout",
-    (o) => stopCommand(o, print),
+    async (o) => (await services()).stopCommand(o, print),
   );
   service("restart", "stop, then start the background instance", async (o) => {
+    const { startCommand, stopCommand } = await services();
     await stopCommand(o, print);
     await startCommand(o, print);
   });
   service(
     "status",
     "show whether escale runs, and per repository its last round, pending work, relay usage, last error",
-    (o) => statusCommand(o, print),
+    async (o) => (await services()).statusCommand(o, print),
   );
   ctl
     .command("access")
@@ -264,6 +261,7 @@ Examples:
   escale ctl access notes.txt                  show the current modifiers, e.g. "notes.txt: r?w+"`,
     )
     .action(async (file, mods, o) => {
+      const { accessCommand } = await import("./access_command.ts");
       await accessCommand(o, file, mods, (l) => console.log(l));
     });
 
@@ -289,6 +287,7 @@ A client that is evicted and comes back later joins again and gets a full copy.
 With "puller timeout" set, silent pullers are no longer waited for, without eviction.`,
     )
     .action(async (client, o) => {
+      const { evictCommand } = await import("./evict_command.ts");
       await evictCommand(o, client, new ConsoleLogger(levelOf(o)), (l) => console.log(l));
     });
   ctl
@@ -310,6 +309,7 @@ Example:
   escale ctl test-relay -r photos`,
     )
     .action(async (o) => {
+      const { testRelayCommand } = await import("./test_relay_command.ts");
       await testRelayCommand(o, (l) => console.log(l));
     });
   ctl
@@ -327,6 +327,7 @@ Example:
   and copy the file to every other client over a channel you trust.`,
     )
     .action(async (file) => {
+      const { generateKeyFile } = await import("../crypto/secret_source.ts");
       await generateKeyFile(file);
       console.log(`wrote a new key to ${file} (mode 0600); copy it to every client of the relay`);
     });

@@ -1,14 +1,10 @@
 import { type Command, Option } from "@commander-js/extra-typings";
-import { checkCommand } from "./check_command.ts";
-import { fixCommand } from "./fix_command.ts";
-import { backupCommand } from "./backup_command.ts";
-import { restoreCommand } from "./restore_command.ts";
-import { migrateCommand } from "./migrate_command.ts";
 
 /**
  * Registers the relay maintenance commands (check, fix, backup, restore, migrate) on the
  * program. Each takes one section (`-r` when the configuration has several), prints progress on
- * a terminal or `--json` events, and ends with a one-line summary.
+ * a terminal or `--json` events, and ends with a one-line summary. Each command's implementation
+ * is imported when it runs.
  */
 export function registerMaintenance(
   program: Command,
@@ -45,7 +41,10 @@ Examples:
   escale check --json | jq .report        the whole report for a script
 ${exitCodes()}`,
     )
-    .action(async (o) => setCode(await checkCommand(o)));
+    .action(async (o) => {
+      const { checkCommand } = await import("./check_command.ts");
+      setCode(await checkCommand(o));
+    });
 
   common(
     program
@@ -69,7 +68,10 @@ Examples:
   escale fix -r photos                    rebuild or repair the relay of "photos"
 ${exitCodes()}`,
     )
-    .action(async (o) => setCode(await fixCommand(o)));
+    .action(async (o) => {
+      const { fixCommand } = await import("./fix_command.ts");
+      setCode(await fixCommand(o));
+    });
 
   common(
     program
@@ -89,7 +91,10 @@ Examples:
   escale backup -r photos /mnt/usb/photos.tar.bz2      (needs the bzip2 program)
 ${exitCodes()}`,
     )
-    .action(async (archive, o) => setCode(await backupCommand(o, archive)));
+    .action(async (archive, o) => {
+      const { backupCommand } = await import("./backup_command.ts");
+      setCode(await backupCommand(o, archive));
+    });
 
   common(
     program
@@ -113,7 +118,10 @@ Examples:
   escale restore -r photos --force photos.tar.bz2    replace a damaged relay
 ${exitCodes()}`,
     )
-    .action(async (archive, o) => setCode(await restoreCommand(o, archive)));
+    .action(async (archive, o) => {
+      const { restoreCommand } = await import("./restore_command.ts");
+      setCode(await restoreCommand(o, archive));
+    });
 
   common(
     program
@@ -165,5 +173,8 @@ Examples:
   escale migrate -r photos --to-native
 ${exitCodes()}`,
     )
-    .action(async (dest, o) => setCode(await migrateCommand(o, dest)));
+    .action(async (dest, o) => {
+      const { migrateCommand } = await import("./migrate_command.ts");
+      setCode(await migrateCommand(o, dest));
+    });
 }

@@ -13,9 +13,7 @@ import { openRelayStackWith } from "./open_relay.ts";
 import { detectLayout, type RelayLayout } from "../legacy/detect_layout.ts";
 import type { Header } from "../protocol/format.ts";
 import { chooseFormat, type RelayFormat } from "../legacy/choose_format.ts";
-import { chooseIndex } from "../legacy/choose_index.ts";
-import { LegacyRepository } from "../legacy/legacy_repository.ts";
-import { Fernet } from "../legacy/fernet.ts";
+import type { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { ConfigError, EscaleError } from "../errors/errors.ts";
 
 export interface RunFlags {
@@ -93,6 +91,12 @@ export async function openRepository(
     const index = s.options["index"] as string | undefined;
     if (chooseFormat(setting, layout, relay.name, index) === "escale-0.7") {
       checkLegacyClientName(s.clientName);
+      // The Escale 0.7 code (and the bzip2 and tar libraries it uses) loads only for such a relay.
+      const [{ Fernet }, { chooseIndex }, { LegacyRepository }] = await Promise.all([
+        import("../legacy/fernet.ts"),
+        import("../legacy/choose_index.ts"),
+        import("../legacy/legacy_repository.ts"),
+      ]);
       const fernet = enc.mode === "aead" ? Fernet.fromKeyText(enc.secret) : undefined;
       const legacyOpts = {
         ...opts,

@@ -1,4 +1,3 @@
-import { gzipSync } from "node:zlib";
 import { EscaleError, isKind, RelayError } from "../errors/errors.ts";
 import type { Relay, RelayEntry } from "../relay/relay.ts";
 import { collect, fromUtf8, toArray, utf8 } from "../util/streams.ts";
@@ -151,6 +150,8 @@ export class RelayStore {
 
   /** Publishes a commit: the commit point of a change set. Never overwrites. */
   async writeCommit(c: Commit): Promise<void> {
+    // node:zlib loads with the first commit, not with every process (a round without changes).
+    const { gzipSync } = await import("node:zlib");
     const body = gzipSync(utf8.encode(JSON.stringify(c)));
     await this.relay.write(commitKey(c.client, c.seq), new Uint8Array(body), { ifAbsent: true });
   }

@@ -7,6 +7,8 @@ import { EscaleError } from "../errors/errors.ts";
 export async function loadOneSection(
   opts: { config?: string; repository?: string },
 ): Promise<{ cfg: LoadedConfig; section: SectionSettings }> {
+  // Only migrate takes -c twice (its destination); it splits the pair before coming here.
+  if (opts.config?.includes("\0")) throw new EscaleError("usage", "-c is given more than once");
   const cfg = await loadConfig(findConfigFile(opts.config), {
     sections: opts.repository ? [opts.repository] : undefined,
   });

@@ -12,9 +12,11 @@ export function registerMaintenance(
   exitCodes: () => string,
 ): void {
   // deno-lint-ignore ban-types
-  const common = <A extends unknown[]>(c: Command<A, {}>) =>
+  const common = <A extends unknown[]>(c: Command<A, {}>, configHelp = "configuration file") =>
     c
-      .option("-c, --config <file>", "configuration file")
+      .option("-c, --config <file>", configHelp, (v: string, prev?: string) =>
+        // Given twice (migrate's "-c OTHER.conf" destination, as escalectl takes it): both kept.
+        prev === undefined ? v : `${prev}\0${v}`)
       .option("-r, --repository <section>", "the section (needed when there are several)")
       .option("--json", "write one JSON event per line on stdout, the report last")
       .option("-v, --verbose", "log every step");
@@ -133,6 +135,7 @@ ${exitCodes()}`,
         "[destination]",
         "a folder, ftp://host/dir, ftps://…, http(s)://… (WebDAV), s3://bucket/prefix or rclone:REMOTE:PATH",
       ),
+    "configuration file; given a second time, the destination is the same section of that file (as --to-config)",
   )
     .option(
       "--to-config <file>",

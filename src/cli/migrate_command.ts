@@ -40,6 +40,15 @@ export async function migrateCommand(
   flags: MigrateFlags,
   dest: string | undefined,
 ): Promise<number> {
+  const configs = flags.config?.split("\0") ?? [];
+  if (configs.length > 2) throw new EscaleError("usage", "-c is given more than twice");
+  if (configs.length === 2) {
+    // escalectl's form: the second configuration names the destination.
+    if (flags.toConfig !== undefined) {
+      throw new EscaleError("usage", "give the destination once: a second -c or --to-config");
+    }
+    flags = { ...flags, config: configs[0], toConfig: configs[1] };
+  }
   if (flags.toNative) {
     if (dest !== undefined || flags.toConfig !== undefined) {
       throw new EscaleError(

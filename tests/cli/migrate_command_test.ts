@@ -177,6 +177,8 @@ Deno.test("cli migrate: --to-config takes the destination from another file; bad
         [["gopher://h/x"], 2, "not a relay protocol"],
         [["relative/folder"], 2, "not a relay address"],
         [[], 2, "give the destination"],
+        [["-c", `${dir}/other.conf`, "--to-config", `${dir}/other.conf`], 2, "destination once"],
+        [["-c", `${dir}/other.conf`, "-c", `${dir}/other.conf`], 2, "more than twice"],
       ] as [string[], number, string][]
     ) {
       const r = await escale(["migrate", "-c", `${dir}/A.conf`, ...args]);
@@ -185,7 +187,10 @@ Deno.test("cli migrate: --to-config takes the destination from another file; bad
       assert(r.stderr.includes(words), r.stderr);
       assert(!r.stderr.includes("pw@"), r.stderr);
     }
-    const m = await escale(["migrate", "-c", `${dir}/A.conf`, "--to-config", `${dir}/other.conf`]);
+    const twice = await escale(["check", "-c", `${dir}/A.conf`, "-c", `${dir}/other.conf`]);
+    assertEquals([twice.code, twice.stderr.trim()], [2, "escale: -c is given more than once"]);
+    // escalectl's form: a second -c names the destination, as --to-config does.
+    const m = await escale(["migrate", "-c", `${dir}/A.conf`, "-c", `${dir}/other.conf`]);
     assertEquals(m.code, 0, m.stderr);
     const text = await Deno.readTextFile(`${dir}/A.conf`);
     assert(text.includes("# mine") && text.includes(`host directory = ${dir}/new`), text);

@@ -185,3 +185,28 @@ Deno.test("SIGKILL at random relay operations of migrate, backup and restore: ea
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a migrate cut by the network resumes when run again, keeping what arrived", async () => {
+  const dir = await setup();
+  try {
+    const source = walk(`${dir}/relay`);
+    await Deno.writeTextFile(`${dir}/A.conf`, "max retries = 0\n", { append: true });
+    const child = await new Deno.Command(`${root}/scripts/escale`, {
+      args: ["migrate", "-c", `${dir}/A.conf`, `${dir}/new`],
+      // The third data object's upload breaks half-way, and is not retried.
+      env: { NO_COLOR: "1", ESCALE_FAULTS: "write:cut:3:^data/" },
+      stdin: "null",
+    }).output();
+    const stderr = new TextDecoder().decode(child.stderr);
+    assert(child.code !== 0, "the cut migration succeeded");
+    assertEquals(stderr.trim().split("\n").length, 1, stderr);
+    assert(!walk(`${dir}/relay`).includes("moved.json"), "moved before the copy was complete");
+    const r = await escale(["migrate", "--json", "-c", `${dir}/A.conf`, `${dir}/new`]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(lastJson(r).kept, 2, r.stdout);
+    assertEquals(walk(`${dir}/new`).filter((k) => !k.startsWith("leases/")), source);
+    assertEquals((await escale(["check", "--read-data", "-c", `${dir}/A.conf`])).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
-import type { Body, Relay, WriteOptions } from "../../src/relay/relay.ts";
+import { type Body, type Relay, tempKeyFor, type WriteOptions } from "../../src/relay/relay.ts";
 import { PlaceholderStore } from "../../src/legacy/placeholder_store.ts";
 import { classify } from "../../src/legacy/names.ts";
 import { copyTree, FIXTURES, LegacyClient, snapshot } from "./legacy_helpers.ts";
@@ -185,6 +185,10 @@ Deno.test("legacy names: placeholders and data whose names could escape or be sp
   assertEquals(classify("a\\..\\b"), { kind: "other" });
   assertEquals(classify("bad\nname"), { kind: "other" });
   assertEquals(classify("d/.ok.txt.placeholder"), { kind: "placeholder", path: "d/ok.txt" });
+  // Backends' temporaries of placeholders and locks, seen while written or after a kill, are
+  // neither to a Python client (which classifies as `classify` does).
+  assertEquals(classify(tempKeyFor("d/.ok.txt.placeholder")), { kind: "other" });
+  assertEquals(classify(tempKeyFor(".ok.txt.lock")), { kind: "other" });
   await withDir(async (dir) => {
     await Deno.mkdir(`${dir}/relay/d`, { recursive: true });
     await Deno.mkdir(`${dir}/B`);

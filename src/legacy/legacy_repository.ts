@@ -276,12 +276,13 @@ export class LegacyRepository {
   }
 
   /**
-   * Runs one step per file, in batches of at most BATCH_FILES files and BATCH_BYTES bytes, in
-   * three phases: the steps' checks (relay reads, `parallel` at a time); the locks they asked
-   * for, taken together (`acquireAll`: one settle delay for the whole batch where the relay
-   * cannot create atomically, instead of one per file); then the work under those locks,
-   * `transfers` at a time, each lock released once its file is done. A local problem leaves only
-   * its own file due (`failed` is told). Answers, in order, whether each item is done.
+   * Runs one step per file: first its checks (relay reads, `parallel` at a time, BATCH_FILES
+   * files at a time); the files that then ask for a lock go into batches of at most BATCH_FILES
+   * files and BATCH_BYTES bytes (a bigger file alone), whose locks are taken together
+   * (`acquireAll`: one settle delay for the batch where the relay cannot create atomically,
+   * instead of one per file); then the work under those locks runs `transfers` at a time, each
+   * lock released once its file is done. A local problem leaves only its own file due (`failed`
+   * is told). Answers, in order, whether each item is done.
    */
   async #batched<T extends { path: string }>(
     items: T[],
@@ -300,24 +301,13 @@ export class LegacyRepository {
         return false;
       }
     };
-    const parallel = Math.max(1, this.store.relay.capabilities.parallel);
-    for (let start = 0; start < items.length;) {
-      let end = start;
-      let bytes = 0;
-      while (
-        end < items.length && end - start < BATCH_FILES &&
-        (end === start || bytes + size(items[end]) <= BATCH_BYTES)
-      ) bytes += size(items[end++]);
-      const batch = Array.from({ length: end - start }, (_, k) => start + k);
-      start = end;
-      const asked: { i: number; u: UnderLock }[] = [];
-      await forEachLimit(batch, parallel, async (i) => {
-        const s = await guarded(i, () => step(items[i]));
-        if (typeof s === "boolean") done[i] = s;
-        else asked.push({ i, u: s });
-      });
-      if (asked.length === 0) continue;
-      asked.sort((a, b) => a.i - b.i);
+    let batch: { i: number; u: UnderLock }[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      const asked = batch;
+      batch = [];
+      bytes = 0;
+      if (asked.length === 0) return;
       const held = await this.store.acquireAll(
         asked.map(({ i, u }) => ({ path: items[i].path, mode: u.mode })),
       );
@@ -343,7 +333,29 @@ export class LegacyRepository {
         );
         throw err;
       }
+    };
+    const parallel = Math.max(1, this.store.relay.capabilities.parallel);
+    for (let start = 0; start < items.length; start += BATCH_FILES) {
+      const chunk = Array.from(
+        { length: Math.min(BATCH_FILES, items.length - start) },
+        (_, k) => start + k,
+      );
+      const asked: { i: number; u: UnderLock }[] = [];
+      await forEachLimit(chunk, parallel, async (i) => {
+        const s = await guarded(i, () => step(items[i]));
+        if (typeof s === "boolean") done[i] = s;
+        else asked.push({ i, u: s });
+      });
+      for (const a of asked.sort((x, y) => x.i - y.i)) {
+        const n = size(items[a.i]);
+        if (batch.length >= BATCH_FILES || (batch.length > 0 && bytes + n > BATCH_BYTES)) {
+          await flush();
+        }
+        batch.push(a);
+        bytes += n;
+      }
     }
+    await flush();
     return done;
   }
 

@@ -5,7 +5,8 @@ import { baseName, joinKey, parentOf } from "../relay/keys.ts";
  * Names of Escale 0.7's placeholder layout (docs/relay-format.md, "Legacy layouts"): the data of
  * resource `d/name` is the relay object `d/name`, its metadata `d/.name.placeholder`, its lock
  * `d/.name.lock`. Any other name starting with "." is not data to a Python client, which is why
- * escale's temporary objects (".escale-part-…") are safe beside them.
+ * escale's temporary objects (".escale-part-…", ending in ".part" for placeholders and locks:
+ * tempKeyFor) are safe beside them.
  */
 export const PLACEHOLDER_SUFFIX = ".placeholder";
 export const LOCK_SUFFIX = ".lock";

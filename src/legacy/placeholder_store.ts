@@ -1,4 +1,5 @@
 import { isKind } from "../errors/errors.ts";
+import { forEachLimit } from "../engine/pool.ts";
 import { joinKey } from "../relay/keys.ts";
 import type { Relay, RelayEntry } from "../relay/relay.ts";
 import { bytesStream, collect, fromUtf8, utf8 } from "../util/streams.ts";
@@ -18,8 +19,9 @@ export interface LegacyEntry {
 /**
  * How long a lock written on a relay without atomic create waits before it is read back, and
  * the longest check-then-write an escale client may take there and still go on (`acquire`).
- * Every escale client must use the same value. It costs this much per transfer on FTP, WebDAV
- * and rclone relays; a link too slow to read and write a lock in this time waits its turn.
+ * Every escale client must use the same value. It costs this much per batch of locks on FTP,
+ * WebDAV and rclone relays (`acquireAll`: a round's files take theirs together); a link too slow
+ * to read and write a lock in this time waits its turn.
  */
 export const LOCK_SETTLE_MS = 3000;
 
@@ -43,6 +45,9 @@ export class PlaceholderStore {
 
   /** Where `acquire` says why it backed off from a slow lock (the repository's log). */
   warn: (message: string) => void = () => {};
+
+  /** How `acquire` waits out the settle delay; tests replace it to count the waits. */
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms));
 
   /** Every resource of the relay, by path; names that could escape the tree are skipped. */
   async walk(): Promise<Map<string, LegacyEntry>> {
@@ -122,33 +127,61 @@ export class PlaceholderStore {
    * not caught (Python never reads back), so escale vs Python is as safe as Python vs Python.
    */
   async acquire(path: string, mode: "r" | "w"): Promise<boolean> {
-    const key = lockKey(path);
+    return (await this.acquireAll([{ path, mode }]))[0];
+  }
+
+  /**
+   * `acquire` for several resources at once, with one settle delay for all of them: their
+   * checks and writes run first (at most `parallel` at a time, so that none waits for a
+   * connection between its check and its write, which would count against the delay), then the
+   * delay, which every lock has had since its write, then the read-backs. Answers, in order,
+   * which locks this client holds. On a failure, the locks it holds are removed again.
+   */
+  async acquireAll(wants: { path: string; mode: "r" | "w" }[]): Promise<boolean[]> {
     const atomic = this.relay.capabilities.createIfAbsent;
-    const checked = performance.now();
-    // Even a lock of ours: the round's repair removes those a killed run left, so one seen here
-    // is a lock this client withdrew (below), which may cover a winner it overwrote.
-    if ((await this.readLock(path)) !== null) return false;
-    const body = formatLock({ owner: this.me, mode });
-    try {
-      await this.relay.write(key, utf8.encode(body), { ifAbsent: atomic });
-    } catch (e) {
-      if (isKind(e, "exists")) return false;
-      throw e;
-    }
-    if (!atomic) {
+    const parallel = Math.max(1, this.relay.capabilities.parallel);
+    /** the body each lock was written with, when it was written in time */
+    const written: (string | null)[] = wants.map(() => null);
+    await forEachLimit(wants, parallel, async ({ path, mode }, i) => {
+      const key = lockKey(path);
+      const checked = performance.now();
+      // Even a lock of ours: the round's repair removes those a killed run left, so one seen
+      // here is a lock this client withdrew (below), which may cover a winner it overwrote.
+      if ((await this.readLock(path)) !== null) return;
+      const body = formatLock({ owner: this.me, mode });
+      try {
+        await this.relay.write(key, utf8.encode(body), { ifAbsent: atomic });
+      } catch (e) {
+        if (isKind(e, "exists")) return;
+        throw e;
+      }
       const took = performance.now() - checked;
-      if (took > this.settleMs) {
+      if (!atomic && took > this.settleMs) {
         this.warn(
           `${path}: reading and writing its lock took ${
             Math.round(took)
           } ms, more than the ${this.settleMs} ms another escale client waits for it; trying again next round`,
         );
-        return false;
+        return;
       }
-      await new Promise((r) => setTimeout(r, this.settleMs));
+      written[i] = body;
+    });
+    if (!atomic && written.some((b) => b !== null)) await this.sleep(this.settleMs);
+    const held = wants.map(() => false);
+    try {
+      await forEachLimit(wants, parallel, async ({ path }, i) => {
+        if (written[i] !== null) held[i] = (await this.#readSmall(lockKey(path))) === written[i];
+      });
+    } catch (e) {
+      // Cut short, none is used: the locks known to be ours go. One not read back may be another
+      // client's that overwrote ours, so it stays (the next round's repair removes it if ours),
+      // as does any lock written when the checks failed.
+      await Promise.all(
+        wants.map(({ path }, i) => held[i] ? this.release(path).catch(() => {}) : undefined),
+      );
+      throw e;
     }
-    const back = await this.#readSmall(key);
-    return back === body;
+    return held;
   }
 
   async release(path: string): Promise<void> {

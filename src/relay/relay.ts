@@ -142,10 +142,13 @@ export const TEMP_PREFIX = ".escale-part-";
  * the key, so that the unfinished upload of a process that was killed is replaced by the next
  * write of the key (a resumed publication) and removed by its delete (a rollback or release):
  * nothing is left behind. Create-if-absent writes may race with another writer of the same key,
- * so they get a random name instead.
+ * so they get a random name instead. The temporary of an Escale 0.7 placeholder or lock
+ * (`.x.placeholder`) gets a `.part` ending: Python clients take any dot name with that ending
+ * for a placeholder or lock, and ignore other names starting with a dot.
  */
 export function tempKeyFor(key: string, ifAbsent = false): string {
   const slash = key.lastIndexOf("/");
   const name = ifAbsent ? crypto.randomUUID() : key.slice(slash + 1);
-  return `${key.slice(0, slash + 1)}${TEMP_PREFIX}${name}`;
+  const part = /\.(placeholder|lock)$/.test(name) ? ".part" : "";
+  return `${key.slice(0, slash + 1)}${TEMP_PREFIX}${name}${part}`;
 }

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
-import type { Body, Relay, WriteOptions } from "../../src/relay/relay.ts";
+import { type Body, type Relay, tempKeyFor, type WriteOptions } from "../../src/relay/relay.ts";
 import { PlaceholderStore } from "../../src/legacy/placeholder_store.ts";
 import { classify } from "../../src/legacy/names.ts";
 import { copyTree, FIXTURES, LegacyClient, snapshot } from "./legacy_helpers.ts";
@@ -185,6 +185,10 @@ Deno.test("legacy names: placeholders and data whose names could escape or be sp
   assertEquals(classify("a\\..\\b"), { kind: "other" });
   assertEquals(classify("bad\nname"), { kind: "other" });
   assertEquals(classify("d/.ok.txt.placeholder"), { kind: "placeholder", path: "d/ok.txt" });
+  // Backends' temporaries of placeholders and locks, seen while written or after a kill, are
+  // neither to a Python client (which classifies as `classify` does).
+  assertEquals(classify(tempKeyFor("d/.ok.txt.placeholder")), { kind: "other" });
+  assertEquals(classify(tempKeyFor(".ok.txt.lock")), { kind: "other" });
   await withDir(async (dir) => {
     await Deno.mkdir(`${dir}/relay/d`, { recursive: true });
     await Deno.mkdir(`${dir}/B`);
@@ -210,6 +214,114 @@ Deno.test("legacy names: placeholders and data whose names could escape or be sp
       );
     } finally {
       b.close();
+    }
+  });
+});
+
+/** A folder relay that claims no create-if-absent, as FTP, WebDAV and rclone relays do. */
+class NoAtomicFileRelay extends FileRelay {
+  override readonly capabilities = { ...new FileRelay("/").capabilities, createIfAbsent: false };
+  /** data writes in flight, of objects up to 1 MiB and bigger, and the most seen at once */
+  small = 0;
+  big = 0;
+  maxSmall = 0;
+  maxBig = 0;
+  override async write(key: string, body: Body, opts?: WriteOptions): Promise<void> {
+    if (key.split("/").pop()!.startsWith(".")) return await super.write(key, body, opts);
+    const big = (body as Uint8Array).length > 1 << 20;
+    if (big) this.maxBig = Math.max(this.maxBig, ++this.big);
+    else this.maxSmall = Math.max(this.maxSmall, ++this.small);
+    try {
+      // Slow enough that writes given the chance to overlap do.
+      await new Promise((r) => setTimeout(r, 20));
+      await super.write(key, body, opts);
+    } finally {
+      if (big) this.big--;
+      else this.small--;
+    }
+  }
+}
+
+/** Replaces the settle delay of `client` with a short wait that counts the waits. */
+function countSettles(client: LegacyClient): { calls: number } {
+  const seen = { calls: 0 };
+  client.repo.store.sleep = async () => {
+    seen.calls++;
+    await new Promise((r) => setTimeout(r, 10));
+  };
+  return seen;
+}
+
+Deno.test("legacy locks: the files of a round on a relay without atomic create share one settle delay", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.mkdir(`${dir}/A/sub`, { recursive: true });
+    await Deno.mkdir(`${dir}/B`);
+    const names = Array.from({ length: 20 }, (_, i) => (i % 2 ? `sub/f${i}.txt` : `f${i}.txt`));
+    for (const n of names) await Deno.writeTextFile(`${dir}/A/${n}`, `content of ${n}\n`);
+    const relay = new NoAtomicFileRelay(`${dir}/relay`);
+    const a = new LegacyClient(`${dir}/A`, relay, `${dir}/a.db`, {
+      clientName: "peerA",
+      mode: "upload",
+      transfers: 4,
+    });
+    const b = new LegacyClient(`${dir}/B`, relay, `${dir}/b.db`, {
+      clientName: "peerB",
+      mode: "download",
+      transfers: 4,
+    });
+    try {
+      const pushSettles = countSettles(a);
+      assertEquals((await a.round()).uploaded, 20);
+      // One settle for the 20 locks, not one per file.
+      assertEquals(pushSettles.calls, 1);
+      // What Python clients expect: each file's data and placeholder, no lock left.
+      const pushed = await snapshot(`${dir}/relay`);
+      for (const n of names) {
+        const at = n.lastIndexOf("/") + 1;
+        assertEquals(pushed[n], `content of ${n}\n`);
+        const ph = pushed[`${n.slice(0, at)}.${n.slice(at)}.placeholder`];
+        assert(ph.startsWith("placeholder%1.0\npusher: peerA\n"), `${n}: ${ph}`);
+      }
+      assertEquals(Object.keys(pushed).filter((k) => k.endsWith(".lock")), []);
+      const pullSettles = countSettles(b);
+      assertEquals((await b.round()).downloaded, 20);
+      assertEquals(pullSettles.calls, 1);
+      assertEquals(await snapshot(`${dir}/B`), await snapshot(`${dir}/A`));
+      const pulled = await snapshot(`${dir}/relay`);
+      // Signed by peerB, data freed (puller count 1), no lock left.
+      assertEquals(Object.keys(pulled).filter((k) => !k.endsWith(".placeholder")), []);
+      for (const [k, v] of Object.entries(pulled)) assert(v.endsWith("---pullers---\npeerB"), k);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("legacy: small files are sent together, files bigger than a batch one at a time", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/relay`);
+    await Deno.mkdir(`${dir}/A/s`, { recursive: true });
+    for (let i = 0; i < 3; i++) {
+      await Deno.writeFile(`${dir}/A/big${i}.bin`, new Uint8Array(17 << 20).fill(i + 1));
+    }
+    for (let i = 0; i < 6; i++) await Deno.writeTextFile(`${dir}/A/s/small${i}.txt`, `${i}\n`);
+    const relay = new NoAtomicFileRelay(`${dir}/relay`);
+    const a = new LegacyClient(`${dir}/A`, relay, `${dir}/a.db`, {
+      clientName: "peerA",
+      mode: "upload",
+      transfers: 4,
+    });
+    try {
+      const settles = countSettles(a);
+      assertEquals((await a.round()).uploaded, 9);
+      assertEquals(relay.maxBig, 1);
+      assert(relay.maxSmall >= 2, `small files sent one at a time (${relay.maxSmall})`);
+      // A batch per big file and one for the small ones.
+      assertEquals(settles.calls, 4);
+    } finally {
+      a.close();
     }
   });
 });

@@ -579,13 +579,17 @@ async function execute(ctx: RoundContext, plan: Plan): Promise<void> {
       return;
     }
     case "move":
-      return await executeMove(ctx, plan.item, plan.row);
+      await executeMove(ctx, plan.item, plan.row);
+      return;
     case "fetch":
       return await fetchAll(ctx, [plan]);
   }
 }
 
-/** Applies a rename by moving (or copying) a local file with the same content. */
+/**
+ * Applies a rename by moving (or copying) a local file with the same content. Returns false when
+ * it could not (the content was asked for, or the local file changed meanwhile).
+ */
 async function executeMove(
   ctx: RoundContext,
   item: Item,
@@ -593,14 +597,15 @@ async function executeMove(
   destPath?: string,
   destRow?: FileRow,
   rows: FileRow[] = [],
-): Promise<void> {
+): Promise<boolean> {
   const e = item.entry as Extract<Entry, { op: "move" }>;
   const src = destPath && destPath !== e.path ? undefined : ctx.state.getFile(e.from);
   const dest = await safeLocalPath(ctx.root, destPath ?? e.path, true);
   const vv = mergeVV(row?.vv ?? {}, e.vv);
   if (row && !row.deleted) {
     const st = await statLocal(dest);
-    if (st && !sameStat(st, row)) return; // edited meanwhile: the next round sees it as a conflict
+    // edited meanwhile: the next round sees it as a conflict
+    if (st && !sameStat(st, row)) return false;
   }
   let done = false;
   if (src && !src.deleted && !src.dirty && src.hash === e.hash) {
@@ -618,14 +623,18 @@ async function executeMove(
   if (!done) {
     // The source is gone or differs here: any local file with the same content will do.
     const twin = ctx.state.liveFileWithHash(e.hash);
-    if (!twin) return askFor(ctx, item, `moved from ${e.from}, whose content is not here`);
+    if (!twin) {
+      askFor(ctx, item, `moved from ${e.from}, whose content is not here`);
+      return false;
+    }
     const tmp = tempPathFor(dest);
     await Deno.copyFile(`${ctx.root}/${twin.path}`, tmp).catch((err) => {
       throw localIoError(err, `copying ${twin.path}`);
     });
     if ((await hashFile(tmp)) !== e.hash) {
       await Deno.remove(tmp).catch(() => {});
-      return askFor(ctx, item, `moved from ${e.from}, but the local copy changed`);
+      askFor(ctx, item, `moved from ${e.from}, but the local copy changed`);
+      return false;
     }
     await setTimes(ctx, tmp, e.mtime);
     await Deno.rename(tmp, dest);
@@ -638,6 +647,7 @@ async function executeMove(
   });
   ctx.stats.movedLocal++;
   ctx.emit({ type: "moved", from: e.from, path: e.path });
+  return true;
 }
 
 async function setTimes(ctx: RoundContext, abs: string, mtimeMs: number): Promise<void> {
@@ -697,7 +707,14 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
         );
         ctx.state.putFile(p.saveLocalAs.row);
       }
-      await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
+      const applied = await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
+      if (!applied && p.saveLocalAs) {
+        // The local version now lives under its conflict name and the remote one is not here
+        // yet: the path holds nothing until the author answers. A clean tombstone with the old
+        // version publishes nothing, and the answer (a later version) still fetches the file.
+        const old = p.replaces;
+        ctx.state.putFile(tombstone(p.dest, old?.vv ?? {}, old?.origin ?? ctx.me, false));
+      }
       solved(ctx, p.dest);
     } catch (e) {
       failEntry(ctx, p.item, e);

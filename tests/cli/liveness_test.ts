@@ -34,17 +34,34 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
   const dir = await sandbox("rclone-fail");
   const { binary, pids } = await recordingRclone(dir);
   const dead = closedPort();
-  const cases: { name: string; lines: string; env?: Record<string, string>; code: number }[] = [
+  const deadDav = {
+    RCLONE_CONFIG_DEADDAV_TYPE: "webdav",
+    RCLONE_CONFIG_DEADDAV_URL: `http://127.0.0.1:${dead}/dav`,
+  };
+  const cases: {
+    name: string;
+    lines: string;
+    env?: Record<string, string>;
+    code: number;
+    error?: RegExp;
+  }[] = [
     { name: "unknown remote", lines: "protocol = rclone\nhost address = nosuch:path", code: 2 },
     { name: "dropbox not configured", lines: "protocol = dropbox\nhost address = box:", code: 2 },
     {
       name: "server down",
       lines: "protocol = rclone\nhost address = deaddav:relay\ntimeout = 5\nmax retries = 0",
-      env: {
-        RCLONE_CONFIG_DEADDAV_TYPE: "webdav",
-        RCLONE_CONFIG_DEADDAV_URL: `http://127.0.0.1:${dead}/dav`,
-      },
+      env: deadDav,
       code: 3,
+      error: /connection refused/i,
+    },
+    {
+      // The default retries reopen the same relay object: each attempt starts (and stops) a
+      // daemon of its own, and the last one's error is the one reported.
+      name: "server down, retried",
+      lines: "protocol = rclone\nhost address = deaddav:relay\ntimeout = 5",
+      env: deadDav,
+      code: 3,
+      error: /connection refused.*still failing after 4 attempts/i,
     },
   ];
   try {
@@ -62,6 +79,7 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
       assertEquals(r.code, c.code, `${c.name}: ${r.stderr}`);
       const errors = r.stderr.split("\n").filter((l) => /error/i.test(l));
       assertEquals(errors.length, 1, `${c.name}: not one error line:\n${r.stderr}`);
+      if (c.error) assert(c.error.test(errors[0]), `${c.name}: ${errors[0]}`);
       assert(!/\bat .*\.ts:\d+/.test(r.stderr), `${c.name}: a stack trace:\n${r.stderr}`);
       const left = await runningPids(pids);
       killAll(left);

@@ -1051,7 +1051,6 @@ function record(ctx: RoundContext, done: Sink[]): void {
   });
 }
 
-/** The safety stop shared by both directions: too large a share of the tree deleted at once. */
 /**
  * Mirror-download: local changes are undone. Files that exist only here are deleted; edited or
  * deleted files are restored from a full copy the pushers are asked for (first[p] past their
@@ -1089,9 +1088,14 @@ export async function undoLocalChanges(ctx: RoundContext): Promise<void> {
   }
 }
 
-export function checkDeleteShare(ctx: RoundContext, count: number, what: string): void {
+/**
+ * The safety stop shared by both directions: too large a share of the tree deleted at once. The
+ * share is of the files there were before the deletions: `gone` of the `count` are no longer
+ * counted live (local deletions the scan recorded already).
+ */
+export function checkDeleteShare(ctx: RoundContext, count: number, what: string, gone = 0): void {
   if (ctx.opts.force || count <= 1) return;
-  const live = ctx.state.countLiveFiles();
+  const live = ctx.state.countLiveFiles() + gone;
   if (count > ctx.opts.deleteThreshold * live) {
     throw new EscaleError(
       "safety",

@@ -288,6 +288,52 @@ Deno.test("liveness: SIGTERM during a stalled upload ends the round with 130; th
   }
 });
 
+Deno.test("liveness: a /regex/ filter that backtracks catastrophically on a name neither hangs the scan nor outlives SIGTERM", async () => {
+  const dir = await sandbox("redos");
+  try {
+    for (const d of ["B", "relay"]) await Deno.mkdir(`${dir}/${d}`);
+    // With a backtracking engine, this pattern takes about 2^40 steps on this name.
+    await Deno.writeTextFile(`${dir}/A/${"a".repeat(40)}`, "never matched\n");
+    await Deno.writeTextFile(`${dir}/A/aab`, "matched\n");
+    for (const c of ["A", "B"]) {
+      await conf(
+        `${dir}/${c}.conf`,
+        `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n` +
+          `include = /^(a+)+b$/\n`,
+      );
+    }
+    const b0 = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
+    assertEquals(b0.code, 0, b0.stderr);
+    // A daemon: once its first round has published, the signal must end it.
+    const p = new EscaleProcess(["run", "-c", `${dir}/A.conf`]);
+    let exited = false;
+    p.child.status.then(() => (exited = true));
+    // B published nothing (its folder is empty): a commit is A's.
+    const published = () => {
+      try {
+        return [...Deno.readDirSync(`${dir}/relay/commits`)].length > 0;
+      } catch {
+        return false; // no commits folder yet
+      }
+    };
+    const deadline = Date.now() + HANG_MS;
+    while (!exited && Date.now() < deadline && !published()) {
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    assert(!exited, `the run ended by itself:\n${p.stderr}`);
+    p.kill("SIGTERM");
+    const r = await p.ended(STOP_MS);
+    assert(r.code !== null, `still running ${STOP_MS / 1000} s after SIGTERM:\n${r.stderr}`);
+    assert(published(), `the first round never published:\n${r.stderr}`);
+    assertEquals(r.code, 130, r.stderr);
+    const b = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
+    assertEquals(b.code, 0, b.stderr);
+    assertEquals([...Deno.readDirSync(`${dir}/B`)].map((e) => e.name), ["aab"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("liveness: SIGTERM while a failure hook never returns ends the run with 130 and stops the hook", async () => {
   const dir = await sandbox("stall-hook");
   try {

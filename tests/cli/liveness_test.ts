@@ -325,7 +325,9 @@ Deno.test("liveness: a /regex/ filter that backtracks catastrophically on a name
     const r = await p.ended(STOP_MS);
     assert(r.code !== null, `still running ${STOP_MS / 1000} s after SIGTERM:\n${r.stderr}`);
     assert(published(), `the first round never published:\n${r.stderr}`);
-    assertEquals(r.code, 130, r.stderr);
+    // 0 when the signal finds the daemon between rounds, 130 when the first is still ending.
+    assert(r.code === 0 || r.code === 130, `exit ${r.code}:\n${r.stderr}`);
+    assert(!/error/i.test(r.stderr), r.stderr);
     const b = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
     assertEquals(b.code, 0, b.stderr);
     assertEquals([...Deno.readDirSync(`${dir}/B`)].map((e) => e.name), ["aab"]);

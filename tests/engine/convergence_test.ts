@@ -287,7 +287,7 @@ async function randomHistory(seed: number, steps: number, crashes = false): Prom
 
 Deno.test("random histories of three clients with edits, renames and folder moves converge", async () => {
   // SEED=n replays one history; SEEDS=n and STEPS=n explore more than CI runs.
-  const steps = Number(Deno.env.get("STEPS") ?? "30");
+  const steps = Number(Deno.env.get("STEPS") ?? "40");
   const only = Deno.env.get("SEED");
   if (only) return await randomHistory(Number(only), steps);
   const seeds = Number(Deno.env.get("SEEDS") ?? "30");
@@ -295,7 +295,7 @@ Deno.test("random histories of three clients with edits, renames and folder move
 });
 
 Deno.test("random histories where clients die at random relay operations converge", async () => {
-  const steps = Number(Deno.env.get("STEPS") ?? "30");
+  const steps = Number(Deno.env.get("STEPS") ?? "40");
   const only = Deno.env.get("SEED");
   if (only) return await randomHistory(Number(only), steps, true);
   const seeds = Number(Deno.env.get("SEEDS") ?? "30");

@@ -579,17 +579,13 @@ async function execute(ctx: RoundContext, plan: Plan): Promise<void> {
       return;
     }
     case "move":
-      await executeMove(ctx, plan.item, plan.row);
-      return;
+      return await executeMove(ctx, plan.item, plan.row);
     case "fetch":
       return await fetchAll(ctx, [plan]);
   }
 }
 
-/**
- * Applies a rename by moving (or copying) a local file with the same content. Returns false when
- * it could not (the content was asked for, or the local file changed meanwhile).
- */
+/** Applies a rename by moving (or copying) a local file with the same content. */
 async function executeMove(
   ctx: RoundContext,
   item: Item,
@@ -597,15 +593,14 @@ async function executeMove(
   destPath?: string,
   destRow?: FileRow,
   rows: FileRow[] = [],
-): Promise<boolean> {
+): Promise<void> {
   const e = item.entry as Extract<Entry, { op: "move" }>;
   const src = destPath && destPath !== e.path ? undefined : ctx.state.getFile(e.from);
   const dest = await safeLocalPath(ctx.root, destPath ?? e.path, true);
   const vv = mergeVV(row?.vv ?? {}, e.vv);
   if (row && !row.deleted) {
     const st = await statLocal(dest);
-    // edited meanwhile: the next round sees it as a conflict
-    if (st && !sameStat(st, row)) return false;
+    if (st && !sameStat(st, row)) return; // edited meanwhile: the next round sees it as a conflict
   }
   let done = false;
   if (src && !src.deleted && !src.dirty && src.hash === e.hash) {
@@ -623,18 +618,14 @@ async function executeMove(
   if (!done) {
     // The source is gone or differs here: any local file with the same content will do.
     const twin = ctx.state.liveFileWithHash(e.hash);
-    if (!twin) {
-      askFor(ctx, item, `moved from ${e.from}, whose content is not here`);
-      return false;
-    }
+    if (!twin) return askFor(ctx, item, `moved from ${e.from}, whose content is not here`);
     const tmp = tempPathFor(dest);
     await Deno.copyFile(`${ctx.root}/${twin.path}`, tmp).catch((err) => {
       throw localIoError(err, `copying ${twin.path}`);
     });
     if ((await hashFile(tmp)) !== e.hash) {
       await Deno.remove(tmp).catch(() => {});
-      askFor(ctx, item, `moved from ${e.from}, but the local copy changed`);
-      return false;
+      return askFor(ctx, item, `moved from ${e.from}, but the local copy changed`);
     }
     await setTimes(ctx, tmp, e.mtime);
     await Deno.rename(tmp, dest);
@@ -647,7 +638,6 @@ async function executeMove(
   });
   ctx.stats.movedLocal++;
   ctx.emit({ type: "moved", from: e.from, path: e.path });
-  return true;
 }
 
 async function setTimes(ctx: RoundContext, abs: string, mtimeMs: number): Promise<void> {
@@ -705,16 +695,17 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
           `${ctx.root}/${p.item.entry.path}`,
           await safeLocalPath(ctx.root, p.saveLocalAs.to, true),
         );
-        ctx.state.putFile(p.saveLocalAs.row);
-      }
-      const applied = await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
-      if (!applied && p.saveLocalAs) {
-        // The local version now lives under its conflict name and the remote one is not here
-        // yet: the path holds nothing until the author answers. A clean tombstone with the old
-        // version publishes nothing, and the answer (a later version) still fetches the file.
+        // The local version now lives under its conflict name. Until the move is applied here
+        // (its content may have to be asked for, see askFor) the path holds nothing: a clean
+        // tombstone with the old version publishes nothing, and the remote version still wins.
         const old = p.replaces;
-        ctx.state.putFile(tombstone(p.dest, old?.vv ?? {}, old?.origin ?? ctx.me, false));
+        const rows = [
+          p.saveLocalAs.row,
+          tombstone(p.dest, old?.vv ?? {}, old?.origin ?? ctx.me, false),
+        ];
+        ctx.state.tx(() => rows.forEach((r) => ctx.state.putFile(r)));
       }
+      await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
       solved(ctx, p.dest);
     } catch (e) {
       failEntry(ctx, p.item, e);

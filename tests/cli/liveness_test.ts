@@ -124,6 +124,47 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
   }
 });
 
+Deno.test("liveness: SIGTERM while opening an rclone relay is retried ends the retries and every rclone", async () => {
+  const dir = await sandbox("rclone-retry-term");
+  const { binary, pids } = await recordingRclone(dir);
+  try {
+    await conf(
+      `${dir}/A.conf`,
+      `[A]\nclient = A\nlocal path = ${dir}/A\nrclone binary = ${binary}\n` +
+        `protocol = rclone\nhost address = deaddav:relay\ntimeout = 5\nmax retries = 12\n`,
+    );
+    const p = new EscaleProcess(["run", "--once", "-c", `${dir}/A.conf`], {
+      ...NO_CONFIG,
+      RCLONE_CONFIG_DEADDAV_TYPE: "webdav",
+      RCLONE_CONFIG_DEADDAV_URL: `http://127.0.0.1:${closedPort()}/dav`,
+    });
+    let exited = false;
+    p.child.status.then(() => (exited = true));
+    // Two daemons started: the first attempt failed and the retries are under way.
+    const started = async () =>
+      (await Deno.readTextFile(pids).catch(() => "")).trim().split("\n").filter(Boolean).length;
+    const deadline = Date.now() + HANG_MS;
+    while (!exited && Date.now() < deadline && (await started()) < 3) {
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    assert(!exited, `ended before retrying:\n${p.stderr}`);
+    p.kill("SIGTERM");
+    const r = await p.ended(STOP_MS);
+    assert(r.code !== null, `still running ${STOP_MS / 1000} s after SIGTERM:\n${r.stderr}`);
+    assertEquals(r.code, 130, r.stderr);
+    assert(!/still busy/.test(r.stderr), r.stderr);
+    const before = await started();
+    await new Promise((ok) => setTimeout(ok, 2000));
+    assertEquals(await started(), before, "rclone started again after the run ended");
+    const left = await runningPids(pids);
+    killAll(left);
+    assertEquals(left, [], "rclone processes left running");
+  } finally {
+    killAll(await runningPids(pids));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("liveness: a data object replaced by a FIFO on a file relay is an integrity error, not a hang", async () => {
   const dir = await sandbox("fifo");
   try {

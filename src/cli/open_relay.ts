@@ -73,7 +73,7 @@ export async function openRelayStackWith<T>(
           early = first(new InterruptibleRelay(stack, failed.signal));
           early.catch(() => {}); // awaited by the caller once the relay is open, else dropped
         }
-        return openWithRetries(b, retry);
+        return openWithRetries(b, retry, opts.signal);
       }),
       opts.signal,
     );
@@ -87,15 +87,20 @@ export async function openRelayStackWith<T>(
 /**
  * Opening a backend (login, folder check) talks to the server before any RetryRelay exists, so it
  * gets the same retries here; the backend is reused, never rebuilt, so an attempt leaves nothing
- * behind (an rclone daemon, an FTP pool).
+ * behind (an rclone daemon, an FTP pool). An interruption ends the retries: no attempt starts
+ * (and no rclone with it) once the run is stopping.
  */
-async function openWithRetries(backend: UnopenedRelay, retry: RetryOptions): Promise<Relay> {
+async function openWithRetries(
+  backend: UnopenedRelay,
+  retry: RetryOptions,
+  signal?: AbortSignal,
+): Promise<Relay> {
   let attempts = 0;
   try {
     await withRetries("opening the relay", (attempt) => {
       attempts = attempt;
       return backend.open();
-    }, retry);
+    }, { ...retry, signal });
     return backend;
   } catch (e) {
     await backend.close().catch(() => {});

@@ -13,6 +13,7 @@ export const DEVIATIONS: string[] = [
   "`checksum`/`hash algorithm` are accepted but content is always hashed with sha256 (a warning is given for any other algorithm); on an Escale 0.7 relay placeholders carry sha512, as Escale's default, and other digests Python clients wrote are checked when they are md5, sha1, sha256 or sha384.",
   "Filter wildcards escape every regex metacharacter except `*`: `a+b.txt` means that literal name (Escale passed `+`, `?`, `(` … through to the regex).",
   "Filter wildcards must match the whole name: `*.txt` no longer matches `notes.txt.bak` (Escale anchored only at the start); `/regex/` patterns keep Escale's start-anchored matching.",
+  "`/regex/` filters are RE2 expressions, matched in time linear in the name: Python's `re` could take hours on a pattern like `/^(a+)+b$/`; backreferences and lookaround, which RE2 lacks, are refused when the configuration is loaded.",
   "A folder filter matches a folder when it matches the folder or one of its parents, in both directions: with whole-name wildcards, subfolders of an included folder would otherwise be dropped; Escale also rejected root files on download but accepted them on upload.",
   "An absolute `host directory` stays absolute for `file` relays: Escale made it relative to the working folder, which broke the configuration its own wizard wrote for a local disk.",
   "Relative paths in the configuration are relative to the configuration file's folder, not to the process's working folder, so a daemon finds them wherever it was started.",

@@ -1,3 +1,4 @@
+import { RE2JS } from "re2js";
 import { ConfigError } from "../errors/errors.ts";
 import type { FilterSettings } from "./settings.ts";
 import { compileWildcard } from "./wildcard.ts";
@@ -9,7 +10,10 @@ import { compileWildcard } from "./wildcard.ts";
  * whole name (`*.txt` no longer takes `notes.txt.bak`), and a directory filter matches a folder
  * when it matches the folder or one of its parents (without that, whole-name matching would cut
  * the subfolders of an included folder). A `/regex/` keeps Python `re.match` semantics: anchored
- * at the start only.
+ * at the start only. It is matched by RE2 (the re2js port), in time linear in the name: a
+ * backtracking engine (V8's RegExp) takes exponential time on patterns like `/^(a+)+b$/`, on the
+ * main thread, where not even SIGTERM's handler can run. RE2 has no backreferences or lookaround;
+ * such a pattern is refused when the configuration is loaded.
  */
 
 export interface CompiledFilters {
@@ -31,27 +35,25 @@ function shown(pattern: string): string {
 }
 
 /**
- * Compiles one pattern; throws ConfigError (no location) for an invalid regular expression.
- * V8 checks a RegExp's syntax when it is built but compiles it on first use, where a huge one
- * fails ("Stack overflow", "Regular expression too large"): one test here moves that failure to
- * the configuration's load as well.
+ * Compiles one pattern; throws ConfigError (no location) for an invalid regular expression, or
+ * one RE2 does not support (backreferences, lookaround, repeats over 1000, nesting over 1000).
  */
 export function compilePattern(pattern: string): Pattern {
   if (pattern.startsWith("/")) {
     const source = pattern.length > 1 && pattern.endsWith("/")
       ? pattern.slice(1, -1)
       : pattern.slice(1);
-    let re: RegExp;
+    let re: RE2JS;
     try {
-      re = new RegExp(`^(?:${source})`);
-      re.test("");
+      re = RE2JS.compile(`(?:${source})`);
     } catch (e) {
-      // V8's message repeats the whole expression before the reason: keep the reason only.
       const msg = e instanceof Error ? e.message : String(e);
-      const why = msg.slice(msg.lastIndexOf(": ") + 2);
+      // RE2 quotes the offending part, which can be most of a huge pattern.
+      const why = shown(msg.replace(/^error parsing regexp: /, ""));
       throw new ConfigError(`invalid regular expression in filter '${shown(pattern)}': ${why}`);
     }
-    return { test: (t) => re.test(t) };
+    // lookingAt: a match starting at the name's start, as Python's re.match.
+    return { test: (t) => re.matcher(t).lookingAt() };
   }
   const star = pattern.indexOf("*");
   return {

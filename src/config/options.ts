@@ -169,7 +169,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   o("hidden files", [], bool, "no", "Also synchronise names starting with '.'."),
   o("modification time", ["timestamp", "mtime"], modificationTime, "yes", "Give downloaded files the sender's modification time."),
   o("file extension", ["file type"], list, NONE, "Only files whose last extension is listed (comma list)."),
-  o("include", ["include files", "pattern", "filter"], list, NONE, "Only files whose name matches one of these patterns (*-wildcards or /regex/)."),
+  o("include", ["include files", "pattern", "filter"], list, NONE, "Only files whose name matches one of these patterns (*-wildcards or /regex/). A /regex/ is matched from the name's start by RE2, in time linear in the name: no backreferences or lookaround."),
   o("exclude", ["exclude files"], list, NONE, "Skip files whose name matches one of these patterns."),
   o("include directory", ["include directories"], list, NONE, "Only folders whose relative path (or a parent's) matches one of these patterns."),
   o("exclude directory", ["exclude directories"], list, NONE, "Skip folders whose relative path (or a parent's) matches one of these patterns."),

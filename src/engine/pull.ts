@@ -695,7 +695,15 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
           `${ctx.root}/${p.item.entry.path}`,
           await safeLocalPath(ctx.root, p.saveLocalAs.to, true),
         );
-        ctx.state.putFile(p.saveLocalAs.row);
+        // The local version now lives under its conflict name. Until the move is applied here
+        // (its content may have to be asked for, see askFor) the path holds nothing: a clean
+        // tombstone with the old version publishes nothing, and the remote version still wins.
+        const old = p.replaces;
+        const rows = [
+          p.saveLocalAs.row,
+          tombstone(p.dest, old?.vv ?? {}, old?.origin ?? ctx.me, false),
+        ];
+        ctx.state.tx(() => rows.forEach((r) => ctx.state.putFile(r)));
       }
       await executeMove(ctx, p.item, undefined, p.dest, p.destRow, p.rows);
       solved(ctx, p.dest);
@@ -1034,7 +1042,6 @@ function record(ctx: RoundContext, done: Sink[]): void {
   });
 }
 
-/** The safety stop shared by both directions: too large a share of the tree deleted at once. */
 /**
  * Mirror-download: local changes are undone. Files that exist only here are deleted; edited or
  * deleted files are restored from a full copy the pushers are asked for (first[p] past their
@@ -1072,9 +1079,14 @@ export async function undoLocalChanges(ctx: RoundContext): Promise<void> {
   }
 }
 
-export function checkDeleteShare(ctx: RoundContext, count: number, what: string): void {
+/**
+ * The safety stop shared by both directions: too large a share of the tree deleted at once. The
+ * share is of the files there were before the deletions: `gone` of the `count` are no longer
+ * counted live (local deletions the scan recorded already).
+ */
+export function checkDeleteShare(ctx: RoundContext, count: number, what: string, gone = 0): void {
   if (ctx.opts.force || count <= 1) return;
-  const live = ctx.state.countLiveFiles();
+  const live = ctx.state.countLiveFiles() + gone;
   if (count > ctx.opts.deleteThreshold * live) {
     throw new EscaleError(
       "safety",

@@ -180,7 +180,7 @@ export class Repository {
       const published = scan.deleted.filter((p) =>
         !moved.has(p) && this.state.getFile(p)?.deleted === true
       ).length;
-      checkDeleteShare(ctx, published, "local deletions would remove");
+      checkDeleteShare(ctx, published, "local deletions would remove", published);
     }
     this.log.log(
       "debug",

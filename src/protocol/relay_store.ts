@@ -28,8 +28,11 @@ const MAX_RECORD = 64 * 1024 * 1024;
 /** Fed to the inflater at a time: gzip inflates at most about 1,000-fold, so ~8 MiB comes out. */
 const INFLATE_SLICE = 8 * 1024;
 
-/** gunzip with a bound on the output, holding at most the bound (plus one slice's output). */
-async function inflateCommit(raw: Uint8Array, key: string): Promise<Uint8Array> {
+/**
+ * gunzip with a bound on the output, decoded as it arrives: the text is the only copy held (its
+ * bytes, a joined buffer and the text at once were three), plus one slice's output.
+ */
+async function inflateCommit(raw: Uint8Array, key: string): Promise<string> {
   let off = 0;
   const input = new ReadableStream<BufferSource>({
     pull(c) {
@@ -38,12 +41,30 @@ async function inflateCommit(raw: Uint8Array, key: string): Promise<Uint8Array> 
       off += INFLATE_SLICE;
     },
   }, { highWaterMark: 0 });
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const decode = (chunk?: Uint8Array) => {
+    try {
+      return decoder.decode(chunk, { stream: chunk !== undefined });
+    } catch {
+      throw new EscaleError("integrity", `${key}: malformed (not valid JSON)`);
+    }
+  };
+  const out = input.pipeThrough(new DecompressionStream("gzip"));
+  let text = "";
+  let total = 0;
   try {
-    return await collect(
-      input.pipeThrough(new DecompressionStream("gzip")),
-      MAX_COMMIT_JSON,
-      `${key} once inflated`,
-    );
+    for await (const chunk of out) {
+      total += chunk.length;
+      if (total > MAX_COMMIT_JSON) {
+        await out.cancel().catch(() => {});
+        throw new EscaleError(
+          "integrity",
+          `${key} once inflated is larger than the ${MAX_COMMIT_JSON}-byte limit`,
+        );
+      }
+      text += decode(chunk);
+    }
+    return text + decode();
   } catch (e) {
     if (e instanceof EscaleError) throw e;
     throw new EscaleError("integrity", `${key}: malformed (not a gzip stream)`);
@@ -176,9 +197,9 @@ export class RelayStore {
   }
 }
 
-function parseJson(bytes: Uint8Array, key: string): unknown {
+function parseJson(bytes: Uint8Array | string, key: string): unknown {
   try {
-    return JSON.parse(fromUtf8.decode(bytes));
+    return JSON.parse(typeof bytes === "string" ? bytes : fromUtf8.decode(bytes));
   } catch {
     throw new EscaleError("integrity", `${key}: malformed (not valid JSON)`);
   }

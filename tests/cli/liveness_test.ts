@@ -34,17 +34,34 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
   const dir = await sandbox("rclone-fail");
   const { binary, pids } = await recordingRclone(dir);
   const dead = closedPort();
-  const cases: { name: string; lines: string; env?: Record<string, string>; code: number }[] = [
+  const deadDav = {
+    RCLONE_CONFIG_DEADDAV_TYPE: "webdav",
+    RCLONE_CONFIG_DEADDAV_URL: `http://127.0.0.1:${dead}/dav`,
+  };
+  const cases: {
+    name: string;
+    lines: string;
+    env?: Record<string, string>;
+    code: number;
+    error?: RegExp;
+  }[] = [
     { name: "unknown remote", lines: "protocol = rclone\nhost address = nosuch:path", code: 2 },
     { name: "dropbox not configured", lines: "protocol = dropbox\nhost address = box:", code: 2 },
     {
       name: "server down",
       lines: "protocol = rclone\nhost address = deaddav:relay\ntimeout = 5\nmax retries = 0",
-      env: {
-        RCLONE_CONFIG_DEADDAV_TYPE: "webdav",
-        RCLONE_CONFIG_DEADDAV_URL: `http://127.0.0.1:${dead}/dav`,
-      },
+      env: deadDav,
       code: 3,
+      error: /connection refused/i,
+    },
+    {
+      // The default retries reopen the same relay object: each attempt starts (and stops) a
+      // daemon of its own, and the last one's error is the one reported.
+      name: "server down, retried",
+      lines: "protocol = rclone\nhost address = deaddav:relay\ntimeout = 5",
+      env: deadDav,
+      code: 3,
+      error: /connection refused.*still failing after 4 attempts/i,
     },
   ];
   try {
@@ -62,6 +79,7 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
       assertEquals(r.code, c.code, `${c.name}: ${r.stderr}`);
       const errors = r.stderr.split("\n").filter((l) => /error/i.test(l));
       assertEquals(errors.length, 1, `${c.name}: not one error line:\n${r.stderr}`);
+      if (c.error) assert(c.error.test(errors[0]), `${c.name}: ${errors[0]}`);
       assert(!/\bat .*\.ts:\d+/.test(r.stderr), `${c.name}: a stack trace:\n${r.stderr}`);
       const left = await runningPids(pids);
       killAll(left);
@@ -100,6 +118,47 @@ Deno.test("liveness: a run --once on a failing rclone relay prints its error, ex
       assert((await Deno.readTextFile(pids)).trim() !== "", `${args.join(" ")}: rclone never ran`);
       await Deno.remove(pids);
     }
+  } finally {
+    killAll(await runningPids(pids));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("liveness: SIGTERM while opening an rclone relay is retried ends the retries and every rclone", async () => {
+  const dir = await sandbox("rclone-retry-term");
+  const { binary, pids } = await recordingRclone(dir);
+  try {
+    await conf(
+      `${dir}/A.conf`,
+      `[A]\nclient = A\nlocal path = ${dir}/A\nrclone binary = ${binary}\n` +
+        `protocol = rclone\nhost address = deaddav:relay\ntimeout = 5\nmax retries = 12\n`,
+    );
+    const p = new EscaleProcess(["run", "--once", "-c", `${dir}/A.conf`], {
+      ...NO_CONFIG,
+      RCLONE_CONFIG_DEADDAV_TYPE: "webdav",
+      RCLONE_CONFIG_DEADDAV_URL: `http://127.0.0.1:${closedPort()}/dav`,
+    });
+    let exited = false;
+    p.child.status.then(() => (exited = true));
+    // Two daemons started: the first attempt failed and the retries are under way.
+    const started = async () =>
+      (await Deno.readTextFile(pids).catch(() => "")).trim().split("\n").filter(Boolean).length;
+    const deadline = Date.now() + HANG_MS;
+    while (!exited && Date.now() < deadline && (await started()) < 3) {
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    assert(!exited, `ended before retrying:\n${p.stderr}`);
+    p.kill("SIGTERM");
+    const r = await p.ended(STOP_MS);
+    assert(r.code !== null, `still running ${STOP_MS / 1000} s after SIGTERM:\n${r.stderr}`);
+    assertEquals(r.code, 130, r.stderr);
+    assert(!/still busy/.test(r.stderr), r.stderr);
+    const before = await started();
+    await new Promise((ok) => setTimeout(ok, 2000));
+    assertEquals(await started(), before, "rclone started again after the run ended");
+    const left = await runningPids(pids);
+    killAll(left);
+    assertEquals(left, [], "rclone processes left running");
   } finally {
     killAll(await runningPids(pids));
     await Deno.remove(dir, { recursive: true });
@@ -265,6 +324,54 @@ Deno.test("liveness: SIGTERM during a stalled upload ends the round with 130; th
     const b = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
     assertEquals(b.code, 0, b.stderr);
     assertEquals(await Deno.readTextFile(`${dir}/B/a.txt`), "some content\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("liveness: a /regex/ filter that backtracks catastrophically on a name neither hangs the scan nor outlives SIGTERM", async () => {
+  const dir = await sandbox("redos");
+  try {
+    for (const d of ["B", "relay"]) await Deno.mkdir(`${dir}/${d}`);
+    // With a backtracking engine, this pattern takes about 2^40 steps on this name.
+    await Deno.writeTextFile(`${dir}/A/${"a".repeat(40)}`, "never matched\n");
+    await Deno.writeTextFile(`${dir}/A/aab`, "matched\n");
+    for (const c of ["A", "B"]) {
+      await conf(
+        `${dir}/${c}.conf`,
+        `[${c}]\nclient = ${c}\nlocal path = ${dir}/${c}\nrelay path = ${dir}/relay\n` +
+          `include = /^(a+)+b$/\n`,
+      );
+    }
+    const b0 = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
+    assertEquals(b0.code, 0, b0.stderr);
+    // A daemon: once its first round has published, the signal must end it.
+    const p = new EscaleProcess(["run", "-c", `${dir}/A.conf`]);
+    let exited = false;
+    p.child.status.then(() => (exited = true));
+    // B published nothing (its folder is empty): a commit is A's.
+    const published = () => {
+      try {
+        return [...Deno.readDirSync(`${dir}/relay/commits`)].length > 0;
+      } catch {
+        return false; // no commits folder yet
+      }
+    };
+    const deadline = Date.now() + HANG_MS;
+    while (!exited && Date.now() < deadline && !published()) {
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    assert(!exited, `the run ended by itself:\n${p.stderr}`);
+    p.kill("SIGTERM");
+    const r = await p.ended(STOP_MS);
+    assert(r.code !== null, `still running ${STOP_MS / 1000} s after SIGTERM:\n${r.stderr}`);
+    assert(published(), `the first round never published:\n${r.stderr}`);
+    // 0 when the signal finds the daemon between rounds, 130 when the first is still ending.
+    assert(r.code === 0 || r.code === 130, `exit ${r.code}:\n${r.stderr}`);
+    assert(!/error/i.test(r.stderr), r.stderr);
+    const b = await new EscaleProcess(["run", "--once", "-c", `${dir}/B.conf`]).ended(HANG_MS);
+    assertEquals(b.code, 0, b.stderr);
+    assertEquals([...Deno.readDirSync(`${dir}/B`)].map((e) => e.name), ["aab"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -104,6 +104,30 @@ Deno.test("a rename while the reader deletes the file keeps the renamed file", a
   }, relay);
 });
 
+Deno.test("a rename onto a name the reader also created, whose source the reader deleted, converges", async () => {
+  // B renames b.txt to c0.txt while A deletes b.txt and creates its own, older, c0.txt: A keeps
+  // B's version, saves its own as a conflict copy, and has to ask B for the content.
+  const relay = new MemoryRelay();
+  await withSandbox(async (sb) => {
+    const a = await sb.client("A");
+    const b = await sb.client("B");
+    await b.write("b.txt", "B's file");
+    await b.write("other.txt", "other");
+    await b.write("third.txt", "third");
+    await rounds(b, a, b);
+    await a.rm("b.txt");
+    await b.mv("b.txt", "c0.txt");
+    await b.sync();
+    await a.write("c0.txt", "A's file", new Date(Date.now() - 3600_000));
+    await rounds(a, b, a, b, a, b);
+    const tree = await converged(sb, relay);
+    assertEquals(tree["c0.txt"], "B's file");
+    const copies = Object.keys(tree).filter((p) => p.startsWith("c0.conflict-A-"));
+    assertEquals(copies.length, 1, Object.keys(tree).join(", "));
+    assertEquals(tree[copies[0]], "A's file");
+  }, relay);
+});
+
 Deno.test("a folder created then moved while the reader was offline arrives moved", async () => {
   const relay = new MemoryRelay();
   await withSandbox(async (sb) => {
@@ -263,7 +287,7 @@ async function randomHistory(seed: number, steps: number, crashes = false): Prom
 
 Deno.test("random histories of three clients with edits, renames and folder moves converge", async () => {
   // SEED=n replays one history; SEEDS=n and STEPS=n explore more than CI runs.
-  const steps = Number(Deno.env.get("STEPS") ?? "30");
+  const steps = Number(Deno.env.get("STEPS") ?? "40");
   const only = Deno.env.get("SEED");
   if (only) return await randomHistory(Number(only), steps);
   const seeds = Number(Deno.env.get("SEEDS") ?? "30");
@@ -271,7 +295,7 @@ Deno.test("random histories of three clients with edits, renames and folder move
 });
 
 Deno.test("random histories where clients die at random relay operations converge", async () => {
-  const steps = Number(Deno.env.get("STEPS") ?? "30");
+  const steps = Number(Deno.env.get("STEPS") ?? "40");
   const only = Deno.env.get("SEED");
   if (only) return await randomHistory(Number(only), steps, true);
   const seeds = Number(Deno.env.get("SEEDS") ?? "30");

@@ -228,6 +228,25 @@ Deno.test("a round deleting more than the threshold stops unless forced", () =>
     assertEquals(Object.keys(await b.tree()).sort(), ["f8.txt", "f9.txt"]);
   }));
 
+Deno.test("the deletion share counts the files before the deletions", () =>
+  withSandbox(async (sb) => {
+    // 4 of 10 is 40%, under the 50% threshold: neither the deleting client nor the reader stops
+    // (counted against the 6 files left, it was 67%).
+    const a = await sb.client("A");
+    const b = await sb.client("B");
+    for (let i = 0; i < 10; i++) await a.write(`f${i}.txt`, `${i}`);
+    await rounds(b, a, b, a);
+    for (let i = 0; i < 4; i++) await a.rm(`f${i}.txt`);
+    await rounds(a, b);
+    assertEquals(Object.keys(await b.tree()).length, 6);
+    // 4 of the 6 left is more than half: the message names the files there were.
+    for (let i = 4; i < 8; i++) await a.rm(`f${i}.txt`);
+    await assertRejects(
+      () => a.sync(),
+      (e) => isKind(e, "safety") && /would remove 4 of 6 files/.test((e as Error).message),
+    );
+  }));
+
 Deno.test("mirror-download undoes local changes: edits and deletions restored, extra files removed", () =>
   withSandbox(async (sb) => {
     const a = await sb.client("A", "upload");

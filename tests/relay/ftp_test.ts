@@ -172,6 +172,23 @@ Deno.test("ftp: an unreachable server is an unreachable error", async () => {
   assert(e.kind === "unreachable", `${e.kind}: ${e.message}`);
 });
 
+// The CLI retries a failed open on the same object (openWithRetries).
+Deno.test("ftp: open can be retried on the same relay after a failure", async () => {
+  const s = await startFtpServer();
+  const r = relayFor(s, { directory: "parent/relay" });
+  try {
+    await Deno.writeTextFile(`${s.dataDir}/parent`, "a file where the relay's parent should be");
+    await failure(r.open());
+    await Deno.remove(`${s.dataDir}/parent`);
+    await r.open();
+    await r.write("k", utf8.encode("retried"));
+    assertEquals(fromUtf8.decode(await collect(await r.read("k"))), "retried");
+  } finally {
+    await r.close();
+    await s.stop();
+  }
+});
+
 /** socat as a killable proxy for the control connection (data connections go direct). */
 async function startProxy(port: number, target: number): Promise<{ stop(): Promise<void> }> {
   const child = new Deno.Command("setsid", {

@@ -27,6 +27,11 @@ Deno.test("file relay refuses a missing folder and keys that escape", async () =
     let err: unknown;
     await new FileRelay(`${dir}/nope`).open().catch((e) => (err = e));
     if (!isKind(err, "not-found")) throw new Error(`expected not-found, got ${err}`);
+    // Opening again on the same object works once the folder exists (the CLI retries so).
+    const again = new FileRelay(`${dir}/later`);
+    await again.open().catch(() => {});
+    await Deno.mkdir(`${dir}/later`);
+    await again.open();
     const r = await new FileRelay(dir).open();
     for (const bad of ["../x", "/etc/passwd", "a/../../b", "a\0b", ""]) {
       let e2: unknown;

@@ -140,6 +140,36 @@ Deno.test("rclone: a failed open stops its rclone rcd", async () => {
   }
 });
 
+// The CLI retries a failed open on the same object (openWithRetries): a failure must leave it
+// able to open again, with no rclone of the failed attempt still running.
+Deno.test("rclone: open can be retried on the same relay after a failure", async () => {
+  const dir = await Deno.makeTempDir();
+  const { binary, pids } = await recordingRclone(dir);
+  try {
+    for (const daemon of [true, false]) {
+      const parent = `${dir}/parent-${daemon}`;
+      await Deno.writeTextFile(parent, "a file where the relay's parent folder should be");
+      const r = new RcloneRelay({ binary, remote: ":local", directory: `${parent}/relay`, daemon });
+      try {
+        const e = await failure(r.open());
+        assert(e.kind !== "config", `${e.kind}: ${e.message}`);
+        const left = await runningPids(pids);
+        killAll(left);
+        assertEquals(left, [], `daemon ${daemon}: rclone still running after the failed open`);
+        await Deno.remove(parent);
+        await r.open();
+        await r.write("k", utf8.encode("retried"));
+        assertEquals(new TextDecoder().decode(await collect(await r.read("k"))), "retried");
+      } finally {
+        await r.close();
+      }
+    }
+  } finally {
+    killAll(await runningPids(pids));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("rclone: wrong FTP credentials are an auth error without the password", async () => {
   const s = await startFtpServer();
   const wrong = "Wr0ng-Pa55w0rd-Zebra";

@@ -140,6 +140,32 @@ Deno.test("s3 relay passes the conformance suite on moto, multipart included", a
   }
 });
 
+// The CLI retries a failed open on the same object (openWithRetries).
+Deno.test("s3 relay: open can be retried on the same relay after a failure", async () => {
+  const s = await startS3Server();
+  try {
+    const r = new S3Relay(options(s, { bucket: "created-later" }));
+    const e = await assertRejects(() => r.open());
+    assert(e instanceof EscaleError && e.kind === "not-found", `${e}`);
+    const aws = new AwsClient({
+      accessKeyId: s.accessKeyId,
+      secretAccessKey: s.secretAccessKey,
+      service: "s3",
+      region: s.region,
+      retries: 0,
+    });
+    const res = await aws.fetch(`${s.endpoint}/created-later`, { method: "PUT" });
+    await res.body?.cancel();
+    assert(res.ok, `creating the bucket: HTTP ${res.status}`);
+    await r.open();
+    await r.write("k", utf8.encode("retried"));
+    assertEquals(new TextDecoder().decode(await collect(await r.read("k"))), "retried");
+    await r.close();
+  } finally {
+    await s.stop();
+  }
+});
+
 Deno.test("s3 relay multipart uploads: big objects, create-if-absent, failures", async (t) => {
   const s = await startS3Server();
   const r = await new S3Relay(options(s, { prefix: "mp" })).open();

@@ -74,6 +74,23 @@ Deno.test("webdav relay passes the conformance suite on Apache over HTTP and HTT
   }
 });
 
+// The CLI retries a failed open on the same object (openWithRetries).
+Deno.test("webdav relay: open can be retried on the same relay after a failure", async () => {
+  const s = await startWebDavServer();
+  try {
+    const r = relay(s, { url: `${s.url}parent/relay/` });
+    await Deno.writeTextFile(`${s.dataDir}/parent`, "a file where the relay's parent should be");
+    await failure(r.open());
+    await Deno.remove(`${s.dataDir}/parent`);
+    await r.open();
+    await r.write("k", utf8.encode("retried"));
+    assertEquals(new TextDecoder().decode(await collect(await r.read("k"))), "retried");
+    await r.close();
+  } finally {
+    await s.stop();
+  }
+});
+
 Deno.test("webdav relay handles odd names, server folders and temporary objects", async () => {
   const s = await startWebDavServer();
   const r = await relay(s, { url: `${s.url}names/` }).open();

@@ -136,13 +136,14 @@ export class RcloneRelay implements Relay {
   /**
    * Finds the config file, starts the daemon, and creates the relay folder (checking access).
    * A failure stops the daemon again: the caller never gets a relay to close, and a running
-   * `rclone rcd` would keep this process alive.
+   * `rclone rcd` would keep this process alive. It does not close the relay: opening is retried
+   * on the same object (see openWithRetries), and the next attempt starts a daemon of its own.
    */
   async open(): Promise<this> {
     try {
       await this.#open();
     } catch (e) {
-      await this.close();
+      await this.#stopDaemon();
       throw e;
     }
     return this;
@@ -516,6 +517,10 @@ export class RcloneRelay implements Relay {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#stopDaemon();
+  }
+
+  async #stopDaemon(): Promise<void> {
     const d = this.#daemon ?? (await this.#starting?.catch(() => null));
     this.#daemon = null;
     await d?.stop();

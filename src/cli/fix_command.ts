@@ -9,6 +9,7 @@ import { type MaintenanceFlags, runMaintenance } from "./maintenance_runner.ts";
 import { encryptionOf, openSectionRelay } from "./open_section_relay.ts";
 import { ownFilesOf, repoOptions } from "./open_repository.ts";
 import { ensureStateDir, lockPath } from "./state_location.ts";
+import { refuseEscaleData } from "../legacy/refuse_escale_data.ts";
 
 /**
  * `escale fix [--dry-run]`: rebuilds a lost relay from this client's state and repairs a damaged
@@ -36,6 +37,7 @@ export async function fixCommand(flags: MaintenanceFlags & { dryRun?: boolean })
     const relay = await openSectionRelay(section, log, signal);
     let repo: Repository | null = null;
     try {
+      await refuseEscaleData(relay, "section", "escale fix");
       const { plan, entries } = await fixRelay({
         relay,
         enc,

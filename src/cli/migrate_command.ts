@@ -18,6 +18,7 @@ import { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { convertToNative } from "../legacy/convert_to_native.ts";
 import type { EncryptionSetting } from "../protocol/open_store.ts";
 import { readSecret } from "../crypto/secret_source.ts";
+import { refuseEscaleData } from "../legacy/refuse_escale_data.ts";
 
 export interface MigrateFlags extends MaintenanceFlags {
   /** convert this section's Escale 0.7 relay into the native format, in place */
@@ -70,6 +71,11 @@ export async function migrateCommand(
       const other = await loadConfig(flags.toConfig!, { sections: [section.name] });
       d = destinationFromSettings(other.sections[0].relay);
     }
+    await refuseEscaleData(
+      () => openSectionRelay(section, log, signal),
+      "section",
+      "escale migrate",
+    );
     const configDir = dirname(cfg.file);
     const secretFile = d.credential ? await credentialFile(configDir, section.name, d) : undefined;
     const edit = destinationEdit(d, secretFile);
@@ -85,6 +91,7 @@ export async function migrateCommand(
     try {
       const target = await openSectionRelay({ relay: destSettings }, log, signal);
       try {
+        await refuseEscaleData(target, "destination", "escale migrate");
         if (target.name === source.name) {
           throw new EscaleError("usage", `${source.name} is already the relay of ${section.name}`);
         }

@@ -3,6 +3,7 @@ import { archiveKind, codec } from "../maintenance/archive_codec.ts";
 import { restoreRelay } from "../maintenance/restore_relay.ts";
 import { type MaintenanceFlags, runMaintenance } from "./maintenance_runner.ts";
 import { openSectionRelay } from "./open_section_relay.ts";
+import { refuseEscaleData } from "../legacy/refuse_escale_data.ts";
 
 /**
  * `escale restore ARCHIVE [--force]`: puts a backup back into a section's relay (empty, or
@@ -29,6 +30,7 @@ export async function restoreCommand(
     });
     const relay = await openSectionRelay(section, log, signal);
     try {
+      await refuseEscaleData(relay, "destination", "escale restore");
       const r = await restoreRelay(relay, source, {
         force: flags.force,
         owner: `${section.clientName} restore`,

@@ -1,7 +1,7 @@
 import { EscaleError, isKind } from "../errors/errors.ts";
 import type { Relay } from "../relay/relay.ts";
 import { bunzip2 } from "../util/bunzip2.ts";
-import { bzip2Program } from "../util/bzip2_program.ts";
+import { bzip2 } from "../util/bzip2.ts";
 import { bytesStream, collect } from "../util/streams.ts";
 import type { Fernet } from "./fernet.ts";
 import {
@@ -17,9 +17,6 @@ import { type ArchiveFile, packArchive, type PackedFile, readArchive } from "./u
 
 /** Index pages are a few hundred bytes per file; far larger is not one (or a bzip2 bomb). */
 const INDEX_LIMIT = 256 * 1024 * 1024;
-
-export const NEEDS_BZIP2 = "publishing to Escale's index layout needs";
-const OTHERWISE = 'install it (Debian: "apt-get install bzip2"), or use this client as a puller';
 
 /**
  * Escale 0.7's index layout on top of any Relay: every object sits at the relay root (page
@@ -60,7 +57,7 @@ export class IndexStore {
 
   async writePersistent(page: string, entries: Map<string, string | null>): Promise<void> {
     const text = formatIndex(entries, "persistent");
-    const bz = bzip2Program("compress", NEEDS_BZIP2, OTHERWISE);
+    const bz = await bzip2();
     const [out] = await Promise.all([
       collect(bz.readable, INDEX_LIMIT, persistentKey(page)),
       bytesStream(text).pipeTo(bz.writable),
@@ -120,7 +117,7 @@ export class IndexStore {
   ): Promise<Map<string, PackedFile>> {
     const tmp = await Deno.makeTempFile({ dir: this.stagingDir, prefix: ".escale-update-" });
     try {
-      const bz = bzip2Program("compress", NEEDS_BZIP2, OTHERWISE);
+      const bz = await bzip2();
       const file = await Deno.open(tmp, { write: true, truncate: true });
       const [packed] = await Promise.all([
         packArchive(files, bz.writable),

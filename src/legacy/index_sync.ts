@@ -68,6 +68,11 @@ export class IndexSync {
     return this.opts.clientName;
   }
 
+  /** With a puller count above 1, an update index without data is a spent update (#sign). */
+  get #spentKept(): boolean {
+    return (this.opts.pullerCount ?? 1) > 1;
+  }
+
   get #tree() {
     return {
       root: this.opts.localPath,
@@ -86,7 +91,7 @@ export class IndexSync {
         pendingDown += await this.#guard(
           v.page,
           async () =>
-            v.updates.size > 0
+            liveUpdate(v)
               ? await this.#pullPage(v, local, stats, false)
               : await this.#askForMissing(v, local, stats),
         );
@@ -114,7 +119,7 @@ export class IndexSync {
       relayBytes += (v.index?.size ?? 0) + (v.lock?.size ?? 0);
       for (const u of v.updates.values()) {
         relayBytes += (u.index?.size ?? 0) + (u.data?.size ?? 0);
-        unreleased++;
+        if (u.data) unreleased++;
       }
     }
     return { pendingUp, pendingDown, relayBytes, unreleased };
@@ -131,7 +136,7 @@ export class IndexSync {
     const local = await walkLocal(this.#tree, this.state);
     const due: string[] = [];
     for (const v of pages.values()) {
-      if (v.updates.size === 0) continue;
+      if (!liveUpdate(v)) continue;
       const n = await this.#guard(v.page, () => this.#pullPage(v, local, stats, true));
       if (n > 0) due.push(`page ${v.page}`);
     }
@@ -182,11 +187,13 @@ export class IndexSync {
         changed = true;
         continue;
       }
-      if (!brokenUpdate(v) || !(await this.store.locks.acquire(v.page, "w"))) continue;
+      if (!brokenUpdate(v, this.#spentKept) || !(await this.store.locks.acquire(v.page, "w"))) {
+        continue;
+      }
       stats.relayWrites++;
       try {
         const fresh = (await this.store.pages()).get(v.page);
-        if (fresh && brokenUpdate(fresh)) {
+        if (fresh && brokenUpdate(fresh, this.#spentKept)) {
           this.log.log("warn", `page ${v.page}: removing an incomplete or duplicate update`);
           await this.#deleteUpdates(fresh);
           changed = true;
@@ -472,7 +479,9 @@ export class IndexSync {
     stats.relayWrites++;
     try {
       const fresh = (await this.store.pages()).get(v.page);
-      if (fresh?.updates.size === 0) await this.#requestMissing(v.page, [...wanted.keys()], stats);
+      if (fresh && !liveUpdate(fresh)) {
+        await this.#requestMissing(v.page, [...wanted.keys()], stats);
+      }
     } finally {
       await this.store.locks.release(v.page);
       stats.relayWrites++;
@@ -481,9 +490,14 @@ export class IndexSync {
   }
 
   /**
-   * Adds this client to the update's pullers; the puller that completes `puller count`
-   * (distinct names, unlike Escale, which counts a trailing empty line) deletes the update.
-   * Otherwise the update index is written back with its entries, which Escale drops.
+   * Adds this client to the update's pullers (distinct names, unlike Escale, which counts a
+   * trailing empty line). The puller that completes `puller count` deletes the update's data
+   * (Escale frees space this way) but, with a count above 1, leaves the update index, signed,
+   * (no entries) as a spent update: Escale's puller with a count above 1 visits every page with a full index
+   * at start-up and on idle rounds, then signs the page's update index, and with none on the
+   * relay it crashes and keeps its page lock (docs/relay-format.md, "Index layout"). A spent
+   * update is never pulled; the next pusher removes it under its `w` lock. Otherwise the update
+   * index is written back with its entries, which Escale drops.
    */
   async #sign(
     page: string,
@@ -493,9 +507,19 @@ export class IndexSync {
     stats: RoundStats,
   ): Promise<void> {
     const names = [...new Set([...pullers, this.#me])];
-    if (names.length >= (this.opts.pullerCount ?? 1)) {
+    const count = this.opts.pullerCount ?? 1;
+    if (names.length >= count && count <= 1) {
+      // Index first, as Escale does: cut here, data without its index is repaired.
       await this.store.delete(updateIndexKey(page, ts));
       await this.store.delete(updateDataKey(page, ts));
+      stats.relayWrites += 2;
+      return;
+    }
+    if (names.length >= count) {
+      // The data goes first: cut here, an index without data is a spent update already.
+      await this.store.delete(updateDataKey(page, ts));
+      // No entries, as Escale writes it: its puller then finds nothing to fetch in the update.
+      await this.store.writeUpdateIndex(page, ts, new Map(), names);
       stats.relayWrites += 2;
       return;
     }
@@ -513,7 +537,7 @@ export class IndexSync {
     const changed = files.filter((f) => this.state.get(f.path)?.base !== f.sum);
     const indexStamp = view?.index ? `${view.index.size}:${view.index.mtime}` : "";
     if (changed.length === 0 && this.state.getMeta(`index:${page}`) === indexStamp) return 0;
-    const blocked = (view?.updates.size ?? 0) > 0 || view?.lock !== undefined;
+    const blocked = (view !== undefined && liveUpdate(view)) || view?.lock !== undefined;
     const idx = await this.store.readPersistent(page);
     const candidates = this.#toSend(page, files, idx?.entries ?? new Map());
     if (candidates.length === 0) {
@@ -526,7 +550,9 @@ export class IndexSync {
     stats.relayWrites++;
     try {
       const fresh = (await this.store.pages()).get(page);
-      if (fresh && fresh.updates.size > 0) return candidates.length;
+      if (fresh && liveUpdate(fresh)) return candidates.length;
+      // A spent update (its data released by the last puller) makes way for this one.
+      if (fresh) await this.#deleteUpdates(fresh);
       const current = (await this.store.readPersistent(page))?.entries ?? new Map();
       const send = this.#toSend(page, files, current);
       if (send.length === 0) return 0;
@@ -537,7 +563,11 @@ export class IndexSync {
         size += f.size;
         if (size > this.opts.maxPageSize) break;
       }
-      const ts = Math.round(Date.now() / 1000);
+      // Later than a spent update's: Escale's pullers skip a timestamp they saw already.
+      const ts = Math.max(
+        Math.round(Date.now() / 1000),
+        ...[...(fresh?.updates.keys() ?? [])].map((t) => t + 1),
+      );
       for (const f of batch) {
         this.emit({ type: "file-start", direction: "up", path: f.path, size: f.size });
       }
@@ -635,9 +665,19 @@ export class IndexSync {
   }
 }
 
-/** Two timestamps on one page, or half an update: Escale can never take it. */
-function brokenUpdate(v: PageView): boolean {
-  return v.updates.size > 1 || [...v.updates.values()].some((u) => !u.index || !u.data);
+/**
+ * Two timestamps on one page, or half an update: Escale can never take it. With `spentKept`
+ * (a puller count above 1), an index without data is a spent update (see #sign), not a broken
+ * one: both pushers write the data first, so only a finished update loses its data.
+ */
+function brokenUpdate(v: PageView, spentKept: boolean): boolean {
+  return v.updates.size > 1 ||
+    [...v.updates.values()].some((u) => !u.index || (!u.data && !spentKept));
+}
+
+/** The page has an update still to take: one, with its data. */
+function liveUpdate(v: PageView): boolean {
+  return [...v.updates.values()].some((u) => u.data !== undefined);
 }
 
 function isLocalProblem(e: unknown): boolean {

@@ -21,7 +21,7 @@ async function updateIndex(relay: string) {
   return parseIndex(await Deno.readFile(`${relay}/${key}`), "update", key);
 }
 
-Deno.test("legacy index: with puller count 2 both pullers get the update; the second deletes it", async () => {
+Deno.test("legacy index: with puller count 2 both pullers get the update; the second releases it", async () => {
   await withDir(async (dir) => {
     const relay = new FileRelay(`${dir}/relay`);
     await pushedTree(`${dir}/A`);
@@ -46,10 +46,63 @@ Deno.test("legacy index: with puller count 2 both pullers get the update; the se
       assertEquals((await b.round()).downloaded, 0);
       assertEquals((await c.round()).downloaded, 5);
       assertEquals(await snapshot(`${dir}/C`), await snapshot(`${FIXTURES}tree`));
-      assertEquals(await updates(`${dir}/relay`), []);
+      // The data is gone; the signed update index stays for Escale's pullers (a spent update).
+      const left = await updates(`${dir}/relay`);
+      assertEquals(left.length, 1);
+      assert(left[0].endsWith(".index"));
+      const spent = await updateIndex(`${dir}/relay`);
+      assertEquals([spent.pullers, spent.entries.size], [["B", "C"], 0]);
+      assertEquals(c.repo.status?.unreleased, 0);
     } finally {
       a.close();
       b.close();
+      c.close();
+    }
+  });
+});
+
+Deno.test("legacy index: a spent update stays for Escale's pullers, survives their signature, and the next push replaces it", async () => {
+  await withDir(async (dir) => {
+    const relay = new FileRelay(`${dir}/relay`);
+    await pushedTree(`${dir}/A`);
+    const mk = async (name: string, mode: "upload" | "download") => {
+      await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+      return new LegacyClient(`${dir}/${name}`, relay, `${dir}/${name}.db`, {
+        clientName: name,
+        mode,
+        index: SINGLE,
+        pullerCount: 2,
+      });
+    };
+    const a = await mk("A", "upload");
+    const c = await mk("C", "download");
+    try {
+      await a.round();
+      // Escale's pyB signed first (its full-index visit: no entries, its name only).
+      const idx = (await updates(`${dir}/relay`)).find((k) => k.endsWith(".index"))!;
+      await Deno.writeTextFile(`${dir}/relay/${idx}`, "---pullers---\npyB");
+      assertEquals((await c.round()).downloaded, 5);
+      // Escale's consumeUpdate, at pyB's next start (or idle round), signs the update index of
+      // the page it finds: there must be one, or it pushes to no name, crashes and keeps its
+      // lock. Its own rewrite (no entries, its name) must not make escale drop the update.
+      assertEquals(await updates(`${dir}/relay`), [idx]);
+      await Deno.writeTextFile(`${dir}/relay/${idx}`, "---pullers---\npyB");
+      assertEquals((await c.round()).downloaded, 0);
+      assertEquals(
+        await updates(`${dir}/relay`),
+        [idx],
+        "a spent update is neither taken nor repaired",
+      );
+      // The next push removes the spent update under its lock and publishes its own.
+      await Deno.writeTextFile(`${dir}/A/new.txt`, "new\n");
+      assertEquals((await a.round()).uploaded, 1);
+      const now = await updates(`${dir}/relay`);
+      assertEquals(now.length, 2);
+      assert(!now.includes(idx));
+      assertEquals([...(await updateIndex(`${dir}/relay`)).entries.keys()], ["new.txt"]);
+      assertEquals((await c.round()).downloaded, 1);
+    } finally {
+      a.close();
       c.close();
     }
   });
@@ -69,13 +122,16 @@ Deno.test("legacy index: the update Escale's first puller emptied is still taken
     try {
       assertEquals((await c.round()).downloaded, 5);
       assertEquals(await snapshot(`${dir}/C`), await snapshot(`${FIXTURES}tree`));
-      assertEquals(await updates(`${dir}/relay`), [], "the second of two pullers frees the space");
+      const before = await snapshot(`${FIXTURES}index-1-pullers-2/after-pull/relay`);
+      const indexKey = Object.keys(before).find((k) => /^\.0\.\d+\.index$/.test(k))!;
       assertEquals(
-        await snapshot(`${dir}/relay`),
-        await snapshot(`${FIXTURES}index-1-pullers-2/after-pull/relay`).then((s) =>
-          Object.fromEntries(Object.entries(s).filter(([k]) => k === ".0.index"))
-        ),
+        await updates(`${dir}/relay`),
+        [indexKey],
+        "the second of two pullers frees the space (the data), the update index stays",
       );
+      assertEquals((await updateIndex(`${dir}/relay`)).pullers, ["peerB", "peerC"]);
+      const after = await snapshot(`${dir}/relay`);
+      assertEquals(after[".0.index"], before[".0.index"]);
     } finally {
       c.close();
     }

@@ -149,7 +149,13 @@ Deno.test("rclone: open can be retried on the same relay after a failure", async
     for (const daemon of [true, false]) {
       const parent = `${dir}/parent-${daemon}`;
       await Deno.writeTextFile(parent, "a file where the relay's parent folder should be");
-      const r = new RcloneRelay({ binary, remote: ":local", directory: `${parent}/relay`, daemon });
+      const r = new RcloneRelay({
+        binary,
+        remote: ":local",
+        directory: `${parent}/relay`,
+        daemon,
+        timeoutMs: 60_000,
+      });
       try {
         const e = await failure(r.open());
         assert(e.kind !== "config", `${e.kind}: ${e.message}`);

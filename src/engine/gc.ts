@@ -2,7 +2,7 @@ import { expectedPullers, type RoundContext } from "./context.ts";
 import { forEachLimit } from "./pool.ts";
 
 /**
- * Space release: this client deletes its own commits (data first, then the commit) once every
+ * Space release: this client deletes its own commits (with their data, together) once every
  * expected puller has acknowledged them, so deletes stay single-writer. Expected pullers are the
  * registered pulling clients, or `puller count` of them when that is configured; a commit
  * addressed to some clients only needs those (or their disappearance).
@@ -32,25 +32,30 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
     }
     if (done) releasable.push({ ref, objects: meta.objects });
   }
-  // Every delete of a release goes out together, so that it costs two round trips whatever
-  // the number of commits: first the data of all of them, then, once all the data is gone, the
-  // commits. A commit must outlive its data, or a crash in between would leave data that no
-  // commit names and that nobody would ever delete; a commit whose data is gone is harmless
-  // (every puller it is meant for has it) and is deleted again by the next round.
+  // Every delete of a release goes out together, the commits with their data, so that it costs
+  // one round trip whatever the number of commits. The keys are written to the state first: a
+  // release cut short (a crash, a failed delete) is finished by the next round, even where the
+  // commit went first and nothing on the relay names its data any more. A reader meanwhile may
+  // find a commit whose data is gone: it was acknowledged by everyone it is for, and a late
+  // reader asks for a full copy instead (relay-format §6, rule 4).
+  const unfinished = ctx.state.releasing();
+  const keys = [
+    ...new Set([...unfinished, ...releasable.flatMap((r) => [...r.objects, r.ref.key])]),
+  ];
+  if (!keys.length) return 0;
+  ctx.state.setReleasing(keys);
   const limit = Math.max(1, ctx.store.relay.capabilities.parallel);
-  await forEachLimit(releasable.flatMap((r) => r.objects), limit, (key) => ctx.store.delete(key));
+  await forEachLimit(keys, limit, (key) => ctx.store.delete(key));
   let released = 0;
   const releasedKeys: string[] = [];
-  await forEachLimit(releasable, limit, async ({ ref }) => {
-    await ctx.store.delete(ref.key);
-    releasedKeys.push(ref.key);
-    ctx.state.tx(() => {
+  ctx.state.tx(() => {
+    for (const { ref } of releasable) {
+      releasedKeys.push(ref.key);
       ctx.state.forgetPublished(ref.seq);
-      if (ref.seq > ctx.state.gcFloor()) {
-        ctx.state.setGcFloor(ref.seq);
-      }
-    });
-    released++;
+      if (ref.seq > ctx.state.gcFloor()) ctx.state.setGcFloor(ref.seq);
+      released++;
+    }
+    ctx.state.setReleasing([]);
   });
   if (released) {
     const left = new Set(ctx.commits.map((c) => c.key));

@@ -811,7 +811,7 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
       }
       await settle(sinks.filter((s) => !s.finished));
     } catch (e) {
-      // Data goes before its commit when a commit is released: the commit is on its way out.
+      // A released commit and its data are deleted together: the commit is on its way out.
       if (
         !(isKind(e, "not-found") && commit.objects.some((o) => o.key === (e as RelayError).key))
       ) {

@@ -197,6 +197,19 @@ export class StateDb {
     this.#setMeta("gcFloor", String(seq));
   }
 
+  /**
+   * The relay keys of a release under way (commits and their data, deleted together): kept until
+   * every delete succeeded, so that a release cut short is finished by the next round even when
+   * the commit went first and nothing on the relay names its data any more.
+   */
+  releasing(): string[] {
+    return JSON.parse(this.#meta("releasing") ?? "[]");
+  }
+
+  setReleasing(keys: string[]): void {
+    this.#setMeta("releasing", JSON.stringify(keys));
+  }
+
   /** Per pusher, the first of its commits this client must apply (above 1 asks for a snapshot). */
   firstSeen(): Record<string, number> {
     return this.#counts("first");
@@ -443,7 +456,9 @@ export class StateDb {
       );
       this.#db.exec("DELETE FROM files WHERE deleted = 1");
       this.#db.exec("UPDATE files SET vv = '{}', dirty = 1, moved_from = NULL");
-      for (const k of ["seq", "served", "answered", "gcFloor", "first", "registered"]) {
+      for (
+        const k of ["seq", "served", "answered", "gcFloor", "first", "registered", "releasing"]
+      ) {
         this.#q("DELETE FROM meta WHERE k = ?").run(k);
       }
       this.setPendingElsewhere(null);

@@ -1,6 +1,7 @@
 import { RelayError } from "../errors/errors.ts";
 import {
   type Body,
+  type DeleteOptions,
   openBody,
   type ReadOptions,
   type Relay,
@@ -161,8 +162,8 @@ export class EncryptedRelay implements Relay {
     for await (const _ of tail) { /* take: 0 delivers nothing; this only verifies */ }
   }
 
-  delete(key: string): Promise<void> {
-    return this.#inner.delete(key);
+  delete(key: string, opts?: DeleteOptions): Promise<void> {
+    return this.#inner.delete(key, opts);
   }
 
   close(): Promise<void> {

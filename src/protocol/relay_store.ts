@@ -1,5 +1,5 @@
 import { EscaleError, isKind, RelayError } from "../errors/errors.ts";
-import type { Relay, RelayEntry } from "../relay/relay.ts";
+import type { DeleteOptions, Relay, RelayEntry } from "../relay/relay.ts";
 import { collect, fromUtf8, toArray, utf8 } from "../util/streams.ts";
 import {
   clientKey,
@@ -192,8 +192,8 @@ export class RelayStore {
     return await toArray(this.relay.list(dir));
   }
 
-  delete(key: string): Promise<void> {
-    return this.relay.delete(key);
+  delete(key: string, opts?: DeleteOptions): Promise<void> {
+    return this.relay.delete(key, opts);
   }
 }
 

@@ -202,6 +202,10 @@ const checks: Check[] = [
     await r.write(tmp, pattern(1000, 4));
     await r.delete(key);
     if (await r.stat(tmp)) fail("the leftover survived the delete of its key");
+    // A key only ever created (onlyCreated) is deleted all the same.
+    await r.write(key, utf8.encode("created"), { ifAbsent: true });
+    await r.delete(key, { onlyCreated: true });
+    if (await r.stat(key)) fail("a delete with onlyCreated left the object");
   }],
   ["a failed overwrite keeps the previous content", async (r, d) => {
     await r.write(`${d}/keep`, utf8.encode("precious"));

@@ -1,5 +1,6 @@
 import type {
   Body,
+  DeleteOptions,
   ReadOptions,
   Relay,
   RelayCapabilities,
@@ -105,9 +106,9 @@ export class CountingRelay implements Relay {
     );
   }
 
-  delete(key: string): Promise<void> {
+  delete(key: string, opts?: DeleteOptions): Promise<void> {
     this.counters.deletes++;
-    return this.inner.delete(key);
+    return this.inner.delete(key, opts);
   }
 
   close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { RelayError } from "../errors/errors.ts";
 import {
   type Body,
+  type DeleteOptions,
   openBody,
   type ReadOptions,
   type Relay,
@@ -139,9 +140,9 @@ export class FaultRelay implements Relay {
     );
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts?: DeleteOptions): Promise<void> {
     await this.#before("delete", key);
-    return await this.inner.delete(key);
+    return await this.inner.delete(key, opts);
   }
 
   close(): Promise<void> {

@@ -2,6 +2,7 @@ import { RelayError } from "../errors/errors.ts";
 import { checkKey, joinKey, parentOf } from "./keys.ts";
 import {
   type Body,
+  type DeleteOptions,
   openBody,
   type ReadOptions,
   type Relay,
@@ -222,10 +223,10 @@ export class FileRelay implements Relay {
     return this.#path(tempKeyFor(key));
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: DeleteOptions = {}): Promise<void> {
     checkKey(key);
     // Also an unfinished write of the key left by a killed process (see write).
-    await Deno.remove(this.#tempOf(key)).catch(() => {});
+    if (!opts.onlyCreated) await Deno.remove(this.#tempOf(key)).catch(() => {});
     try {
       await Deno.remove(this.#path(key));
     } catch (e) {

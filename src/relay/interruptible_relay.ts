@@ -1,6 +1,7 @@
 import { RelayError } from "../errors/errors.ts";
 import type {
   Body,
+  DeleteOptions,
   ReadOptions,
   Relay,
   RelayCapabilities,
@@ -78,8 +79,8 @@ export class InterruptibleRelay implements Relay {
     return this.#race(key, () => this.inner.write(key, body, { ...opts, signal }));
   }
 
-  delete(key: string): Promise<void> {
-    return this.#race(key, () => this.inner.delete(key));
+  delete(key: string, opts?: DeleteOptions): Promise<void> {
+    return this.#race(key, () => this.inner.delete(key, opts));
   }
 
   close(): Promise<void> {

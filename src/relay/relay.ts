@@ -81,7 +81,7 @@ export interface Relay {
   stat(key: string): Promise<RelayEntry | null>;
   read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
   write(key: string, body: Body, opts?: WriteOptions): Promise<void>;
-  delete(key: string): Promise<void>;
+  delete(key: string, opts?: DeleteOptions): Promise<void>;
   /**
    * Names of the folders directly inside `dir` (sorted; a missing `dir` has none). Only layouts
    * that mirror a folder tree need it (Escale 0.7's placeholder layout, src/legacy/); the native
@@ -120,6 +120,15 @@ export interface UnfinishedUpload {
   size: number;
   /** when it was last written to (its latest part, else its start), ms since epoch; 0 unknown */
   mtime: number;
+}
+
+export interface DeleteOptions {
+  /**
+   * The key was only ever written create-if-absent, whose uploads go under random temporary
+   * names (tempKeyFor): no unfinished upload can sit under its derived temporary name, which a
+   * delete then leaves alone (one request fewer where a backend removes both).
+   */
+  onlyCreated?: boolean;
 }
 
 /** A backend as built, before `open()` has checked that it can be reached (and logged in). */

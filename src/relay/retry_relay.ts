@@ -1,6 +1,7 @@
 import { isKind, isTransient, oneLine, RelayError } from "../errors/errors.ts";
 import type {
   Body,
+  DeleteOptions,
   ReadOptions,
   Relay,
   RelayCapabilities,
@@ -211,8 +212,8 @@ export class RetryRelay implements Relay {
     }
   }
 
-  delete(key: string): Promise<void> {
-    return this.#run(`deleting ${key}`, () => this.inner.delete(key));
+  delete(key: string, opts?: DeleteOptions): Promise<void> {
+    return this.#run(`deleting ${key}`, () => this.inner.delete(key, opts));
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Sandbox } from "./sandbox.ts";
 import { MemoryRelay } from "../../src/relay/memory_relay.ts";
-import type { ReadOptions, RelayEntry } from "../../src/relay/relay.ts";
+import type { DeleteOptions, ReadOptions, RelayEntry } from "../../src/relay/relay.ts";
 import { OverlapRelay } from "../relay/overlap_relay.ts";
 import { FaultRelay } from "../../src/relay/fault_relay.ts";
 
@@ -26,8 +26,11 @@ class DeleteLog extends MemoryRelay {
     }
   }
 
-  override async delete(key: string): Promise<void> {
+  readonly onlyCreated: string[] = [];
+
+  override async delete(key: string, opts?: DeleteOptions): Promise<void> {
     this.deletes.push(key);
+    if (opts?.onlyCreated) this.onlyCreated.push(key);
     this.mostInFlight = Math.max(this.mostInFlight, ++this.inFlight);
     try {
       // Yields once, so that deletes sent together are seen together.
@@ -60,6 +63,9 @@ Deno.test("a release deletes its commits and their data together, in one round t
     assertEquals(kinds.filter((k) => k === "commits").length, 3, relay.deletes.join(", "));
     const together = Math.min(6, relay.capabilities.parallel);
     assertEquals(relay.mostInFlight, together, `deletes in flight at once`);
+    // Commits are written create-if-absent: no leftover under their derived temporary names.
+    const commitKeys = relay.deletes.filter((k) => k.startsWith("commits/"));
+    assertEquals(relay.onlyCreated.sort(), commitKeys.sort());
     const left = [...relay.objects.keys()].filter((k) => /^(data|commits)\//.test(k));
     assertEquals(left, []);
   } finally {

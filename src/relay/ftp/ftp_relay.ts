@@ -3,6 +3,7 @@ import { checkKey, joinKey, parentOf } from "../keys.ts";
 import { SharedListings } from "../shared_listings.ts";
 import {
   type Body,
+  type DeleteOptions,
   type ReadOptions,
   type Relay,
   type RelayCapabilities,
@@ -547,24 +548,23 @@ export class FtpRelay implements Relay {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: DeleteOptions = {}): Promise<void> {
     try {
-      await this.#delete(key);
+      await this.#delete(key, opts);
     } finally {
       this.#listings.changed();
     }
   }
 
-  async #delete(key: string): Promise<void> {
+  async #delete(key: string, opts: DeleteOptions): Promise<void> {
     checkKey(key);
     await this.#pool.use(async (c) => {
       const what = `deleting ${key}`;
       // Also the unfinished upload of this key a killed process may have left (see tempKeyFor),
       // in the same round trip; its answer does not matter.
-      const [r] = await c.commands(
-        [`DELE ${this.#abs(key)}`, `DELE ${this.#abs(tempKeyFor(key))}`],
-        what,
-      );
+      const lines = [`DELE ${this.#abs(key)}`];
+      if (!opts.onlyCreated) lines.push(`DELE ${this.#abs(tempKeyFor(key))}`);
+      const [r] = await c.commands(lines, what);
       if (r.code === 250 || r.code === 200) return;
       const err = c.fail(r, what, key);
       if (r.code === 550 && isKind(err, "not-found")) return;

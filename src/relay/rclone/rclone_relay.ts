@@ -2,6 +2,7 @@ import { EscaleError, RelayError } from "../../errors/errors.ts";
 import { baseName, checkKey, joinKey, parentOf } from "../keys.ts";
 import {
   type Body,
+  type DeleteOptions,
   openBody,
   type ReadOptions,
   type Relay,
@@ -487,16 +488,18 @@ export class RcloneRelay implements Relay {
     );
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: DeleteOptions = {}): Promise<void> {
     checkKey(key);
     // Also the unfinished upload of this key a killed process may have left (see tempKeyFor).
-    await this.#meta(
-      "operations/deletefile",
-      { fs: this.#fs, remote: tempKeyFor(key) },
-      ["deletefile", this.#path(tempKeyFor(key))],
-      `deleting ${key}`,
-      key,
-    ).catch(() => {});
+    if (!opts.onlyCreated) {
+      await this.#meta(
+        "operations/deletefile",
+        { fs: this.#fs, remote: tempKeyFor(key) },
+        ["deletefile", this.#path(tempKeyFor(key))],
+        `deleting ${key}`,
+        key,
+      ).catch(() => {});
+    }
     try {
       await this.#meta(
         "operations/deletefile",

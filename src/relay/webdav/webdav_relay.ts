@@ -10,6 +10,7 @@ import { checkKey, joinKey, parentOf } from "../keys.ts";
 import { SharedListings } from "../shared_listings.ts";
 import {
   type Body,
+  type DeleteOptions,
   type ReadOptions,
   type Relay,
   type RelayCapabilities,
@@ -307,15 +308,15 @@ export class WebDavRelay implements Relay {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: DeleteOptions = {}): Promise<void> {
     try {
-      await this.#delete(key);
+      await this.#delete(key, opts);
     } finally {
       this.#listings.changed();
     }
   }
 
-  async #delete(key: string): Promise<void> {
+  async #delete(key: string, opts: DeleteOptions): Promise<void> {
     checkKey(key);
     const what = `deleting ${key}`;
     // Also the unfinished upload of this key a killed process may have left (see tempKeyFor),
@@ -325,7 +326,7 @@ export class WebDavRelay implements Relay {
         await this.#http.discard(r);
         return r;
       }),
-      this.#send("DELETE", this.#url(tempKeyFor(key)), { what, key })
+      opts.onlyCreated ? undefined : this.#send("DELETE", this.#url(tempKeyFor(key)), { what, key })
         .then((r) => this.#http.discard(r), () => {}),
     ]);
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return;

@@ -377,10 +377,16 @@ export class LegacyRepository {
       if (!ours && !stale) continue;
       if (ours && lock.mode !== "r") {
         const p = await this.store.readPlaceholder(e.path).catch(() => null);
-        if (p?.pusher === this.opts.clientName) {
+        const row = this.state.get(e.path);
+        // Killed after the publication was complete and recorded, while releasing its lock: the
+        // placeholder and data stand. Otherwise they are a half-publication, taken back, and the
+        // state forgets it so that the file is sent again.
+        const complete = p !== null && e.data !== undefined && row?.base === p.checksum;
+        if (p?.pusher === this.opts.clientName && !complete) {
           await this.store.deleteData(e.path);
           await this.store.deletePlaceholder(e.path);
           stats.relayWrites += 2;
+          if (row) this.state.put({ ...row, base: "", remote: "" });
         }
       }
       this.log.log("info", `${e.path}: removing the lock left by ${lock.owner ?? "nobody"}`);

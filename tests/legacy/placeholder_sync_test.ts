@@ -5,6 +5,8 @@ import { assert, assertEquals } from "../assert.ts";
 import { FileRelay } from "../../src/relay/file_relay.ts";
 import { Fernet } from "../../src/legacy/fernet.ts";
 import { parsePlaceholder } from "../../src/legacy/placeholder.ts";
+import { formatLock } from "../../src/legacy/lock_file.ts";
+import { lockKey } from "../../src/legacy/names.ts";
 import {
   copyTree,
   FIXTURES,
@@ -345,4 +347,37 @@ Deno.test("legacy: checksums of the other algorithms Escale's `checksum` option 
       }
     });
   }
+});
+
+Deno.test("legacy: a pusher killed while releasing the lock of a complete publication keeps it; one killed before its data sends the file again", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/A`);
+    await Deno.mkdir(`${dir}/B`);
+    await Deno.writeTextFile(`${dir}/A/done.txt`, "published\n");
+    await Deno.writeTextFile(`${dir}/A/half.txt`, "half\n");
+    const relay = new FileRelay(`${dir}/relay`);
+    const opts = (clientName: string, mode: "upload" | "download") => ({ clientName, mode });
+    let a = new LegacyClient(`${dir}/A`, relay, `${dir}/a.db`, opts("peerA", "upload"));
+    const b = new LegacyClient(`${dir}/B`, relay, `${dir}/b.db`, opts("peerB", "download"));
+    try {
+      await a.round();
+      a.close();
+      // What a kill leaves: done.txt complete and recorded, its lock not yet released; half.txt's
+      // placeholder written but its data not (its lock held).
+      const lock = formatLock({ owner: "peerA", mode: "w" });
+      await Deno.writeTextFile(`${dir}/relay/${lockKey("done.txt")}`, lock);
+      await Deno.writeTextFile(`${dir}/relay/${lockKey("half.txt")}`, lock);
+      await Deno.remove(`${dir}/relay/half.txt`);
+      a = new LegacyClient(`${dir}/A`, relay, `${dir}/a.db`, opts("peerA", "upload"));
+      await a.round();
+      await b.round();
+      assertEquals(await snapshot(`${dir}/B`), {
+        "done.txt": "published\n",
+        "half.txt": "half\n",
+      });
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
 });

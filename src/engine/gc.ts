@@ -53,22 +53,16 @@ export async function gcPhase(ctx: RoundContext): Promise<number> {
     limit,
     (key) => ctx.store.delete(key, { onlyCreated: parseCommitKey(key) !== null }),
   );
-  let released = 0;
-  const releasedKeys: string[] = [];
   ctx.state.tx(() => {
     for (const { ref } of releasable) {
-      releasedKeys.push(ref.key);
       ctx.state.forgetPublished(ref.seq);
       if (ref.seq > ctx.state.gcFloor()) ctx.state.setGcFloor(ref.seq);
-      released++;
     }
     ctx.state.setReleasing([]);
   });
-  if (released) {
-    const left = new Set(ctx.commits.map((c) => c.key));
-    for (const key of releasedKeys) left.delete(key);
-    ctx.commits = ctx.commits.filter((c) => left.has(c.key));
-  }
+  const gone = new Set(releasable.map((r) => r.ref.key));
+  ctx.commits = ctx.commits.filter((c) => !gone.has(c.key));
+  const released = releasable.length;
   ctx.stats.garbageCollected += released;
   return released;
 }

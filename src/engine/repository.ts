@@ -192,9 +192,7 @@ export class Repository {
     }
     if (rules.mirrorLocal) await undoLocalChanges(ctx);
     // Release before publishing, so that space freed by pullers counts against the quota now.
-    if (ctx.commits.some((c) => c.cid === this.me) || this.state.releasing().length) {
-      await gcPhase(ctx);
-    }
+    await gcPhase(ctx);
     if (rules.pushes) await pushPhase(ctx);
     await this.#updateOwnRecord(ctx);
     this.status = this.#status(ctx);

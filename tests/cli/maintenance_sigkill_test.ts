@@ -2,30 +2,9 @@
 // one relay operation, then the test kills it); a re-run must converge with nothing missing,
 // copied twice or left half-written.
 import { assert, assertEquals } from "../assert.ts";
-import { conf, escale } from "./cli_helpers.ts";
+import { conf, escale, killDuring } from "./cli_helpers.ts";
 
 const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-async function killDuring(args: string[], fault: string): Promise<void> {
-  const child = new Deno.Command(`${root}/scripts/escale`, {
-    args,
-    env: { NO_COLOR: "1", ESCALE_FAULTS: fault },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("fault injection: stalling")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += value;
-  }
-  assert(seen.includes("fault injection: stalling"), `the fault never fired: ${seen}`);
-  child.kill("SIGKILL");
-  await child.status;
-  await reader.cancel().catch(() => {});
-}
 
 /** A relay where A published a few data objects that B has not taken yet. */
 async function setup(): Promise<string> {

@@ -11,7 +11,8 @@ import { StateLock } from "../state/state_lock.ts";
 import { StateDb } from "../state/state_db.ts";
 import { openRelayStackWith } from "./open_relay.ts";
 import { detectLayout, type RelayLayout } from "../legacy/detect_layout.ts";
-import type { Header } from "../protocol/format.ts";
+import { CLIENTS_DIR, COMMITS_DIR, type Header } from "../protocol/format.ts";
+import { EarlyListingsRelay } from "../relay/early_listings_relay.ts";
 import { chooseFormat, type RelayFormat } from "../legacy/choose_format.ts";
 import type { LegacyRepository } from "../legacy/legacy_repository.ts";
 import { ConfigError, EscaleError } from "../errors/errors.ts";
@@ -77,12 +78,19 @@ export async function openRepository(
   const statePath = await ensureStateDir(cfg, s);
   // Held until the process ends: a daemon stays this repository's process between its rounds.
   StateLock.acquire(lockPath(cfg, s), s.name);
-  // A native relay's moved record and header are read while the relay is opened.
-  const { relay, first: opening } = await openRelayStackWith(s.relay, {
+  // A native relay's moved record and header are read while the relay is opened, and the
+  // folders a round lists first are listed alongside (wasted only on an Escale 0.7 relay).
+  const { relay, first } = await openRelayStackWith(s.relay, {
     signal: flags.signal,
     onRetry: (what, attempt, err) =>
       log.log("debug", `retrying ${what} (attempt ${attempt}): ${(err as Error).message}`),
-  }, readOpening);
+  }, (r) => {
+    const opening = readOpening(r);
+    opening.catch(() => {}); // awaited below, or left for a legacy relay
+    const early = EarlyListingsRelay.start(r, [COMMITS_DIR, CLIENTS_DIR]);
+    return Promise.resolve({ opening, early });
+  });
+  const { opening, early } = await first;
   try {
     const stateDir = statePath.slice(0, statePath.lastIndexOf("/"));
     const opts = repoOptions(s, flags, relay, filter, stateDir, ownFilesOf(cfg, s));
@@ -108,8 +116,8 @@ export async function openRepository(
       return { repo, relay };
     }
     if (!flags.force && !(await opening)) refuseLostRelay(relay.name, statePath);
-    const { store, header } = await openStore(relay, enc, opening);
-    const repo = Repository.open(opts, store, header.created, statePath, log);
+    const { store, header } = await openStore(new EarlyListingsRelay(relay, early), enc, opening);
+    const repo = Repository.open(opts, store, header.created, statePath, log, early.until);
     return { repo, relay };
   } catch (e) {
     await relay.close().catch(() => {});

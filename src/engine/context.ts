@@ -1,5 +1,5 @@
 import type { Hasher } from "./hasher.ts";
-import type { ClientRecord } from "../protocol/format.ts";
+import type { ClientRecord, Commit } from "../protocol/format.ts";
 import type { CommitRef, RelayStore } from "../protocol/relay_store.ts";
 import type { StateDb } from "../state/state_db.ts";
 import type { Logger } from "../log/logger.ts";
@@ -53,6 +53,8 @@ export interface RoundContext {
   /** client records on the relay, by client id (this round's view) */
   clients: Map<string, ClientRecord>;
   commits: CommitRef[];
+  /** commits of others read ahead (by key), while the round read records and scanned */
+  commitReads: Map<string, Promise<Commit>>;
   /** hashes big files on a second thread (stopped when the round ends) */
   hasher: Hasher;
   /** paths in the state's list of remote versions that could not be written here */

@@ -8,8 +8,8 @@ import {
 } from "../errors/errors.ts";
 import { type ClientRecord, type Commit, type Entry, MAX_WANTS } from "../protocol/format.ts";
 import { NAME_MAX, utf8Length } from "../protocol/sync_path.ts";
-import type { CommitRef } from "../protocol/relay_store.ts";
-import type { FileRow } from "../state/state_db.ts";
+import type { CommitRef, RelayStore } from "../protocol/relay_store.ts";
+import type { FileRow, StateDb } from "../state/state_db.ts";
 import { clientName, type RoundContext } from "./context.ts";
 import { conflictName } from "./conflict_name.ts";
 import {
@@ -25,7 +25,7 @@ import {
 } from "./local_fs.ts";
 import { compareVV, mergeVV } from "./version_vector.ts";
 import { concat } from "../util/streams.ts";
-import { forEachLimit } from "./pool.ts";
+import { forEachLimit, limiter } from "./pool.ts";
 import { UNHASHED } from "./scan.ts";
 import { type Follower, WORKER_MIN } from "./hasher.ts";
 
@@ -62,15 +62,24 @@ type Plan =
  * order, then records how far it got (acknowledgements). Returns whether anything was applied.
  */
 export async function pullPhase(ctx: RoundContext): Promise<boolean> {
-  const todo = ctx.commits.filter((c) => c.cid !== ctx.me && c.seq > ctx.state.getAck(c.cid));
+  const todo = commitsToPull(ctx.me, ctx.state, ctx.commits);
   noteGaps(ctx, todo);
+  const gate = limiter(ctx.store.relay.capabilities.parallel);
   for (let i = 0; i < todo.length; i += BATCH) {
     const refs = todo.slice(i, i + BATCH);
     const commits: Commit[] = [];
-    for (const ref of refs) {
+    // The commits of a batch are read together (those read ahead while the round began are
+    // taken as they are), then applied in order.
+    const reads = refs.map((ref) => {
+      const read = ctx.commitReads.get(ref.key) ?? gate(() => ctx.store.readCommit(ref));
+      ctx.commitReads.delete(ref.key);
+      read.catch(() => {}); // awaited in turn below
+      return read;
+    });
+    for (const [j, ref] of refs.entries()) {
       let c: Commit;
       try {
-        c = await ctx.store.readCommit(ref);
+        c = await reads[j];
       } catch (e) {
         if (!isKind(e, "not-found")) throw e;
         missedRelease(ctx, ref.cid, ref.seq); // released by its author meanwhile
@@ -88,6 +97,30 @@ export async function pullPhase(ctx: RoundContext): Promise<boolean> {
     ctx.stats.commitsApplied += refs.length;
   }
   return todo.length > 0;
+}
+
+/** The commits of others listed in `commits` that this client has not applied yet, in order. */
+export function commitsToPull(me: string, state: StateDb, commits: CommitRef[]): CommitRef[] {
+  return commits.filter((c) => c.cid !== me && c.seq > state.getAck(c.cid));
+}
+
+/**
+ * Starts reading the first batch of `commitsToPull` (at most `parallel` at a time): what a round
+ * hands its pull phase in `commitReads`, so that reading them overlaps what comes before.
+ */
+export function readCommitsAhead(
+  store: RelayStore,
+  todo: CommitRef[],
+  parallel: number,
+): Map<string, Promise<Commit>> {
+  const gate = limiter(parallel);
+  const reads = new Map<string, Promise<Commit>>();
+  for (const ref of todo.slice(0, BATCH)) {
+    const read = gate(() => store.readCommit(ref));
+    read.catch(() => {}); // taken by the pull phase, or dropped with a round that failed
+    reads.set(ref.key, read);
+  }
+  return reads;
 }
 
 /**

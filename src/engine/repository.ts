@@ -16,7 +16,15 @@ import {
 import { gcPhase } from "./gc.ts";
 import { forEachLimit } from "./pool.ts";
 import { type ModeRules, modeRules } from "./modes.ts";
-import { checkDeleteShare, openWants, pullPhase, retryProblems, undoLocalChanges } from "./pull.ts";
+import {
+  checkDeleteShare,
+  commitsToPull,
+  openWants,
+  pullPhase,
+  readCommitsAhead,
+  retryProblems,
+  undoLocalChanges,
+} from "./pull.ts";
 import { publishFullCopy, pushPhase, recoverPending, sendableRows } from "./push.ts";
 import { scanLocal } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
@@ -41,21 +49,31 @@ export class Repository {
     state: StateDb,
     log: Logger,
     me: string,
+    movedReadUntil: number,
   ) {
     this.opts = opts;
     this.store = store;
     this.state = state;
     this.log = log;
     this.me = me;
+    this.#movedReadUntil = movedReadUntil;
   }
 
-  /** Opens the state and binds it to this relay (identified by its header's creation stamp). */
+  /** Until when the moved record read while the relay was opened stands for the first round's. */
+  #movedReadUntil: number;
+
+  /**
+   * Opens the state and binds it to this relay (identified by its header's creation stamp).
+   * `movedReadUntil`: the caller read the moved record while it opened the relay, and a first
+   * round starting before that time need not read it again.
+   */
   static open(
     opts: RepoOptions,
     store: RelayStore,
     relayId: string,
     statePath: string,
     log: Logger,
+    movedReadUntil = 0,
   ): Repository {
     const state = StateDb.open(statePath);
     const known = state.relayId();
@@ -72,7 +90,7 @@ export class Repository {
       me = newClientId();
       state.setClientId(me);
     }
-    return new Repository(opts, store, state, log, me);
+    return new Repository(opts, store, state, log, me, movedReadUntil);
   }
 
   /** Closes the state and the relay connection (network clients, an rclone daemon). */
@@ -84,8 +102,13 @@ export class Repository {
   async round(): Promise<RoundStats> {
     // A client that keeps running while its relay is migrated stops at its next round. Reading
     // the round's context only reads the relay, so the check goes alongside it (no round trip of
-    // its own) and is settled before anything is written.
-    const moved = refuseMoved(this.store.relay);
+    // its own) and is settled before anything is written. The first round needs no check of its
+    // own when opening the relay just read the record: the check after each commit (push.ts) still
+    // catches a migration that began since.
+    const moved = Date.now() <= this.#movedReadUntil
+      ? Promise.resolve()
+      : refuseMoved(this.store.relay);
+    this.#movedReadUntil = 0;
     moved.catch(() => {}); // awaited below; a rejection must not count as unhandled meanwhile
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
     const ctx = await this.#context(rules).catch(async (e) => {
@@ -108,7 +131,7 @@ export class Repository {
    */
   async rebuild(): Promise<{ entries: number; stats: RoundStats }> {
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
-    const ctx = await this.#context(rules);
+    const ctx = await this.#context(rules, false);
     try {
       await recoverPending(ctx);
       await this.#scan(ctx);
@@ -120,7 +143,8 @@ export class Repository {
     }
   }
 
-  async #context(rules: ModeRules): Promise<RoundContext> {
+  /** `pulling`: the round will pull, so the commits to apply are read ahead. */
+  async #context(rules: ModeRules, pulling = rules.pulls): Promise<RoundContext> {
     // The commits are listed alongside the client records' listing (one round trip, not two). A
     // record must never be newer than the listing of commits it is compared with (relay-format
     // §6, rule 5): records taken from the cache were read in an earlier round, before that
@@ -128,12 +152,21 @@ export class Repository {
     // commit the early listing lacks (published since), and then the commits are listed again.
     const early = this.store.listCommits();
     early.catch(() => {}); // awaited below, or settled and dropped
+    // What there is to pull is read alongside the records (commits never change once written).
+    const parallel = Math.max(1, this.store.relay.capabilities.parallel);
+    const reading = pulling
+      ? early.then((l) =>
+        readCommitsAhead(this.store, commitsToPull(this.me, this.state, l), parallel)
+      )
+      : Promise.resolve(new Map());
+    reading.catch(() => {}); // fails with `early`
     const { clients, fresh } = await this.#readClients().catch(async (e) => {
       await early.catch(() => {});
       throw e;
     });
     const listed = await early;
     const commits = claimsUnlisted(fresh, listed) ? await this.store.listCommits() : listed;
+    const commitReads = await reading;
     return {
       opts: this.opts,
       rules,
@@ -146,6 +179,7 @@ export class Repository {
       stats: emptyStats(),
       clients,
       commits,
+      commitReads,
       hasher: new Hasher(),
       problems: new Set(),
     };

@@ -4,6 +4,7 @@ import { MemoryRelay } from "../../src/relay/memory_relay.ts";
 import type { DeleteOptions, ReadOptions, RelayEntry } from "../../src/relay/relay.ts";
 import { OverlapRelay } from "../relay/overlap_relay.ts";
 import { FaultRelay } from "../../src/relay/fault_relay.ts";
+import { MOVED_KEY } from "../../src/protocol/moved_record.ts";
 
 /** The in-memory relay: every delete, and how many deletes and reads were in flight at once. */
 class DeleteLog extends MemoryRelay {
@@ -237,6 +238,90 @@ Deno.test("a record claiming a commit published after the round's first listing 
     assertEquals(relay.commitListings, 3, "B's round lists once; A's twice");
     assertEquals(s.downloaded, 1);
     assertEquals(await a.read("two.txt"), "2");
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+/** Reads of commits and client records, with the moments they started and ended. */
+class ReadLog extends MemoryRelay {
+  readonly events: string[] = [];
+  commitsInFlight = 0;
+  mostCommitsInFlight = 0;
+
+  override async read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>> {
+    const commit = key.startsWith("commits/");
+    if (!commit && !key.startsWith("clients/")) return await super.read(key, opts);
+    this.events.push(`start ${key}`);
+    if (commit) {
+      this.mostCommitsInFlight = Math.max(this.mostCommitsInFlight, ++this.commitsInFlight);
+    }
+    try {
+      // Long enough for reads sent together to be seen together.
+      await new Promise((ok) => setTimeout(ok, 20));
+      return await super.read(key, opts);
+    } finally {
+      if (commit) this.commitsInFlight--;
+      this.events.push(`end ${key}`);
+    }
+  }
+}
+
+Deno.test("a pull reads the commits it applies together, alongside the client records", async () => {
+  const relay = new ReadLog();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload");
+    const b = await sb.client("B", "download");
+    await b.sync();
+    for (const name of ["one", "two", "three"]) {
+      await a.write(`${name}.txt`, name);
+      await a.sync();
+    }
+    relay.events.length = 0;
+    const s = await b.sync();
+    assertEquals(s.downloaded, 3);
+    assertEquals(relay.mostCommitsInFlight, 3);
+    // The first commit read began before the last client record read ended.
+    const firstCommit = relay.events.findIndex((e) => e.startsWith("start commits/"));
+    const lastRecordEnd = relay.events.findLastIndex((e) => e.startsWith("end clients/"));
+    assert(firstCommit >= 0 && firstCommit < lastRecordEnd, relay.events.join(", "));
+    assertEquals(await b.read("two.txt"), "two");
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+/** Counts reads of the moved record. */
+class MovedReads extends MemoryRelay {
+  reads = 0;
+  override read(key: string, opts?: ReadOptions): Promise<ReadableStream<Uint8Array>> {
+    if (key === MOVED_KEY) this.reads++;
+    return super.read(key, opts);
+  }
+}
+
+Deno.test("the first round takes the moved record read while the relay opened; the next rounds read it", async () => {
+  const relay = new MovedReads();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload");
+    a.movedReadUntil = Date.now() + 60_000;
+    await a.write("x.txt", "x");
+    await a.repo(); // opening reads it
+    relay.reads = 0;
+    await a.sync();
+    // Only the check after the commit (push.ts), none when the round began.
+    assertEquals(relay.reads, 1);
+    await a.sync();
+    assertEquals(relay.reads, 2);
+    // Past its time, the read of opening stands for nothing.
+    const b = await sb.client("B", "download");
+    b.movedReadUntil = Date.now() - 1;
+    await b.repo();
+    relay.reads = 0;
+    await b.sync();
+    assertEquals(relay.reads, 1);
   } finally {
     await sb.cleanup();
   }

@@ -61,6 +61,8 @@ export class Client {
   readonly lines: string[] = [];
   /** overrides the sandbox passphrase for this client (wrong-key tests) */
   secret?: Uint8Array;
+  /** as the command line opens: the moved record was read until then (Repository.open) */
+  movedReadUntil = 0;
   #repo: Repository | null = null;
   constructor(
     readonly sb: Sandbox,
@@ -105,6 +107,7 @@ export class Client {
         header.created,
         `${this.sb.dir}/${this.name}.state.db`,
         collectingLogger(this.lines),
+        this.movedReadUntil,
       );
     }
     return this.#repo;

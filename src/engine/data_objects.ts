@@ -16,12 +16,25 @@ export interface PackPlan {
   extents: Extent[][];
 }
 
+/** Objects of a commit spread over its transfers are at least this large. */
+export const SPREAD_MIN = 256 * 1024;
+
 /**
  * Lays the new contents of a commit end to end and cuts the stream into data objects of
  * `capacity` bytes: many small files share one object (a pack), a big file spans several
- * (chunks), and every object but the last is exactly full.
+ * (chunks), and every object but the last is exactly full. A commit smaller than `spread` full
+ * objects is cut into up to `spread` equal ones instead (none below SPREAD_MIN): they travel side
+ * by side, each through its own TCP slow start, where one object would climb it alone.
  */
-export function planPacks(files: { abs: string; size: number }[], capacity: number): PackPlan {
+export function planPacks(
+  files: { abs: string; size: number }[],
+  chunkSize: number,
+  spread = 1,
+): PackPlan {
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const capacity = total < spread * chunkSize
+    ? Math.min(chunkSize, Math.max(SPREAD_MIN, Math.ceil(total / spread)))
+    : chunkSize;
   const objects: PackPlan["objects"] = [];
   const extents: Extent[][] = [];
   let cur: { parts: Part[]; size: number } | null = null;

@@ -816,14 +816,15 @@ async function fetchAll(ctx: RoundContext, all: Extract<Plan, { t: "fetch" }>[])
         }
       };
       // Objects are applied in order (files are hashed as they are written), but up to
-      // two of them (at most `transfers`) are fetched ahead into memory, so transfers overlap.
+      // `transfers` of them are fetched ahead into memory, so transfers overlap: two left the
+      // link idle while each new one (on FTP a data connection of its own) left slow start.
       const objs = [...need.keys()].sort((a, b) => a - b);
       for (const o of objs) need.get(o)!.sort((a, b) => a.off - b.off);
       const ahead = new Map<number, Promise<Uint8Array[] | null>>();
       for (let k = 0; k < objs.length; k++) {
         for (
           let j = k;
-          j < Math.min(objs.length, k + Math.max(1, Math.min(2, ctx.opts.transfers)));
+          j < Math.min(objs.length, k + Math.max(1, ctx.opts.transfers));
           j++
         ) {
           if (ahead.has(objs[j])) continue;

@@ -125,6 +125,7 @@ export async function publish(
   const plan = planPacks(
     puts.map((r) => ({ abs: `${ctx.root}/${r.path}`, size: r.size })),
     ctx.opts.chunkSize,
+    ctx.opts.transfers,
   );
   const objects = plan.objects.map((o, n) => ({ key: dataKey(ctx.me, seq, n), size: o.size }));
   const commit: Commit = ctx.state.tx(() => {

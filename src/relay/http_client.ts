@@ -3,6 +3,8 @@ import https from "node:https";
 import { Readable } from "node:stream";
 import { type ErrorKind, EscaleError, oneLine, RelayError } from "../errors/errors.ts";
 
+/** Bytes of an unwanted answer read to its end rather than cancelled (discard). */
+const DISCARD_READ_MAX = 64 * 1024;
 /**
  * The HTTP transport shared by the WebDAV and S3 relays: one connection pool per relay, custom CA
  * and client certificates, an inactivity timeout on every request, and the mapping of network and
@@ -297,9 +299,26 @@ export class HttpSession {
     return out + dec.decode();
   }
 
-  /** Throws away an answer's body so that the connection can be reused. */
+  /**
+   * Throws away an answer's body so that the connection can be reused: a short one is read to its
+   * end, since node:http destroys the socket of an answer cancelled before its end (every upload
+   * of known size then paid a new connection and TCP slow start); a long one is cancelled.
+   */
   async discard(res: HttpResponse): Promise<void> {
-    await res.body?.cancel().catch(() => {});
+    if (!res.body) return;
+    const reader = res.body.getReader();
+    try {
+      for (let n = 0; n <= DISCARD_READ_MAX;) {
+        const r = await reader.read();
+        if (r.done) return;
+        n += r.value.length;
+      }
+      await reader.cancel();
+    } catch {
+      // A failed body of an answer that did not matter: the connection is gone, nothing else.
+    } finally {
+      reader.releaseLock();
+    }
   }
 
   close(): void {

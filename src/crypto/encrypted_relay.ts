@@ -74,7 +74,12 @@ export class EncryptedRelay implements Relay {
     const sealed: Body = body instanceof Uint8Array && body.length <= SEAL_ONCE_MAX
       ? await collect(seal(), size)
       : seal;
-    await this.#inner.write(key, sealed, { ifAbsent: opts.ifAbsent, signal: opts.signal, size });
+    await this.#inner.write(key, sealed, {
+      ifAbsent: opts.ifAbsent,
+      signal: opts.signal,
+      size,
+      after: opts.after,
+    });
   }
 
   async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {

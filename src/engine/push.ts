@@ -192,30 +192,50 @@ export async function publish(
     p.catch(() => {}); // awaited below; a failed upload must not leave it unhandled
     hashing.set(r.path, p);
   }
-  await uploadObjects(ctx, commit, false);
+  const upload = uploadObjects(ctx, commit, false);
+  upload.stored.catch(() => {}); // awaited below, whatever happens
+  await upload.read;
   // A file that changed while it was being sent is left out; it is still dirty and goes next time.
-  const kept: Entry[] = [];
-  const rowOf = new Map(rows.map((r) => [r.path, r]));
-  for (const e of commit.entries) {
-    if (e.op === "put" && !snapshot) {
-      const row = rowOf.get(e.path)!;
+  const stillSame = (entries: Entry[], log: boolean) =>
+    entries.filter((e) => {
+      if (e.op !== "put" || snapshot) return true;
       const st = statLocalSync(`${ctx.root}/${e.path}`);
-      if (!st || !sameStat(st, row)) {
+      const same = st !== null && sameStat(st, rowOf.get(e.path)!);
+      if (!same && log) {
         ctx.log.log("info", `${e.path}: changed while it was being sent; it will be sent again`);
-        continue;
       }
+      return same;
+    });
+  const rowOf = new Map(rows.map((r) => [r.path, r]));
+  commit.entries = stillSame(commit.entries, true);
+  if (commit.entries.length > 0 || answers !== undefined) {
+    await fillHashes(ctx, commit, hashing).catch(async (e) => {
+      await upload.stored.catch(() => {});
+      throw e;
+    });
+    // The commit goes out while the last data objects are still on their way, and becomes
+    // visible once they are all stored, unless a file it names changed meanwhile (a data object
+    // sent again reads its files again): then it is sent again without those files.
+    const sending = commit.entries.length;
+    const stored = upload.stored.then(() => {
+      if (stillSame(commit.entries, false).length !== sending) throw new FilesChanged();
+    });
+    stored.catch(() => {}); // the commit's write reports it
+    try {
+      await writeCommit(ctx, commit, stored);
+    } catch (e) {
+      await upload.stored.catch(() => {}); // nothing of this commit stays in flight
+      if (!(e instanceof FilesChanged)) throw e;
+      commit.entries = stillSame(commit.entries, true);
+      if (commit.entries.length > 0 || answers !== undefined) await writeCommit(ctx, commit);
     }
-    kept.push(e);
-  }
-  commit.entries = kept;
-  if (kept.length === 0 && answers === undefined) {
+  } else await upload.stored;
+  if (commit.entries.length === 0 && answers === undefined) {
     // Everything changed while it was sent: nothing to publish, the files go next time.
     for (const o of commit.objects) await ctx.store.delete(o.key);
     ctx.state.clearPending(seq);
     return;
   }
-  await fillHashes(ctx, commit, hashing);
-  await writeCommit(ctx, commit);
   finalize(ctx, commit);
   ctx.stats.published += commit.entries.length;
   ctx.stats.uploaded += commit.entries.filter((e) => e.op === "put").length;
@@ -242,9 +262,13 @@ export async function publish(
  * `recoverPending` finds it there (the last pass took it) or sends it again. Only rounds that
  * publish pay this read; an idle round writes no commit.
  */
-async function writeCommit(ctx: RoundContext, commit: Commit): Promise<void> {
+async function writeCommit(
+  ctx: RoundContext,
+  commit: Commit,
+  after?: Promise<unknown>,
+): Promise<void> {
   try {
-    await ctx.store.writeCommit(commit);
+    await ctx.store.writeCommit(commit, after);
   } catch (e) {
     if (isKind(e, "exists")) {
       throw new EscaleError(
@@ -306,14 +330,32 @@ function objectParts(ctx: RoundContext, commit: Commit): Part[][] {
   return parts.map((l) => l.sort((a, b) => a.at - b.at).map((x) => x.part));
 }
 
+/** The files of a commit changed while its data objects were sent again. */
+class FilesChanged extends Error {}
+
 /**
  * Writes the data objects of a commit, `transfers` at a time; the body reopens the local files, so
- * the retry layer under the store can replay it. When resuming, objects already complete on the relay are skipped.
+ * the retry layer under the store can replay it. When resuming, objects already complete on the
+ * relay are skipped. `read` settles once every object's body was read to its end (the local files
+ * are read: the commit can be decided), `stored` once every object is on the relay; both fail
+ * when a write fails, `stored` only once no write is in flight any more.
  */
-async function uploadObjects(ctx: RoundContext, commit: Commit, resume: boolean): Promise<void> {
+function uploadObjects(
+  ctx: RoundContext,
+  commit: Commit,
+  resume: boolean,
+): { read: Promise<void>; stored: Promise<void> } {
   const parts = objectParts(ctx, commit);
-  await forEachLimit(commit.objects, ctx.opts.transfers, async (o, n) => {
-    if (resume && (await ctx.store.relay.stat(o.key))?.size === o.size) return;
+  const read = new Set<number>();
+  let allRead = () => {};
+  const bodiesRead = new Promise<void>((ok) => allRead = ok);
+  const readOne = (n: number) => {
+    read.add(n);
+    if (read.size === commit.objects.length) allRead();
+  };
+  if (commit.objects.length === 0) allRead();
+  const stored = forEachLimit(commit.objects, ctx.opts.transfers, async (o, n) => {
+    if (resume && (await ctx.store.relay.stat(o.key))?.size === o.size) return readOne(n);
     let sent = 0;
     const body = () => {
       // A replayed attempt sends everything again: count only the last one.
@@ -323,11 +365,14 @@ async function uploadObjects(ctx: RoundContext, commit: Commit, resume: boolean)
         sent += c.length;
         ctx.stats.uploadedBytes += c.length;
         ctx.emit({ type: "bytes", direction: "up", bytes: c.length });
+        if (sent === o.size) readOne(n);
       });
     };
     await ctx.store.relay.write(o.key, body, { size: o.size });
+    readOne(n);
     ctx.stats.relayWrites++;
   });
+  return { read: Promise.race([bodiesRead, stored]), stored };
 }
 
 /** Records a published commit in the state: the published versions become the base. */
@@ -383,7 +428,7 @@ async function settlePending(ctx: RoundContext, seq: number, commit: Commit): Pr
   }
   if (commit.for === undefined && unchanged(ctx, commit)) {
     ctx.log.log("info", `resuming the interrupted publication of commit ${seq}`);
-    await uploadObjects(ctx, commit, true);
+    await uploadObjects(ctx, commit, true).stored;
     await fillHashes(ctx, commit, new Map());
     await writeCommit(ctx, commit);
     finalize(ctx, commit);

@@ -169,12 +169,18 @@ export class RelayStore {
     return validateCommit(parseJson(bytes, key), key, ref.cid, ref.seq);
   }
 
-  /** Publishes a commit: the commit point of a change set. Never overwrites. */
-  async writeCommit(c: Commit): Promise<void> {
+  /**
+   * Publishes a commit: the commit point of a change set. Never overwrites. With `after`, the
+   * commit is sent at once but becomes visible only once `after` resolved (WriteOptions).
+   */
+  async writeCommit(c: Commit, after?: Promise<unknown>): Promise<void> {
     // node:zlib loads with the first commit, not with every process (a round without changes).
     const { gzipSync } = await import("node:zlib");
     const body = gzipSync(utf8.encode(JSON.stringify(c)));
-    await this.relay.write(commitKey(c.client, c.seq), new Uint8Array(body), { ifAbsent: true });
+    await this.relay.write(commitKey(c.client, c.seq), new Uint8Array(body), {
+      ifAbsent: true,
+      after,
+    });
   }
 
   async listData(): Promise<

@@ -1,4 +1,4 @@
-import { EscaleError, isKind } from "../errors/errors.ts";
+import { EscaleError, isKind, RelayError } from "../errors/errors.ts";
 import { type Relay, tempKeyFor } from "./relay.ts";
 import { collect, toArray, utf8 } from "../util/streams.ts";
 
@@ -190,6 +190,38 @@ const checks: Check[] = [
       fail(`listing shows ${listed.join(", ")}`);
     }
   }],
+  [
+    "a write waiting for `after` is visible only once it resolved; when it rejects, nothing is left",
+    async (r, d) => {
+      for (const ifAbsent of [false, true]) {
+        const key = `${d}/after-${ifAbsent ? "created" : "plain"}`;
+        let go = () => {};
+        const after = new Promise<void>((ok) => go = ok);
+        const writing = r.write(key, pattern(70_000, 4), { ifAbsent, after });
+        writing.catch(() => {});
+        // Long enough for the body to be sent where a backend sends it ahead.
+        await new Promise((ok) => setTimeout(ok, 300));
+        if (await r.stat(key)) fail(`${key} is visible before its \`after\` resolved`);
+        go();
+        await writing;
+        const got = await collect(await r.read(key));
+        if (!same(got, pattern(70_000, 4))) fail(`${key}: content differs`);
+        const refused = `${key}-refused`;
+        const failed = Promise.reject(new RelayError("transient", "the data objects failed"));
+        failed.catch(() => {}); // the write's to report
+        await expectKind(
+          r.write(refused, pattern(1000, 5), { ifAbsent, after: failed }),
+          "transient",
+          "a write whose after rejected",
+        );
+        if (await r.stat(refused)) fail(`${refused} became visible though its \`after\` rejected`);
+      }
+      if (r.listTemporary) {
+        const left = (await toArray(r.listTemporary(d))).map((e) => e.key);
+        if (left.length) fail(`temporary objects left behind: ${left.join(", ")}`);
+      }
+    },
+  ],
   ["an upload left unfinished by a killed process is replaced, then removed", async (r, d) => {
     if (!r.capabilities.tempObjects) return "the backend writes no temporary objects";
     const key = `${d}/resumed`;

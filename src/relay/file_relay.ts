@@ -200,6 +200,7 @@ export class FileRelay implements Relay {
       } finally {
         f.close();
       }
+      await opts.after;
       if (opts.ifAbsent) {
         try {
           await Deno.link(tmp, final);

@@ -71,6 +71,7 @@ export class MemoryRelay implements Relay {
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     checkKey(key);
     const data = await collect(openBody(body), Number.MAX_SAFE_INTEGER);
+    await opts.after;
     if (opts.ifAbsent && this.objects.has(key)) {
       throw new RelayError("exists", `${key}: already exists on relay`, key);
     }

@@ -71,6 +71,13 @@ export interface WriteOptions {
   /** exact size of the body when known (lets some backends avoid buffering) */
   size?: number;
   signal?: AbortSignal;
+  /**
+   * The object may be sent at once but becomes visible only once `after` resolved (a commit sent
+   * while its data objects are still on their way): a backend awaits it right before its rename
+   * (or, without one, before its upload). When it rejects, the write fails with its reason and
+   * leaves nothing behind, and is not retried.
+   */
+  after?: Promise<unknown>;
 }
 
 export interface Relay {

@@ -199,12 +199,24 @@ export class RetryRelay implements Relay {
   async write(key: string, body: Body, opts: WriteOptions = {}): Promise<void> {
     const what = `writing ${key}`;
     let attempts = 0;
+    // A write whose `after` failed fails with its reason, at once and as it is.
+    let afterFailed = false;
+    opts.after?.catch(() => void (afterFailed = true));
+    const attempt = async () => {
+      try {
+        return await this.inner.write(key, body, opts);
+      } catch (e) {
+        if (afterFailed) throw new AfterFailed(e);
+        throw e;
+      }
+    };
     try {
-      await withRetries(what, (attempt) => {
-        attempts = attempt;
-        return this.inner.write(key, body, opts);
+      await withRetries(what, (n) => {
+        attempts = n;
+        return attempt();
       }, { ...this.#opts, retries: this.#retries, signal: opts.signal });
     } catch (e) {
+      if (e instanceof AfterFailed) throw e.reason;
       if (body instanceof Uint8Array && opts.ifAbsent && attempts > 1 && isKind(e, "exists")) {
         if (await this.#holds(key, body)) return;
       }
@@ -268,4 +280,9 @@ function failingReader(e: unknown): ReadableStreamDefaultReader<Uint8Array> {
       c.error(e);
     },
   }).getReader();
+}
+
+/** The failure of a write's `after`: never retried, handed on unchanged. */
+class AfterFailed {
+  constructor(readonly reason: unknown) {}
 }

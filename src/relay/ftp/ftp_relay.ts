@@ -409,6 +409,9 @@ export class FtpRelay implements Relay {
     const tmpKey = tempKeyFor(key, opts.ifAbsent);
     const tmp = this.#abs(tmpKey);
     const target = this.#abs(key);
+    // A write that waits for `after` gives its connection back meanwhile: the writes it waits
+    // for may need it (a pool of one), and renames on a connection taken again.
+    const deferred = opts.after !== undefined;
     await this.#pool.use(async (c) => {
       let dc: DataChannel | undefined;
       const onAbort = () => {
@@ -435,7 +438,7 @@ export class FtpRelay implements Relay {
           // alone publishes nothing, and RNTO is sent only once the size is confirmed.
           const checkSize = this.#shared.features?.has("SIZE") === true;
           const lines = checkSize ? [`SIZE ${tmp}`] : [];
-          if (!opts.ifAbsent) lines.push(`RNFR ${tmp}`);
+          if (!opts.ifAbsent && !deferred) lines.push(`RNFR ${tmp}`);
           const replies = lines.length
             ? await c.commands(lines, `checking the upload of ${key}`)
             : [];
@@ -451,6 +454,7 @@ export class FtpRelay implements Relay {
               );
             }
           }
+          if (deferred) return;
           if (opts.ifAbsent) {
             if (await this.#stat(c, key)) throw exists(key);
             await this.#rename(c, tmp, target, key, false);
@@ -470,6 +474,22 @@ export class FtpRelay implements Relay {
         throw e;
       } finally {
         opts.signal?.removeEventListener("abort", onAbort);
+      }
+    });
+    if (!deferred) return;
+    try {
+      await opts.after;
+    } catch (e) {
+      await this.#pool.use((c) => c.command(`DELE ${tmp}`, "removing an upload")).catch(() => {});
+      throw e;
+    }
+    await this.#pool.use(async (c) => {
+      try {
+        if (opts.ifAbsent && (await this.#stat(c, key))) throw exists(key);
+        await this.#rename(c, tmp, target, key, !opts.ifAbsent);
+      } catch (e) {
+        if (c.alive) await c.command(`DELE ${tmp}`, "removing a failed upload").catch(() => {});
+        throw e;
       }
     });
   }

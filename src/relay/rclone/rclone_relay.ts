@@ -399,6 +399,7 @@ export class RcloneRelay implements Relay {
       } else {
         await this.#rcat(tmpKey, body, key, opts);
       }
+      await opts.after;
       if (opts.ifAbsent && (await this.stat(key))) throw exists(key);
       await this.#move(tmpKey, key, `publishing ${key}`, key);
     } catch (e) {

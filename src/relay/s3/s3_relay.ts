@@ -289,6 +289,8 @@ export class S3Relay implements Relay {
 
   async #write(key: string, body: Body, opts: WriteOptions): Promise<void> {
     checkKey(key);
+    // An upload is visible as soon as it ends: nothing to send ahead.
+    await opts.after;
     let partSize = this.#partSize;
     const known = body instanceof Uint8Array ? body.length : opts.size;
     if (known !== undefined && known > partSize * MAX_PARTS) {

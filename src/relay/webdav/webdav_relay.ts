@@ -288,6 +288,7 @@ export class WebDavRelay implements Relay {
       }
       await this.#http.discard(res);
       uploaded = true;
+      await opts.after;
       const moved = await this.#send("MOVE", this.#url(tmp), {
         headers: { destination: this.#url(key), overwrite: opts.ifAbsent ? "F" : "T" },
         what,

@@ -541,3 +541,30 @@ Deno.test("webdav relay: listings asked together share one PROPFIND, and the ope
     await s.stop();
   }
 });
+
+Deno.test("webdav relay: uploads of known size one after another keep their connection", async () => {
+  const s = await startWebDavServer();
+  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
+  const port = proxy.listen({
+    kind: "http",
+    port: 0,
+    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
+  });
+  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}reuse/`;
+  const r = await relay(s, { url }).open();
+  try {
+    const data = new Uint8Array(100_000).fill(7);
+    await r.write("d/first", () => bytesStream(data), { size: data.length });
+    const before = proxy.stats().connections.http ?? 0;
+    // Streamed with their length (node:http): before, each PUT came on a new connection.
+    for (const name of ["second", "third", "fourth"]) {
+      await r.write(`d/${name}`, () => bytesStream(data), { size: data.length });
+    }
+    assertEquals((proxy.stats().connections.http ?? 0) - before, 0, "new connections");
+    assertEquals((await collect(await r.read("d/fourth"))).length, data.length);
+  } finally {
+    await r.close();
+    proxy.stop();
+    await s.stop();
+  }
+});

@@ -16,7 +16,7 @@ import { bytesStream } from "../../util/streams.ts";
 import { type DataChannel, FTP_CHUNK, FtpConnection, type FtpShared } from "./ftp_connection.ts";
 import { type FtpListEntry, parseFtpTime, parseListLine, parseMlsxLine } from "./ftp_listing.ts";
 import { FtpPool } from "./ftp_pool.ts";
-import { FtpReplyError } from "./ftp_reply.ts";
+import { type FtpReply, FtpReplyError } from "./ftp_reply.ts";
 
 export interface FtpRelayOptions {
   host: string;
@@ -300,15 +300,8 @@ export class FtpRelay implements Relay {
     const what = `checking ${key}`;
     const features = this.#shared.features ?? new Set();
     if (features.has("MLST")) {
-      const r = await c.command(`MLST ${path}`, what);
-      if (r.code === 250) {
-        const line = r.lines.slice(1).find((l) => l.startsWith(" "));
-        const e = line ? parseMlsxLine(line.slice(1)) : null;
-        return e && e.type === "file" ? { key, size: e.size, mtime: e.mtime } : null;
-      }
-      if (r.code === 550 && !isKind(c.fail(r, what, key), "permission")) return null;
-      if (![500, 501, 502, 504].includes(r.code)) throw c.fail(r, what, key);
-      features.delete("MLST");
+      const found = this.#mlstAnswer(c, await c.command(`MLST ${path}`, what), key, what);
+      if (found !== undefined) return found;
     }
     const size = await c.command(`SIZE ${path}`, what);
     if (size.code !== 213) {
@@ -319,6 +312,24 @@ export class FtpRelay implements Relay {
     const mdtm = await c.command(`MDTM ${path}`, what);
     const mtime = mdtm.code === 213 ? parseFtpTime(mdtm.lines[0].slice(4)) : 0;
     return { key, size: Number.isFinite(n) ? n : 0, mtime };
+  }
+
+  /** What an MLST reply says of `key`: its entry, null when absent, undefined without MLST. */
+  #mlstAnswer(
+    c: FtpConnection,
+    r: FtpReply,
+    key: string,
+    what: string,
+  ): RelayEntry | null | undefined {
+    if (r.code === 250) {
+      const line = r.lines.slice(1).find((l) => l.startsWith(" "));
+      const e = line ? parseMlsxLine(line.slice(1)) : null;
+      return e && e.type === "file" ? { key, size: e.size, mtime: e.mtime } : null;
+    }
+    if (r.code === 550 && !isKind(c.fail(r, what, key), "permission")) return null;
+    if (![500, 501, 502, 504].includes(r.code)) throw c.fail(r, what, key);
+    this.#shared.features?.delete("MLST");
+    return undefined;
   }
 
   async read(key: string, opts: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
@@ -421,7 +432,9 @@ export class FtpRelay implements Relay {
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       try {
         await this.#ensureDir(c, parent);
-        if (opts.ifAbsent && (await this.#stat(c, key))) throw exists(key);
+        // Checked before a stream is sent for nothing; a small body is sent, then checked.
+        const streamed = !(body instanceof Uint8Array);
+        if (opts.ifAbsent && streamed && (await this.#stat(c, key))) throw exists(key);
         try {
           dc = await c.startTransfer(`STOR ${tmp}`, `writing ${key}`, key);
         } catch (e) {
@@ -438,7 +451,10 @@ export class FtpRelay implements Relay {
           // alone publishes nothing, and RNTO is sent only once the size is confirmed.
           const checkSize = this.#shared.features?.has("SIZE") === true;
           const lines = checkSize ? [`SIZE ${tmp}`] : [];
-          if (!opts.ifAbsent && !deferred) lines.push(`RNFR ${tmp}`);
+          // A create-if-absent checks the target alongside too, where MLST allows.
+          const early = opts.ifAbsent && !deferred && this.#shared.features?.has("MLST") === true;
+          if (early) lines.push(`MLST ${target}`);
+          else if (!opts.ifAbsent && !deferred) lines.push(`RNFR ${tmp}`);
           const replies = lines.length
             ? await c.commands(lines, `checking the upload of ${key}`)
             : [];
@@ -456,8 +472,13 @@ export class FtpRelay implements Relay {
           }
           if (deferred) return;
           if (opts.ifAbsent) {
-            if (await this.#stat(c, key)) throw exists(key);
-            await this.#rename(c, tmp, target, key, false);
+            await this.#renameIfAbsent(
+              c,
+              tmp,
+              target,
+              key,
+              early ? replies[checkSize ? 1 : 0] : undefined,
+            );
           } else {
             const rnfr = replies[replies.length - 1];
             if (rnfr.code !== 350) throw c.fail(rnfr, `publishing ${key}`, key);
@@ -485,8 +506,8 @@ export class FtpRelay implements Relay {
     }
     await this.#pool.use(async (c) => {
       try {
-        if (opts.ifAbsent && (await this.#stat(c, key))) throw exists(key);
-        await this.#rename(c, tmp, target, key, !opts.ifAbsent);
+        if (opts.ifAbsent) await this.#renameIfAbsent(c, tmp, target, key);
+        else await this.#rename(c, tmp, target, key, true);
       } catch (e) {
         if (c.alive) await c.command(`DELE ${tmp}`, "removing a failed upload").catch(() => {});
         throw e;
@@ -529,6 +550,34 @@ export class FtpRelay implements Relay {
     } finally {
       reader.releaseLock();
     }
+  }
+
+  /**
+   * Renames the upload `tmp` onto `key` unless `key` exists (FTP has no atomic create: the check
+   * and the rename are as close as the protocol allows). `early` holds the reply of the MLST of
+   * `key` when it went out with the upload's SIZE. RNFR and RNTO go together: an RNTO after a
+   * refused RNFR is refused too, and publishes nothing (but a server takes any command after an
+   * accepted RNFR but RNTO as out of sequence, so nothing else may go between them).
+   */
+  async #renameIfAbsent(
+    c: FtpConnection,
+    tmp: string,
+    target: string,
+    key: string,
+    early?: FtpReply,
+  ): Promise<void> {
+    const what = `checking ${key}`;
+    let found: RelayEntry | null | undefined;
+    if (early) found = this.#mlstAnswer(c, early, key, what);
+    else if (this.#shared.features?.has("MLST")) {
+      found = this.#mlstAnswer(c, await c.command(`MLST ${target}`, what), key, what);
+    }
+    if (found === undefined) found = await this.#stat(c, key);
+    if (found) throw exists(key);
+    const publishing = `publishing ${key}`;
+    const [from, to] = await c.commands([`RNFR ${tmp}`, `RNTO ${target}`], publishing);
+    if (from.code !== 350) throw c.fail(from, publishing, key);
+    if (to.code !== 250) throw c.fail(to, publishing, key);
   }
 
   /** RNFR (unless `fromSent`: already accepted) and RNTO; where the server refuses to replace an existing target, delete it first. */

@@ -26,7 +26,7 @@ import {
   undoLocalChanges,
 } from "./pull.ts";
 import { publishFullCopy, pushPhase, recoverPending, sendableRows } from "./push.ts";
-import { scanLocal } from "./scan.ts";
+import { scanLocal, type ScanResult } from "./scan.ts";
 import { Hasher, WORKER_MIN } from "./hasher.ts";
 
 /**
@@ -111,13 +111,22 @@ export class Repository {
     this.#movedReadUntil = 0;
     moved.catch(() => {}); // awaited below; a rejection must not count as unhandled meanwhile
     const rules = modeRules(this.opts.mode, this.opts.propagateDeletions);
+    // The local scan needs nothing from the relay: it runs while the round's first requests are
+    // on their way. Not when a publication was interrupted: recovering it comes first, since it
+    // changes the versions the scan compares the files with.
+    const scan = this.state.getPending() ? undefined : this.#scan();
+    scan?.catch(() => {}); // awaited below
     const ctx = await this.#context(rules).catch(async (e) => {
+      await scan?.catch(() => {}); // nothing of this round goes on once it failed
       await moved;
       throw e;
     });
     try {
       await moved;
-      return await this.#round(ctx, rules);
+      return await this.#round(ctx, rules, scan);
+    } catch (e) {
+      await scan?.catch(() => {});
+      throw e;
     } finally {
       ctx.hasher.close();
     }
@@ -134,7 +143,7 @@ export class Repository {
     const ctx = await this.#context(rules, false);
     try {
       await recoverPending(ctx);
-      await this.#scan(ctx);
+      await this.#scan();
       const entries = await publishFullCopy(ctx);
       await this.#updateOwnRecord(ctx);
       return { entries, stats: ctx.stats };
@@ -185,9 +194,9 @@ export class Repository {
     };
   }
 
-  #scan(ctx: RoundContext) {
+  #scan(): Promise<ScanResult> {
     return scanLocal({
-      root: ctx.root,
+      root: this.opts.localPath,
       state: this.state,
       filter: this.opts.filter,
       hiddenFiles: this.opts.hiddenFiles,
@@ -198,7 +207,12 @@ export class Repository {
     });
   }
 
-  async #round(ctx: RoundContext, rules: ModeRules): Promise<RoundStats> {
+  /** `early`: the scan, when it was started with the round. */
+  async #round(
+    ctx: RoundContext,
+    rules: ModeRules,
+    early?: Promise<ScanResult>,
+  ): Promise<RoundStats> {
     if (this.state.registered() && !ctx.clients.has(this.me)) {
       // Evicted by an operator (or the relay lost the record): join again from scratch, so the
       // pushers send what was released meanwhile.
@@ -206,7 +220,7 @@ export class Repository {
       this.state.forgetProgress();
     }
     await recoverPending(ctx);
-    const scan = await this.#scan(ctx);
+    const scan = await (early ?? this.#scan());
     ctx.stats.problems += scan.problems;
     if (rules.pushDeletes) {
       // A rename or a folder move deletes nothing: its sources do not count.

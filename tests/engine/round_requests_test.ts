@@ -326,3 +326,36 @@ Deno.test("the first round takes the moved record read while the relay opened; t
     await sb.cleanup();
   }
 });
+
+/** Listings of client records wait for `whileListing` to finish. */
+class SlowListing extends MemoryRelay {
+  whileListing?: () => Promise<void>;
+  override async *list(dir: string): AsyncIterable<RelayEntry> {
+    if (dir === "clients" && this.whileListing) await this.whileListing();
+    yield* super.list(dir);
+  }
+}
+
+Deno.test("the local scan runs while the round's first listings are on their way", async () => {
+  const relay = new SlowListing();
+  const sb = await Sandbox.create(relay);
+  try {
+    const a = await sb.client("A", "upload");
+    await a.sync();
+    await a.write("new.txt", "new");
+    const repo = await a.repo();
+    let seenDirty = -1;
+    relay.whileListing = async () => {
+      // Still listing: the scan, started with the round, finds the new file meanwhile.
+      for (let i = 0; i < 100 && repo.state.countDirty() === 0; i++) {
+        await new Promise((ok) => setTimeout(ok, 10));
+      }
+      seenDirty = repo.state.countDirty();
+    };
+    const s = await a.sync();
+    assertEquals(seenDirty, 1);
+    assertEquals(s.uploaded, 1);
+  } finally {
+    await sb.cleanup();
+  }
+});

@@ -196,6 +196,7 @@ export async function publish(
   upload.stored.catch(() => {}); // awaited below, whatever happens
   await upload.read;
   // A file that changed while it was being sent is left out; it is still dirty and goes next time.
+  const rowOf = new Map(rows.map((r) => [r.path, r]));
   const stillSame = (entries: Entry[], log: boolean) =>
     entries.filter((e) => {
       if (e.op !== "put" || snapshot) return true;
@@ -206,7 +207,6 @@ export async function publish(
       }
       return same;
     });
-  const rowOf = new Map(rows.map((r) => [r.path, r]));
   commit.entries = stillSame(commit.entries, true);
   if (commit.entries.length > 0 || answers !== undefined) {
     await fillHashes(ctx, commit, hashing).catch(async (e) => {

@@ -23,6 +23,19 @@ function relay(s: WebDavServer, extra: Partial<ConstructorParameters<typeof WebD
 }
 
 /**
+ * The WAN benchmark's proxy in front of the server, without delay: it notes every request and
+ * connection. `url` is the server's folder `folder` through it.
+ */
+function behindProxy(s: WebDavServer, folder: string): { proxy: WanProxy; url: string } {
+  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
+  const port = proxy.listen({
+    kind: "http",
+    port: 0,
+    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
+  });
+  return { proxy, url: `http://127.0.0.1:${port}${new URL(s.url).pathname}${folder}/` };
+}
+/**
  * The conformance suite as escale runs a backend: behind the retry layer. Apache under the load of
  * a parallel test run has answered a 500 to one of twelve parallel uploads (CI, once); such
  * retries are printed with Apache's own account, and a failure that outlives them carries it.
@@ -443,14 +456,7 @@ Deno.test("a ranged read survives a server that ignores Range", async () => {
 
 Deno.test("webdav relay sends no request whose answer it knows: a folder a listing found missing is made before the upload", async () => {
   const s = await startWebDavServer();
-  // The WAN benchmark's proxy, without delay: it notes every request as it reads it.
-  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
-  const port = proxy.listen({
-    kind: "http",
-    port: 0,
-    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
-  });
-  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}known/`;
+  const { proxy, url } = behindProxy(s, "known");
   const r = await relay(s, { url }).open();
   try {
     assert((await toArray(r.list("fresh"))).length === 0, "a missing folder lists as empty");
@@ -473,13 +479,7 @@ Deno.test("webdav relay sends no request whose answer it knows: a folder a listi
 
 Deno.test("webdav relay sends no request whose answer it knows: a folder a listing showed needs no MKCOL", async () => {
   const s = await startWebDavServer();
-  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
-  const port = proxy.listen({
-    kind: "http",
-    port: 0,
-    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
-  });
-  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}shown/`;
+  const { proxy, url } = behindProxy(s, "shown");
   // Another client made the folders; this one only saw them in listings.
   const other = await relay(s, { url: `${s.url}shown/` }).open();
   await other.write("top/a", utf8.encode("a"));
@@ -506,13 +506,7 @@ Deno.test("webdav relay sends no request whose answer it knows: a folder a listi
 
 Deno.test("webdav relay: listings asked together share one PROPFIND, and the opening's listing answers the detection's", async () => {
   const s = await startWebDavServer();
-  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
-  const port = proxy.listen({
-    kind: "http",
-    port: 0,
-    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
-  });
-  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}shared/`;
+  const { proxy, url } = behindProxy(s, "shared");
   const other = await relay(s, { url: `${s.url}shared/` }).open();
   await other.write("top", utf8.encode("t"));
   await other.write("d/a", utf8.encode("a"));
@@ -544,13 +538,7 @@ Deno.test("webdav relay: listings asked together share one PROPFIND, and the ope
 
 Deno.test("webdav relay: uploads of known size one after another keep their connection", async () => {
   const s = await startWebDavServer();
-  const proxy = new WanProxy(PROFILES.loopback, { trace: true });
-  const port = proxy.listen({
-    kind: "http",
-    port: 0,
-    to: { hostname: "127.0.0.1", port: Number(new URL(s.url).port) },
-  });
-  const url = `http://127.0.0.1:${port}${new URL(s.url).pathname}reuse/`;
+  const { proxy, url } = behindProxy(s, "reuse");
   const r = await relay(s, { url }).open();
   try {
     const data = new Uint8Array(100_000).fill(7);
